@@ -1,6 +1,13 @@
 """The configuration model: frozen dataclasses, validated once at load time.
 
 Field names follow Vault Agent's config stanzas so that documentation and migration map 1:1.
+Durations are seconds (``float``); file modes are ``int``. Every field carries ``metadata`` used
+by the reference generator (:mod:`s4e_secret_agent.config.reference`): ``doc`` (one line),
+``env`` (environment variable), ``annotation`` (Vault Agent Injector annotation, without the
+``vault.hashicorp.com/`` prefix), ``flag`` (command-line option) and ``default_doc`` (how the
+default is shown when the Python default is not self-explanatory).
+
+Loaders live in :mod:`s4e_secret_agent.config.load`; nothing here reads files or the environment.
 """
 
 from __future__ import annotations
@@ -12,42 +19,314 @@ from typing import Any
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+DEFAULT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+DEFAULT_SECRET_VOLUME_PATH = "/vault/secrets"
+AUTH_METHOD_TYPES = ("kubernetes", "approle", "jwt", "token_file", "token")
+
+
+def _meta(doc: str, *, env: str = "", annotation: str = "", flag: str = "",
+          default_doc: str = "") -> dict[str, str]:
+    return {"doc": doc, "env": env, "annotation": annotation, "flag": flag,
+            "default_doc": default_doc}
+
+
+@dataclass(frozen=True)
+class SecretText:
+    """A secret string (e.g. a token given through ``VAULT_TOKEN``) that never shows in reprs."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "SecretText(<redacted>)"
+
+    def __str__(self) -> str:
+        return "<redacted>"
+
 
 @dataclass(frozen=True)
 class VaultConfig:
     """How to reach Vault (Vault Agent's ``vault`` stanza; env ``VAULT_*``)."""
 
-    address: str = "https://127.0.0.1:8200"
-    namespace: str | None = None
-    ca_cert: str | None = None
-    ca_path: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    tls_skip_verify: bool = False
-    tls_server_name: str | None = None
-    client_timeout: float = 60.0
-    max_retries: int = 12  # Vault Agent's default retry count for template requests
+    address: str = field(default="https://127.0.0.1:8200", metadata=_meta(
+        "Vault server URL", env="VAULT_ADDR", annotation="service", flag="--vault-addr"))
+    namespace: str | None = field(default=None, metadata=_meta(
+        "Vault Enterprise namespace for every request", env="VAULT_NAMESPACE",
+        annotation="namespace", flag="--namespace"))
+    ca_cert: str | None = field(default=None, metadata=_meta(
+        "PEM file with the CA that signed Vault's certificate", env="VAULT_CACERT",
+        annotation="ca-cert", flag="--ca-cert"))
+    ca_path: str | None = field(default=None, metadata=_meta(
+        "directory of PEM CA certificates", env="VAULT_CAPATH", annotation="ca-key"))
+    client_cert: str | None = field(default=None, metadata=_meta(
+        "PEM client certificate for TLS client authentication", env="VAULT_CLIENT_CERT",
+        annotation="client-cert"))
+    client_key: str | None = field(default=None, metadata=_meta(
+        "PEM private key of client_cert", env="VAULT_CLIENT_KEY", annotation="client-key"))
+    tls_skip_verify: bool = field(default=False, metadata=_meta(
+        "do not verify Vault's certificate (testing only)", env="VAULT_SKIP_VERIFY",
+        annotation="tls-skip-verify"))
+    tls_server_name: str | None = field(default=None, metadata=_meta(
+        "server name (SNI) to verify Vault's certificate against", env="VAULT_TLS_SERVER_NAME",
+        annotation="tls-server-name"))
+    client_timeout: float = field(default=60.0, metadata=_meta(
+        "timeout of one HTTP request to Vault", env="VAULT_CLIENT_TIMEOUT",
+        annotation="client-timeout", default_doc="60s"))
+    max_retries: int = field(default=12, metadata=_meta(
+        "retries of a failed secret read before it counts as failed (Vault Agent's "
+        "vault.retry.num_retries)", env="VAULT_MAX_RETRIES", annotation="client-max-retries"))
 
 
 @dataclass(frozen=True)
 class AuthMethodConfig:
     """``auto_auth.method``: ``type`` is kubernetes | approle | jwt | token_file | token.
 
-    ``params`` holds the method's ``config`` block (e.g. ``role``, ``token_path``,
-    ``role_id_file_path``), already validated for that type by the config layer.
+    ``params`` holds the method's ``config`` block, validated for that type, with defaults
+    filled in:
+
+    - kubernetes: ``role`` (str), ``token_path`` (str)
+    - approle: ``role_id_file_path`` (str), ``secret_id_file_path`` (str | None),
+      ``remove_secret_id_file_after_reading`` (bool), ``secret_id_response_wrapping_path``
+      (str | None)
+    - jwt: ``role`` (str), ``path`` (str, the file holding the JWT)
+    - token_file: ``token_file_path`` (str)
+    - token: ``token`` (:class:`SecretText`)
     """
 
-    type: str
-    mount_path: str
-    namespace: str | None = None
-    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    min_backoff: float = 1.0
-    max_backoff: float = 300.0
+    type: str = field(metadata=_meta(
+        "kubernetes, approle, jwt, token_file or token", annotation="auth-type",
+        flag="--auth-method"))
+    mount_path: str = field(metadata=_meta(
+        "where the auth method is mounted", annotation="auth-path", flag="--auth-path",
+        default_doc="auth/<type>"))
+    namespace: str | None = field(default=None, metadata=_meta(
+        "namespace to log in to (VAULT_NAMESPACE wins when both are set)"))
+    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, metadata=_meta(
+        "the method's config block (role, token_path, ...)", annotation="auth-config-<param>",
+        default_doc="{}"))
+    min_backoff: float = field(default=1.0, metadata=_meta(
+        "first wait after a failed login", annotation="auth-min-backoff", default_doc="1s"))
+    max_backoff: float = field(default=300.0, metadata=_meta(
+        "longest wait between failed logins", annotation="auth-max-backoff",
+        default_doc="5m"))
 
 
 @dataclass(frozen=True)
 class SinkConfig:
     """``auto_auth.sink`` of type file: where the token is written for apps that need it."""
 
-    path: str
-    mode: int = 0o640
+    path: str = field(metadata=_meta("file the token is written to"))
+    mode: int = field(default=0o640, metadata=_meta("file mode", default_doc="0640"))
+
+
+@dataclass(frozen=True)
+class AutoAuthConfig:
+    """``auto_auth``: one login method and the token sinks."""
+
+    method: AuthMethodConfig = field(metadata=_meta("how to log in"))
+    sinks: tuple[SinkConfig, ...] = field(default=(), metadata=_meta(
+        "files the token is written to", annotation="agent-inject-token", default_doc="none"))
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """A command run after the template's file changed (``exec`` / deprecated ``command``).
+
+    ``command`` is the argv to execute: a single string containing whitespace was turned into
+    ``("sh", "-c", string)`` at load time, as consul-template does.
+    """
+
+    command: tuple[str, ...] = field(metadata=_meta("argv of the command"))
+    timeout: float = field(default=30.0, metadata=_meta(
+        "kill the command after this long", default_doc="30s"))
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    """Send ``signal`` to a process after the template's file changed (our extension).
+
+    Exactly one of ``process`` (process name, as in ``/proc/<pid>/comm`` or argv[0] basename;
+    needs a shared process namespace) or ``pid_file`` is set.
+    """
+
+    signal: str = field(default="SIGHUP", metadata=_meta("signal name, e.g. SIGHUP"))
+    process: str | None = field(default=None, metadata=_meta("process name to signal"))
+    pid_file: str | None = field(default=None, metadata=_meta(
+        "file holding the pid to signal"))
+
+
+@dataclass(frozen=True)
+class TemplateConfig:
+    """One ``template`` stanza. ``contents`` always holds the template text: a ``source`` file
+    is read at load time (its path is kept in ``source`` for reload/watch)."""
+
+    name: str = field(metadata=_meta(
+        "unique name used in logs and metric labels", annotation="agent-inject-secret-<name>",
+        default_doc="destination basename"))
+    destination: str = field(metadata=_meta(
+        "file to write", annotation="agent-inject-file-<name>"))
+    contents: str = field(metadata=_meta(
+        "template text (inline, or read from source)", annotation="agent-inject-template-<name>"))
+    source: str | None = field(default=None, metadata=_meta(
+        "template file path (exclusive with contents)",
+        annotation="agent-inject-template-file-<name>"))
+    perms: int = field(default=0o640, metadata=_meta(
+        "file mode (\"0640\", \"640\" or 0640)", annotation="agent-inject-perms-<name>",
+        default_doc="0640"))
+    user: str | int | None = field(default=None, metadata=_meta(
+        "owner (name or uid) set after writing", default_doc="the agent's user"))
+    group: str | int | None = field(default=None, metadata=_meta(
+        "group (name or gid) set after writing", default_doc="the agent's group"))
+    create_dest_dirs: bool = field(default=True, metadata=_meta(
+        "create missing parent directories (mode 0755)"))
+    error_on_missing_key: bool = field(default=False, metadata=_meta(
+        "fail on a missing map key instead of rendering <no value>",
+        annotation="error-on-missing-key-<name>"))
+    left_delimiter: str = field(default="{{", metadata=_meta(
+        "action start delimiter", annotation="agent-template-left-delim-<name>"))
+    right_delimiter: str = field(default="}}", metadata=_meta(
+        "action end delimiter", annotation="agent-template-right-delim-<name>"))
+    exec: ExecConfig | None = field(default=None, metadata=_meta(
+        "command run after the file changed (Vault Agent's deprecated command is folded in)",
+        annotation="agent-inject-command-<name>", default_doc="none"))
+    signal: SignalConfig | None = field(default=None, metadata=_meta(
+        "signal a process after the file changed", default_doc="none"))
+    backup: bool = field(default=False, metadata=_meta(
+        "keep the previous file as <destination>.bak"))
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """Vault Agent's global ``template_config`` stanza."""
+
+    static_secret_render_interval: float = field(default=300.0, metadata=_meta(
+        "how often secrets without a lease (KV) are read again",
+        annotation="template-static-secret-render-interval", default_doc="5m"))
+    exit_on_retry_failure: bool = field(default=False, metadata=_meta(
+        "exit when a secret read still fails after all retries",
+        annotation="template-config-exit-on-retry-failure",
+        default_doc="false (annotations: true, as the injector)"))
+    lease_renewal_threshold: float = field(default=0.9, metadata=_meta(
+        "fraction of a non-renewable lease after which the secret is read again",
+        annotation="template-lease-renewal-threshold"))
+    max_connections_per_host: int = field(default=10, metadata=_meta(
+        "HTTP connections to Vault at most", annotation="template-max-connections-per-host"))
+
+
+@dataclass(frozen=True)
+class RotationOverlap:
+    """How long before a dynamic credential's end the replacement is fetched.
+
+    Exactly one of ``seconds`` (a fixed duration) or ``fraction`` (of the credential's whole
+    lifetime) is set.
+    """
+
+    seconds: float | None = None
+    fraction: float | None = 1 / 3
+
+    def seconds_for(self, lifetime: float) -> float:
+        """The overlap for a credential that lives ``lifetime`` seconds in total."""
+        if self.seconds is not None:
+            return min(self.seconds, lifetime)
+        return lifetime * (self.fraction or 0.0)
+
+    def __str__(self) -> str:
+        if self.seconds is not None:
+            return f"{self.seconds:g}s"
+        return f"{self.fraction:.4g} of the lifetime"
+
+
+@dataclass(frozen=True)
+class ExitWhenConfig:
+    """Sidecar: stop when ``file`` appears or process ``process`` exits (for Jobs)."""
+
+    file: str | None = field(default=None, metadata=_meta("stop when this file exists"))
+    process: str | None = field(default=None, metadata=_meta(
+        "stop when no process of this name runs any more (shared process namespace)"))
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Our extensions (YAML key ``agent:``)."""
+
+    deadline: float = field(default=300.0, metadata=_meta(
+        "init: give up (exit 7) when not done after this long", env="S4E_DEADLINE",
+        flag="--deadline", default_doc="5m"))
+    rotation_overlap: RotationOverlap = field(default_factory=RotationOverlap, metadata=_meta(
+        "fetch new dynamic credentials this long before the old ones end: a duration (10m) "
+        "or a fraction of their lifetime (0.33)", env="S4E_ROTATION_OVERLAP", default_doc="1/3"))
+    revoke_on_shutdown: bool = field(default=False, metadata=_meta(
+        "revoke the token and leases when stopping", env="S4E_REVOKE_ON_SHUTDOWN",
+        annotation="agent-revoke-on-shutdown"))
+    revoke_grace: float = field(default=5.0, metadata=_meta(
+        "wait this long after SIGTERM before revoking, so the app can finish",
+        annotation="agent-revoke-grace", default_doc="5s"))
+    metrics_listen: str | None = field(default="0.0.0.0:9102", metadata=_meta(
+        "host:port of the /metrics and health server; empty disables it",
+        env="S4E_METRICS_LISTEN", flag="--metrics-listen"))
+    enable_quit: bool = field(default=False, metadata=_meta(
+        "serve POST /agent/v1/quit on the metrics listener", annotation="agent-enable-quit"))
+    exit_when: ExitWhenConfig = field(default_factory=ExitWhenConfig, metadata=_meta(
+        "sidecar: stop when a file appears or a process exits", default_doc="never"))
+    file_sandbox: str | None = field(default=None, metadata=_meta(
+        "directory the template file function may read; none = no restriction",
+        env="S4E_FILE_SANDBOX"))
+    log_level: str = field(default="info", metadata=_meta(
+        "trace, debug, info, warn or error", env="S4E_LOG_LEVEL", annotation="log-level",
+        flag="--log-level"))
+    log_format: str = field(default="auto", metadata=_meta(
+        "auto, text or json (auto: text on a terminal)", env="S4E_LOG_FORMAT",
+        annotation="log-format", flag="--log-format"))
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The whole configuration, as the commands use it."""
+
+    vault: VaultConfig = field(default_factory=VaultConfig, metadata=_meta(
+        "how to reach Vault"))
+    auto_auth: AutoAuthConfig = field(default_factory=lambda: AutoAuthConfig(
+        AuthMethodConfig("kubernetes", "auth/kubernetes")), metadata=_meta("how to log in"))
+    templates: tuple[TemplateConfig, ...] = field(default=(), metadata=_meta(
+        "files to render (YAML/HCL key: template)", default_doc="none"))
+    template_config: TemplateSettings = field(default_factory=TemplateSettings, metadata=_meta(
+        "settings shared by all templates"))
+    exit_after_auth: bool = field(default=False, metadata=_meta(
+        "render once and exit even in sidecar mode", flag="--exit-after-auth",
+        annotation="agent-pre-populate-only"))
+    pid_file: str | None = field(default=None, metadata=_meta(
+        "write the agent's pid to this file", env="S4E_PID_FILE"))
+    agent: AgentSettings = field(default_factory=AgentSettings, metadata=_meta(
+        "our extensions"))
+
+    def template(self, name: str) -> TemplateConfig:
+        """The template called ``name`` (KeyError if there is none)."""
+        for tmpl in self.templates:
+            if tmpl.name == name:
+                return tmpl
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """What :func:`load_config` returns: the config plus warnings (ignored annotations or
+    stanzas) that the caller should log once."""
+
+    config: AgentConfig
+    warnings: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfigSources:
+    """Where configuration comes from. Precedence: ``flags`` > ``environ`` > files > defaults.
+
+    ``config_file`` is native YAML or Vault Agent HCL/JSON; ``annotations_file`` is a downward-API
+    file of pod annotations. When both are given the config file is laid over the annotations
+    (templates from both are kept). ``flags`` maps dotted native-YAML paths (for example
+    ``"vault.address"``, ``"agent.deadline"``, ``"auto_auth.method.config.role"``) to values.
+    """
+
+    config_file: str | None = None
+    annotations_file: str | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    flags: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
