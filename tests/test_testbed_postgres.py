@@ -1,0 +1,63 @@
+"""The PostgreSQL test-bed cluster: real server, password auth over TCP, clean stop."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.testbed.postgres import PostgresCluster
+
+pytestmark = pytest.mark.postgres
+
+
+def test_admin_logs_in_over_tcp_with_its_password_only(postgres: PostgresCluster) -> None:
+    assert postgres.can_login(postgres.admin_username, postgres.admin_password)
+    assert not postgres.can_login(postgres.admin_username, "wrong-password")
+    assert not postgres.can_login("nobody", postgres.admin_password)
+
+
+def test_admin_url_is_what_vaults_database_engine_expects(postgres: PostgresCluster) -> None:
+    assert postgres.admin_url == (
+        f"postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{postgres.port}"
+        "/s4e_production?sslmode=disable"
+    )
+
+
+def test_admin_is_superuser_and_owns_the_s4e_database(postgres: PostgresCluster) -> None:
+    import psycopg
+
+    dsn = postgres.dsn(postgres.admin_username, postgres.admin_password)
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+    assert row == ("s4e_production", True)
+
+
+def test_tcp_logins_use_scram(postgres: PostgresCluster) -> None:
+    rows = postgres.query("SELECT rolpassword FROM pg_authid WHERE rolname = %s",
+                          (postgres.admin_username,))
+    assert str(rows[0][0]).startswith("SCRAM-SHA-256$")
+
+
+def test_a_second_cluster_starts_and_stops_without_leaving_processes() -> None:
+    with PostgresCluster() as cluster:
+        pid_line = (cluster.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+        postmaster = int(pid_line)
+        assert cluster.can_login(cluster.admin_username, cluster.admin_password)
+        workdir = cluster.workdir
+    assert not _running(postmaster)
+    assert not workdir.exists()
+    leftovers = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True)
+    assert leftovers.stdout == ""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (the machine's init may reap orphans late)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
