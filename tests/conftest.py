@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.testbed.faultproxy import FaultProxy
 from tests.testbed.kubernetes import KubernetesAPI, configure_vault_kubernetes_auth
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.postgres import PostgresCluster
@@ -56,3 +57,10 @@ def kubernetes_auth(openbao: OpenBaoServer, kubernetes_api: KubernetesAPI) -> Ku
         "token_ttl": "1h",
     })
     return kubernetes_api
+
+
+@pytest.fixture
+def fault_proxy(openbao: OpenBaoServer) -> Iterator[FaultProxy]:
+    """A fresh fault-injecting proxy in front of the session server (no rules yet)."""
+    with FaultProxy(openbao.address, ca_cert=openbao.ca_cert if openbao.tls else None) as proxy:
+        yield proxy
