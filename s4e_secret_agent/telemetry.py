@@ -1,0 +1,756 @@
+"""Metrics (a private Prometheus registry), health state, and the /metrics /healthz /readyz server.
+
+The runner thread owns all agent state and reports what happens through :class:`AgentMetrics`
+(counters, gauges) and :class:`HealthState` (heartbeats, readiness). :class:`TelemetryServer` is a
+small daemon thread that only *reads* those two objects and *posts* control events ("refresh",
+"quit") to the runner's queue; it never touches business state.
+
+Label values are bounded by configuration: template names, secret paths as written in templates,
+the auth method. Never a secret value, a token, an accessor or a lease id.
+
+``prometheus_client`` (about 120 ms to import, it pulls in ``http.server`` and ``wsgiref``) and
+``http.server`` are imported lazily, so init mode, which never serves metrics, does not pay for
+them: importing this module only costs the standard library modules listed below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
+
+from s4e_secret_agent import __version__
+from s4e_secret_agent.errors import (
+    AuthError,
+    ConfigError,
+    InvalidTokenError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    VaultUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
+
+PREFIX: Final = "s4e_secret_agent_"
+
+SUCCESS: Final = "success"
+FAILURE: Final = "failure"
+RESULTS: Final = (SUCCESS, FAILURE)
+
+#: Kinds of post-render action (see :mod:`s4e_secret_agent.actions`).
+ACTION_KINDS: Final = ("command", "signal")
+
+#: Vault operations timed by ``vault_request_duration_seconds``.
+OPERATIONS: Final = (
+    "login",
+    "token_lookup",
+    "token_renew",
+    "secret_read",
+    "secret_write",
+    "lease_renew",
+    "lease_revoke",
+)
+
+#: Outcomes of a Vault request (``vault_requests_total{result}``); see :func:`request_result`.
+REQUEST_RESULTS: Final = (
+    "success",
+    "denied",
+    "invalid_token",
+    "not_found",
+    "unavailable",
+    "error",
+)
+
+#: Histogram buckets from 1 ms to 30 s (the default Vault client timeout range).
+REQUEST_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+#: A label value outside the configured set is accepted (templates may compute secret paths),
+#: but only this many new values per label; beyond that the value is counted as OTHER so that
+#: a bug feeding data into a label cannot grow the series count without bound.
+MAX_UNCONFIGURED_VALUES: Final = 200
+OTHER: Final = "_other"
+
+#: Events the server posts to the runner's queue.
+REFRESH_EVENT: Final = "refresh"
+QUIT_EVENT: Final = "quit"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One exposed metric: the reference in docs/metrics.md is generated from these."""
+
+    name: str
+    type: Literal["counter", "gauge", "histogram"]
+    labels: tuple[str, ...]
+    help: str
+
+
+METRICS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec(PREFIX + "build_info", "gauge", ("version", "python"),
+               "Always 1; labels carry the agent version and the Python version."),
+    MetricSpec(PREFIX + "ready", "gauge", (),
+               "1 when every template has rendered and the token is valid (what /readyz says)."),
+    MetricSpec(PREFIX + "authenticated", "gauge", (),
+               "1 while the agent holds a Vault token that has not expired, else 0."),
+    MetricSpec(PREFIX + "auth_total", "counter", ("method", "result"),
+               "Logins to Vault by auth method and result (success|failure)."),
+    MetricSpec(PREFIX + "token_renewals_total", "counter", ("result",),
+               "Renewals of the agent's own token by result (success|failure)."),
+    MetricSpec(PREFIX + "token_ttl_seconds", "gauge", (),
+               "Seconds until the agent's token expires, computed at scrape time; 0 without "
+               "a token, +Inf for a token that never expires."),
+    MetricSpec(PREFIX + "token_expiry_timestamp_seconds", "gauge", (),
+               "Unix time at which the agent's token expires; 0 without a token, +Inf for a "
+               "token that never expires."),
+    MetricSpec(PREFIX + "lease_ttl_seconds", "gauge", ("secret",),
+               "Seconds until the secret's lease expires, computed at scrape time; 0 when the "
+               "secret has no lease (static KV) or has not been read yet."),
+    MetricSpec(PREFIX + "lease_expiry_timestamp_seconds", "gauge", ("secret",),
+               "Unix time at which the secret's lease expires; 0 when it has no lease or has "
+               "not been read yet."),
+    MetricSpec(PREFIX + "lease_renewals_total", "counter", ("secret", "result"),
+               "Lease renewals by secret path and result (success|failure)."),
+    MetricSpec(PREFIX + "secret_fetches_total", "counter", ("secret", "result"),
+               "Reads of a secret from Vault by path and result (success|failure)."),
+    MetricSpec(PREFIX + "secret_rotations_total", "counter", ("secret",),
+               "Times a secret's value changed (new dynamic credentials, new KV version)."),
+    MetricSpec(PREFIX + "template_renders_total", "counter", ("template", "result"),
+               "Template renders by template name and result (success|failure)."),
+    MetricSpec(PREFIX + "template_last_render_timestamp_seconds", "gauge", ("template",),
+               "Unix time of the template's last successful render; 0 before the first."),
+    MetricSpec(PREFIX + "actions_total", "counter", ("template", "kind", "result"),
+               "Post-render actions (kind command|signal) by template and result."),
+    MetricSpec(PREFIX + "vault_requests_total", "counter", ("operation", "result"),
+               "Requests to Vault by operation and result "
+               "(success|denied|invalid_token|not_found|unavailable|error)."),
+    MetricSpec(PREFIX + "vault_request_duration_seconds", "histogram", ("operation",),
+               "Duration of requests to Vault by operation, including failed ones."),
+)
+
+#: Vault Agent's own metric names, kept with Vault Agent's meaning so that existing dashboards
+#: and alerts keep working. Vault exposes them through go-metrics' Prometheus sink, which does
+#: not append ``_total`` to counters, so they are rendered by hand (see ``_compat_text``).
+COMPAT_METRICS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec("vault_agent_auth_success", "counter", (),
+               "Vault Agent compatible: successful logins plus successful token renewals."),
+    MetricSpec("vault_agent_auth_failure", "counter", (),
+               "Vault Agent compatible: failed logins plus failed token renewals."),
+    MetricSpec("vault_agent_authenticated", "gauge", (),
+               "Vault Agent compatible: 1 while the agent holds a valid token, else 0."),
+)
+
+
+def request_result(exc: BaseException | None) -> str:
+    """The bounded ``result`` label for a Vault request that raised ``exc`` (None: success)."""
+    if exc is None:
+        return "success"
+    if isinstance(exc, InvalidTokenError):
+        return "invalid_token"
+    if isinstance(exc, PermissionDeniedError | AuthError):
+        return "denied"
+    if isinstance(exc, SecretNotFoundError):
+        return "not_found"
+    if isinstance(exc, VaultUnavailableError | TimeoutError | ConnectionError):
+        return "unavailable"
+    return "error"
+
+
+def _result(ok: bool) -> str:
+    return SUCCESS if ok else FAILURE
+
+
+# --------------------------------------------------------------------------- health
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Answer of a probe: ``ok`` and a small JSON-able ``detail`` (names only, no secrets)."""
+
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class HealthState:
+    """Liveness and readiness, written by the runner thread, read by the HTTP server.
+
+    Liveness: the runner calls :meth:`heartbeat` every loop iteration saying how long it may
+    legitimately stay away (its planned sleep plus the work it is about to do). It is *stuck*
+    when no heartbeat arrives within that time plus ``margin``. Before the first heartbeat
+    ``startup_grace`` applies.
+
+    Readiness: every configured template has rendered at least once and the token is valid.
+    """
+
+    def __init__(
+        self,
+        templates: Iterable[str] = (),
+        *,
+        margin: float = 60.0,
+        startup_grace: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._margin = margin
+        self._templates = tuple(dict.fromkeys(templates))
+        self._rendered: set[str] = set()
+        self._last_beat = clock()
+        self._allowed = startup_grace
+        self._beats = 0
+        self._has_token = False
+        self._token_expiry = 0.0  # wall clock; math.inf: never expires
+
+    def heartbeat(self, max_sleep: float = 0.0) -> None:
+        """The loop is alive and may go quiet for up to ``max_sleep`` seconds (plus margin)."""
+        with self._lock:
+            self._last_beat = self._clock()
+            self._allowed = max(0.0, max_sleep) + self._margin
+            self._beats += 1
+
+    def mark_rendered(self, template: str) -> None:
+        with self._lock:
+            self._rendered.add(template)
+
+    def set_token(self, expiry_wall: float | None) -> None:
+        """The agent holds a token expiring at ``expiry_wall`` (None: never expires)."""
+        with self._lock:
+            self._has_token = True
+            self._token_expiry = math.inf if expiry_wall is None else expiry_wall
+
+    def clear_token(self) -> None:
+        with self._lock:
+            self._has_token = False
+            self._token_expiry = 0.0
+
+    def token_valid(self) -> bool:
+        with self._lock:
+            return self._has_token and self._token_expiry > self._wall_clock()
+
+    def liveness(self) -> HealthReport:
+        with self._lock:
+            silent = self._clock() - self._last_beat
+            allowed = self._allowed
+            beats = self._beats
+        detail: dict[str, Any] = {
+            "seconds_since_heartbeat": round(silent, 3),
+            "allowed_seconds": round(allowed, 3),
+        }
+        if silent > allowed:
+            detail["status"] = "stuck" if beats else "not started"
+            return HealthReport(False, detail)
+        detail["status"] = "ok"
+        return HealthReport(True, detail)
+
+    def readiness(self) -> HealthReport:
+        with self._lock:
+            pending = [t for t in self._templates if t not in self._rendered]
+            has_token = self._has_token
+            expiry = self._token_expiry
+        if not has_token:
+            return HealthReport(False, {"status": "not ready", "reason": "not authenticated"})
+        if expiry <= self._wall_clock():
+            return HealthReport(False, {"status": "not ready", "reason": "token expired"})
+        if pending:
+            return HealthReport(False, {"status": "not ready",
+                                        "reason": "templates not rendered yet",
+                                        "pending_templates": pending})
+        return HealthReport(True, {"status": "ready"})
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class AgentMetrics:
+    """All agent metrics in a private registry; every series exists (at 0) from the start.
+
+    ``templates``, ``secrets`` (Vault paths as written in templates) and ``auth_method`` come
+    from the configuration; ``actions`` lists the (template, kind) pairs that have an action.
+    Pass ``health`` to keep it in step with what is reported here (renders, token), and to
+    let the ``ready`` gauge follow :meth:`HealthState.readiness`.
+    """
+
+    def __init__(
+        self,
+        *,
+        templates: Iterable[str] = (),
+        secrets: Iterable[str] = (),
+        auth_method: str | None = None,
+        actions: Iterable[tuple[str, str]] = (),
+        health: HealthState | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self._lock = threading.Lock()
+        self._wall_clock = wall_clock
+        self._health = health
+        self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
+        self._known: dict[str, set[str]] = {
+            "template": set(templates), "secret": set(secrets), "method": set(),
+            "operation": set(OPERATIONS)}
+        if auth_method:
+            self._known["method"].add(auth_method)
+        self._unconfigured: dict[str, set[str]] = {k: set() for k in self._known}
+
+        # Expiry state (wall clock); gauges derived from it are refreshed at scrape time.
+        self._token_expiry: float | None = None  # None: no token; math.inf: never expires
+        self._lease_expiry: dict[str, float] = dict.fromkeys(self._known["secret"], 0.0)
+        self._ready = False
+        self._compat_success = 0
+        self._compat_failure = 0
+
+        reg = self.registry
+        spec = {m.name: m for m in METRICS}
+
+        def counter(name: str) -> Counter:
+            s = spec[name]
+            return Counter(s.name.removesuffix("_total"), s.help, s.labels, registry=reg)
+
+        def gauge(name: str) -> Gauge:
+            s = spec[name]
+            return Gauge(s.name, s.help, s.labels, registry=reg)
+
+        p = PREFIX
+        self._build_info = gauge(p + "build_info")
+        self._ready_gauge = gauge(p + "ready")
+        self._authenticated = gauge(p + "authenticated")
+        self._auth = counter(p + "auth_total")
+        self._token_renewals = counter(p + "token_renewals_total")
+        self._token_ttl = gauge(p + "token_ttl_seconds")
+        self._token_expiry_ts = gauge(p + "token_expiry_timestamp_seconds")
+        self._lease_ttl = gauge(p + "lease_ttl_seconds")
+        self._lease_expiry_ts = gauge(p + "lease_expiry_timestamp_seconds")
+        self._lease_renewals = counter(p + "lease_renewals_total")
+        self._fetches = counter(p + "secret_fetches_total")
+        self._rotations = counter(p + "secret_rotations_total")
+        self._renders = counter(p + "template_renders_total")
+        self._last_render = gauge(p + "template_last_render_timestamp_seconds")
+        self._actions = counter(p + "actions_total")
+        self._requests = counter(p + "vault_requests_total")
+        s = spec[p + "vault_request_duration_seconds"]
+        self._durations: Histogram = Histogram(
+            s.name, s.help, s.labels, buckets=REQUEST_BUCKETS, registry=reg)
+
+        # Create every labelled series now so that rate() and absent() work from the start.
+        self._build_info.labels(version=__version__, python=platform.python_version()).set(1)
+        for method in self._known["method"]:
+            for r in RESULTS:
+                self._auth.labels(method=method, result=r)
+        for r in RESULTS:
+            self._token_renewals.labels(result=r)
+        for secret in self._known["secret"]:
+            self._init_secret(secret)
+        for template in self._known["template"]:
+            self._init_template(template)
+        for template, kind in actions:
+            for r in RESULTS:
+                self._actions.labels(template=self._label("template", template), kind=kind,
+                                     result=r)
+        for op in OPERATIONS:
+            self._durations.labels(operation=op)
+            for rr in REQUEST_RESULTS:
+                self._requests.labels(operation=op, result=rr)
+
+    # -- label bounding -------------------------------------------------------------------
+
+    def _init_secret(self, secret: str) -> None:
+        self._lease_ttl.labels(secret=secret)
+        self._lease_expiry_ts.labels(secret=secret)
+        self._rotations.labels(secret=secret)
+        for r in RESULTS:
+            self._lease_renewals.labels(secret=secret, result=r)
+            self._fetches.labels(secret=secret, result=r)
+
+    def _init_template(self, template: str) -> None:
+        self._last_render.labels(template=template)
+        for r in RESULTS:
+            self._renders.labels(template=template, result=r)
+
+    def _label(self, dimension: str, value: str) -> str:
+        """``value`` if configured or among the first few unconfigured ones, else OTHER."""
+        known = self._known[dimension]
+        if value in known:
+            return value
+        with self._lock:
+            extra = self._unconfigured[dimension]
+            if value not in extra:
+                if len(extra) >= MAX_UNCONFIGURED_VALUES:
+                    return OTHER
+                extra.add(value)
+                log.debug("metrics: new %s label value not in the configuration", dimension)
+            return value
+
+    def _secret(self, secret: str) -> str:
+        label = self._label("secret", secret)
+        with self._lock:
+            if label not in self._lease_expiry:
+                self._lease_expiry[label] = 0.0
+                new = True
+            else:
+                new = False
+        if new:
+            self._init_secret(label)
+        return label
+
+    # -- events from the runner -----------------------------------------------------------
+
+    def on_auth(self, method: str, ok: bool) -> None:
+        """A login attempt finished (counted in Vault Agent's auth success/failure too)."""
+        self._auth.labels(method=self._label("method", method), result=_result(ok)).inc()
+        with self._lock:
+            if ok:
+                self._compat_success += 1
+            else:
+                self._compat_failure += 1
+
+    def on_token_renewal(self, ok: bool) -> None:
+        """A renewal of the agent's own token finished (Vault Agent counts it as an auth)."""
+        self._token_renewals.labels(result=_result(ok)).inc()
+        with self._lock:
+            if ok:
+                self._compat_success += 1
+            else:
+                self._compat_failure += 1
+
+    def set_token(self, ttl: float, expiry_wall: float | None = None) -> None:
+        """The agent now holds a token: ``ttl`` seconds as reported by Vault (0: never
+        expires, like a root token) or the absolute ``expiry_wall`` when known."""
+        if expiry_wall is None:
+            expiry_wall = math.inf if ttl <= 0 else self._wall_clock() + ttl
+        with self._lock:
+            self._token_expiry = expiry_wall
+        if self._health is not None:
+            self._health.set_token(None if math.isinf(expiry_wall) else expiry_wall)
+
+    def clear_token(self) -> None:
+        """The token is gone (revoked, rejected as invalid, or expired without renewal)."""
+        with self._lock:
+            self._token_expiry = None
+        if self._health is not None:
+            self._health.clear_token()
+
+    def set_lease(self, secret: str, ttl: float, expiry_wall: float | None = None) -> None:
+        """The secret at ``secret`` (a path) has a lease of ``ttl`` seconds; 0: no lease."""
+        label = self._secret(secret)
+        if expiry_wall is None:
+            expiry_wall = 0.0 if ttl <= 0 else self._wall_clock() + ttl
+        with self._lock:
+            self._lease_expiry[label] = expiry_wall
+
+    def on_renewal(self, secret: str, ok: bool) -> None:
+        self._lease_renewals.labels(secret=self._secret(secret), result=_result(ok)).inc()
+
+    def on_fetch(self, secret: str, ok: bool) -> None:
+        self._fetches.labels(secret=self._secret(secret), result=_result(ok)).inc()
+
+    def on_rotation(self, secret: str) -> None:
+        self._rotations.labels(secret=self._secret(secret)).inc()
+
+    def on_render(self, template: str, ok: bool, when: float | None = None) -> None:
+        label = self._label("template", template)
+        if label not in self._known["template"]:
+            self._init_template(label)
+        self._renders.labels(template=label, result=_result(ok)).inc()
+        if ok:
+            self._last_render.labels(template=label).set(
+                self._wall_clock() if when is None else when)
+            if self._health is not None:
+                self._health.mark_rendered(template)
+
+    def on_action(self, template: str, kind: str, ok: bool) -> None:
+        kind_label = kind if kind in ACTION_KINDS else OTHER
+        self._actions.labels(template=self._label("template", template), kind=kind_label,
+                             result=_result(ok)).inc()
+
+    def observe_request(self, operation: str, duration: float, result: str = SUCCESS) -> None:
+        """One Vault request: ``result`` is one of REQUEST_RESULTS (see request_result)."""
+        op = self._label("operation", operation)
+        self._requests.labels(operation=op,
+                              result=result if result in REQUEST_RESULTS else "error").inc()
+        self._durations.labels(operation=op).observe(max(0.0, duration))
+
+    def set_ready(self, ready: bool) -> None:
+        """Set the ``ready`` gauge (ignored when a HealthState is linked: it decides)."""
+        with self._lock:
+            self._ready = ready
+
+    # -- exposition -----------------------------------------------------------------------
+
+    def _refresh(self) -> tuple[int, int, bool]:
+        """Bring the time-derived gauges up to date; returns the compat counters."""
+        now = self._wall_clock()
+        with self._lock:
+            token_expiry = self._token_expiry
+            leases = dict(self._lease_expiry)
+            success, failure = self._compat_success, self._compat_failure
+            ready = self._ready
+        if token_expiry is None:
+            valid = False
+            self._token_ttl.set(0)
+            self._token_expiry_ts.set(0)
+        else:
+            valid = token_expiry > now
+            self._token_ttl.set(max(0.0, token_expiry - now))
+            self._token_expiry_ts.set(token_expiry)
+        self._authenticated.set(1 if valid else 0)
+        for secret, expiry in leases.items():
+            self._lease_expiry_ts.labels(secret=secret).set(expiry)
+            self._lease_ttl.labels(secret=secret).set(max(0.0, expiry - now) if expiry else 0.0)
+        if self._health is not None:
+            ready = self._health.readiness().ok
+        self._ready_gauge.set(1 if ready else 0)
+        return success, failure, valid
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """Body and Content-Type for a scrape; OpenMetrics when ``accept`` asks for it."""
+        from prometheus_client.exposition import choose_encoder
+
+        success, failure, valid = self._refresh()
+        encoder, content_type = choose_encoder(accept)
+        body = encoder(cast("CollectorRegistry", _WithoutCreated(self.registry)))
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        compat = _compat_text(success, failure, valid, openmetrics=openmetrics)
+        if openmetrics and body.endswith(b"# EOF\n"):
+            body = body[: -len(b"# EOF\n")] + compat + b"# EOF\n"
+        else:
+            body += compat
+        return body, content_type
+
+
+class _WithoutCreated:
+    """Registry view without the ``*_created`` samples: they would double the number of
+    series (one creation timestamp per counter and histogram) and nothing here uses them."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Any]:
+        for metric in self._registry.collect():
+            # Metric objects are built afresh on every collect(), so filtering in place is safe.
+            metric.samples = [s for s in metric.samples if not s.name.endswith("_created")]
+            yield metric
+
+
+def _compat_text(success: int, failure: int, authenticated: bool, *, openmetrics: bool) -> bytes:
+    # OpenMetrics requires counter samples to end in _total; Vault's names do not, so they
+    # are declared "unknown" there. In the classic text format they are counters, as in Vault.
+    counter_type = "unknown" if openmetrics else "counter"
+    values = {"vault_agent_auth_success": float(success),
+              "vault_agent_auth_failure": float(failure),
+              "vault_agent_authenticated": 1.0 if authenticated else 0.0}
+    lines = []
+    for spec in COMPAT_METRICS:
+        kind = counter_type if spec.type == "counter" else spec.type
+        lines.append(f"# HELP {spec.name} {spec.help}\n# TYPE {spec.name} {kind}\n"
+                     f"{spec.name} {values[spec.name]!r}\n")
+    return "".join(lines).encode()
+
+
+def metrics_reference_markdown() -> str:
+    """The generated reference table of docs/metrics.md."""
+    rows = ["| Metric | Type | Labels | Meaning |", "| --- | --- | --- | --- |"]
+    for spec in (*METRICS, *COMPAT_METRICS):
+        labels = ", ".join(f"`{label}`" for label in spec.labels) or "-"
+        rows.append(f"| `{spec.name}` | {spec.type} | {labels} | {spec.help} |")
+    return "\n".join(rows) + "\n"
+
+
+# --------------------------------------------------------------------------- HTTP server
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port`` or ``:port`` (all interfaces) -> (host, port)."""
+    host, sep, port_text = listen.rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"telemetry listen address {listen!r} is not host:port",
+                          hint='use e.g. "0.0.0.0:9102" or "127.0.0.1:0"')
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port_text)
+
+
+MAX_BODY = 64 * 1024
+
+
+class TelemetryServer:
+    """Serves /metrics, /healthz, /readyz, POST /v1/refresh and (if enabled) POST /v1/quit.
+
+    The socket is bound in the constructor (so a busy port fails early with a ConfigError and
+    ``port`` is known, also for port 0); :meth:`start` runs the daemon thread, :meth:`stop`
+    shuts it down. Vault Agent's paths ``/agent/v1/metrics`` and ``/agent/v1/quit`` are served
+    as aliases so that existing scrapers and ``preStop`` hooks keep working.
+    """
+
+    def __init__(
+        self,
+        listen: str = "0.0.0.0:9102",
+        *,
+        metrics: AgentMetrics,
+        health: HealthState,
+        events: queue.Queue[str],
+        enable_quit: bool = False,
+    ) -> None:
+        import socket
+        from http.server import ThreadingHTTPServer
+
+        self.metrics = metrics
+        self.health = health
+        self.events = events
+        self.enable_quit = enable_quit
+        host, port = parse_listen(listen)
+        server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
+        if ":" in host:
+            server_class = type("_V6Server", (ThreadingHTTPServer,),
+                                {"address_family": socket.AF_INET6})
+        try:
+            self._server: ThreadingHTTPServer = server_class((host, port), _make_handler(self))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {listen} for metrics and health: {exc.strerror or exc}",
+                hint="choose a free port for the telemetry listener") from None
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> TelemetryServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                name="telemetry-http", daemon=True)
+            self._thread.start()
+            log.info("serving metrics and health", extra={"listen": f"{self.host}:{self.port}"})
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> TelemetryServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- request handling (called on server threads) --------------------------------------
+
+    def handle_get(self, path: str, query: str, accept: str) -> tuple[int, bytes, str]:
+        if path in ("/metrics", "/agent/v1/metrics"):
+            if "format=prometheus" in query.split("&"):
+                accept = ""
+            body, content_type = self.metrics.exposition(accept)
+            return 200, body, content_type
+        if path == "/healthz":
+            return _json_response(self.health.liveness())
+        if path == "/readyz":
+            return _json_response(self.health.readiness())
+        if path in ("/v1/refresh", "/v1/quit", "/agent/v1/quit"):
+            if path != "/v1/refresh" and not self.enable_quit:
+                return _json(404, {"error": "not found"})
+            return _json(405, {"error": "use POST"})
+        return _json(404, {"error": "not found"})
+
+    def handle_post(self, path: str) -> tuple[int, bytes, str]:
+        if path == "/v1/refresh":
+            return self._post_event(REFRESH_EVENT)
+        if path in ("/v1/quit", "/agent/v1/quit"):
+            if not self.enable_quit:
+                return _json(404, {"error": "not found"})
+            return self._post_event(QUIT_EVENT)
+        if path in ("/metrics", "/agent/v1/metrics", "/healthz", "/readyz"):
+            return _json(405, {"error": "use GET"})
+        return _json(404, {"error": "not found"})
+
+    def _post_event(self, event: str) -> tuple[int, bytes, str]:
+        try:
+            self.events.put_nowait(event)
+        except queue.Full:
+            return _json(503, {"error": "busy, try again"})
+        log.info("control request accepted", extra={"event": event})
+        return _json(202, {"accepted": event})
+
+
+def _json(status: int, payload: dict[str, Any]) -> tuple[int, bytes, str]:
+    return status, (json.dumps(payload) + "\n").encode(), "application/json"
+
+
+def _json_response(report: HealthReport) -> tuple[int, bytes, str]:
+    return _json(200 if report.ok else 503, report.detail)
+
+
+def _make_handler(owner: TelemetryServer) -> Any:
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "s4e-secret-agent"
+        sys_version = ""
+        protocol_version = "HTTP/1.1"
+        timeout = 10  # a slow or stalled client must not hold a server thread forever
+
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            self._reply(*owner.handle_get(path, query, self.headers.get("Accept", "")))
+
+        def do_POST(self) -> None:
+            # The body is never used nor logged; read it (bounded) so keep-alive stays sane.
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or length > MAX_BODY:
+                self.close_connection = True
+                self._reply(*_json(413, {"error": "body too large"}))
+                return
+            if length:
+                self.rfile.read(length)
+            self._reply(*owner.handle_post(self.path.partition("?")[0]))
+
+        def _reply(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Request line and status only; bodies and headers are never logged.
+            log.debug("telemetry http: " + format, *args)
+
+    return Handler
