@@ -254,9 +254,9 @@ def test_ui_mounts_denied_falls_back_to_reading_path_as_given(
         path="fallback", secret={"x": "1"}, mount_point=mounts.kv2)
     fault_proxy.fail("/v1/sys/internal/ui/mounts/", 403)
     client, recorder = make_client(token=openbao.root_token, address=fault_proxy.address)
-    with caplog.at_level(logging.WARNING, logger="s4e_secret_agent.vault"):
-        with pytest.raises(SecretNotFoundError) as caught:
-            client.read(f"{mounts.kv2}/fallback")
+    with (caplog.at_level(logging.WARNING, logger="s4e_secret_agent.vault"),
+          pytest.raises(SecretNotFoundError) as caught):
+        client.read(f"{mounts.kv2}/fallback")
     assert caught.value.path == f"{mounts.kv2}/fallback"
     assert "data/" in caught.value.hint
     assert any(getattr(r, "event", "") == "kv_detect_failed" for r in caplog.records)
