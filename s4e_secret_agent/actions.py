@@ -1,0 +1,359 @@
+"""What happens after a template's output changed: signal a process or run a command.
+
+The runner collects the actions of every template whose file was actually written in a cycle
+and calls :func:`run_actions` once, after all templates have rendered (consul-template's order:
+render everything, then run the commands in template order). An action shared by several
+templates (same command, or same signal to the same target) runs once.
+
+Failures - command not found, non-zero exit, timeout, no matching process, permission denied,
+missing pid file - are logged and returned as :class:`ActionResult`, never raised: a failed
+reload must not stop the agent from keeping secrets fresh.
+
+Command output may contain secrets (a reload script echoing its config), so it is only ever
+logged at debug level, and it is buffered in an unlinked 0600 temporary file, not a pipe, so a
+command that leaves a background process holding its stdout cannot block the agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal as signal_module
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import IO, TYPE_CHECKING, ClassVar, Final
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.config.model import TemplateConfig
+
+log = logging.getLogger(__name__)
+
+#: consul-template's ``exec.timeout`` / Vault Agent's ``command_timeout`` default.
+DEFAULT_TIMEOUT: Final = 30.0
+#: After the timeout the process group gets SIGTERM, then SIGKILL after this many seconds.
+DEFAULT_KILL_GRACE: Final = 5.0
+#: At most this much command output is kept for the debug log.
+MAX_OUTPUT: Final = 16 * 1024
+
+
+def parse_signal(value: str | int) -> signal_module.Signals:
+    """``"SIGHUP"``, ``"hup"``, ``"HUP"``, ``1`` or ``"1"`` -> ``signal.SIGHUP``.
+
+    Raises ValueError naming the bad value; the config layer turns it into a ConfigError.
+    """
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        try:
+            return signal_module.Signals(int(value))
+        except ValueError:
+            raise ValueError(f"unknown signal number {value}") from None
+    name = str(value).strip().upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return signal_module.Signals[name]
+    except KeyError:
+        raise ValueError(f"unknown signal name {value!r} (e.g. SIGHUP, SIGUSR1)") from None
+
+
+def _find_shell() -> str | None:
+    found = shutil.which("sh")
+    if found:
+        return found
+    for candidate in ("/bin/sh", "/usr/bin/sh"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def prepare_command(command: str | Sequence[str]) -> list[str]:
+    """The argv to execute, with Vault Agent's (consul-template's) rules.
+
+    - a list of several items is the argv, run directly (no shell);
+    - a string, or a one-item list, that contains whitespace is run with ``sh -c``, so shell
+      syntax (pipes, ``&&``, quotes, ``$VAR``) works;
+    - a string or one-item list without whitespace is a program name run directly (note:
+      ``a;b`` without spaces is therefore *not* given to a shell, as in consul-template).
+
+    Raises ValueError for an empty command or when a shell is needed but none exists.
+    """
+    items = [command] if isinstance(command, str) else list(command)
+    if not items or not items[0].strip():
+        raise ValueError("empty command")
+    if len(items) == 1 and len(items[0].split()) > 1:
+        shell = _find_shell()
+        if shell is None:
+            raise ValueError("the command needs a shell (it contains spaces) but no sh exists "
+                             "in this image; give the command as a list instead")
+        return [shell, "-c", items[0]]
+    return items
+
+
+@dataclass(frozen=True)
+class CommandAction:
+    """Run ``command`` (string or argv list, see :func:`prepare_command`)."""
+
+    template: str
+    command: str | tuple[str, ...]
+    timeout: float | None = None
+    kind: ClassVar[str] = "command"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.command, str):
+            object.__setattr__(self, "command", tuple(self.command))
+
+    def dedup_key(self) -> tuple[object, ...]:
+        try:
+            return ("command", *prepare_command(self.command))
+        except ValueError:
+            return ("command", self.command)
+
+
+@dataclass(frozen=True)
+class SignalAction:
+    """Send ``signal`` to every process named ``process`` and/or the pid in ``pid_file``."""
+
+    template: str
+    signal: str | int = "SIGHUP"
+    process: str | None = None
+    pid_file: str | None = None
+    kind: ClassVar[str] = "signal"
+
+    def dedup_key(self) -> tuple[object, ...]:
+        try:
+            number: object = int(parse_signal(self.signal))
+        except ValueError:
+            number = self.signal
+        return ("signal", number, self.process, self.pid_file)
+
+
+Action = CommandAction | SignalAction
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """Outcome of one (deduplicated) action. ``detail`` is for humans and holds no output."""
+
+    template: str  # the first template, in order, that asked for this action
+    kind: str
+    ok: bool
+    detail: str
+    templates: tuple[str, ...] = ()  # every template that asked for it
+    exit_code: int | None = None
+    timed_out: bool = False
+    pids: tuple[int, ...] = ()
+    duration: float = 0.0
+
+
+def run_actions(
+    actions: Sequence[Action],
+    *,
+    timeout_default: float = DEFAULT_TIMEOUT,
+    kill_grace: float = DEFAULT_KILL_GRACE,
+) -> list[ActionResult]:
+    """Run ``actions`` in order, each distinct action once; never raises for a failed action."""
+    groups: dict[tuple[object, ...], list[Action]] = {}
+    for action in actions:
+        groups.setdefault(action.dedup_key(), []).append(action)
+    results: list[ActionResult] = []
+    for same in groups.values():
+        first = same[0]
+        templates = tuple(dict.fromkeys(a.template for a in same))
+        if len(same) > 1:
+            log.debug("action shared by several templates runs once",
+                      extra={"kind": first.kind, "templates": list(templates)})
+        started = time.monotonic()
+        if isinstance(first, CommandAction):
+            timeout = first.timeout if first.timeout is not None else timeout_default
+            result = _run_command(first, templates, timeout, kill_grace)
+        else:
+            result = _send_signal(first, templates)
+        result = replace(result, duration=time.monotonic() - started)
+        fields = {"template": result.template, "kind": result.kind, "ok": result.ok,
+                  "duration_seconds": round(result.duration, 3)}
+        if result.exit_code is not None:
+            fields["exit_code"] = result.exit_code
+        if result.ok:
+            log.info("action done: %s", result.detail, extra=fields)
+        else:
+            log.warning("action failed: %s", result.detail, extra=fields)
+        results.append(result)
+    return results
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _run_command(
+    action: CommandAction, templates: tuple[str, ...], timeout: float, kill_grace: float
+) -> ActionResult:
+    def result(ok: bool, detail: str, exit_code: int | None = None,
+               timed_out: bool = False) -> ActionResult:
+        return ActionResult(action.template, "command", ok, detail, templates,
+                            exit_code=exit_code, timed_out=timed_out)
+
+    try:
+        argv = prepare_command(action.command)
+    except ValueError as exc:
+        return result(False, f"invalid command: {exc}")
+    program = os.path.basename(argv[0])
+    with tempfile.TemporaryFile() as output:
+        try:
+            # A new session makes the command a process-group leader, so a timeout can stop
+            # everything it started (a shell and its children), not only the shell.
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        except FileNotFoundError:
+            return result(False, f"command not found: {program}")
+        except PermissionError:
+            return result(False, f"command not executable: {program}")
+        except OSError as exc:
+            return result(False, f"cannot start {program}: {exc.strerror or exc}")
+        timed_out = False
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            code = _kill_group(proc, kill_grace)
+        _log_output(output, program, action.template)
+    if timed_out:
+        return result(False, f"{program} timed out after {timeout:g}s; its process group "
+                      "was killed", exit_code=code, timed_out=True)
+    if code != 0:
+        how = (f"killed by {signal_module.Signals(-code).name}" if code < 0
+               else f"exit status {code}")
+        return result(False, f"{program} failed ({how})", exit_code=code)
+    return result(True, f"{program} ran (exit status 0)", exit_code=0)
+
+
+def _signal_group(pgid: int, sig: signal_module.Signals) -> None:
+    # ProcessLookupError: the whole group is already gone.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> int:
+    _signal_group(proc.pid, signal_module.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    # Also reaches children that outlived the leader or ignore SIGTERM.
+    _signal_group(proc.pid, signal_module.SIGKILL)
+    return proc.wait()
+
+
+def _log_output(output: IO[bytes], program: str, template: str) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    output.seek(0)
+    data: bytes = output.read(MAX_OUTPUT + 1)
+    if data:
+        text = data[:MAX_OUTPUT].decode("utf-8", "replace")
+        if len(data) > MAX_OUTPUT:
+            text += "\n[output truncated]"
+        log.debug("command output", extra={"template": template, "program": program,
+                                            "output": text})
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def find_processes(name: str, *, proc_root: str = "/proc") -> list[int]:
+    """Pids of live processes whose ``comm`` or ``argv[0]`` basename is ``name``.
+
+    The agent's own process is never included. Zombies are skipped. Needs the pod's
+    ``shareProcessNamespace: true`` to see the application container's processes.
+    """
+    own = os.getpid()
+    found: list[int] = []
+    try:
+        entries = os.listdir(proc_root)
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == own:
+            continue
+        base = os.path.join(proc_root, entry)
+        try:
+            with open(os.path.join(base, "stat"), "rb") as f:
+                stat = f.read()
+            if stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X"):
+                continue
+            with open(os.path.join(base, "comm"), "rb") as f:
+                comm = f.read().rstrip(b"\n").decode("utf-8", "replace")
+            if comm != name:
+                with open(os.path.join(base, "cmdline"), "rb") as f:
+                    argv0 = f.read().split(b"\0", 1)[0].decode("utf-8", "replace")
+                if not argv0 or os.path.basename(argv0) != name:
+                    continue
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+        found.append(int(entry))
+    return sorted(found)
+
+
+def _read_pid_file(path: str) -> int:
+    with open(path, encoding="utf-8") as f:
+        text = f.read().strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise ValueError(f"pid file {path} does not contain a process id")
+    return int(text)
+
+
+def _send_signal(action: SignalAction, templates: tuple[str, ...]) -> ActionResult:
+    def result(ok: bool, detail: str, pids: tuple[int, ...] = ()) -> ActionResult:
+        return ActionResult(action.template, "signal", ok, detail, templates, pids=pids)
+
+    try:
+        sig = parse_signal(action.signal)
+    except ValueError as exc:
+        return result(False, str(exc))
+    if not action.process and not action.pid_file:
+        return result(False, "signal action has neither process nor pid_file")
+    targets: list[int] = []
+    problems: list[str] = []
+    if action.pid_file:
+        try:
+            targets.append(_read_pid_file(action.pid_file))
+        except FileNotFoundError:
+            problems.append(f"pid file {action.pid_file} not found")
+        except (OSError, ValueError) as exc:
+            problems.append(str(exc) if isinstance(exc, ValueError)
+                            else f"cannot read pid file {action.pid_file}: {exc.strerror}")
+    if action.process:
+        matches = find_processes(action.process)
+        if not matches:
+            problems.append(f"no process named {action.process!r} is visible (the pod needs "
+                            "shareProcessNamespace: true)")
+        targets.extend(matches)
+    signalled: list[int] = []
+    for pid in dict.fromkeys(targets):
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, sig)
+            signalled.append(pid)
+        except ProcessLookupError:
+            problems.append(f"process {pid} no longer exists")
+        except PermissionError:
+            problems.append(f"not permitted to signal process {pid} (run as the same user "
+                            "as the application, or grant CAP_KILL)")
+    if problems:
+        return result(False, f"{sig.name}: " + "; ".join(problems), tuple(signalled))
+    return result(True, f"sent {sig.name} to pid {', '.join(map(str, signalled))}",
+                  tuple(signalled))
+
+
+def actions_for(template: TemplateConfig) -> list[Action]:
+    """The actions a template's configuration asks for: its command first (it may prepare
+    something the signalled process reads), then its signal."""
+    found: list[Action] = []
+    if template.exec is not None:
+        found.append(CommandAction(template.name, template.exec.command, template.exec.timeout))
+    if template.signal is not None:
+        found.append(SignalAction(template.name, template.signal.signal,
+                                  template.signal.process, template.signal.pid_file))
+    return found
