@@ -796,12 +796,18 @@ class VaultClient:
                 f"the Vault token is invalid, expired or revoked (HTTP 403 on {path})",
                 hint="log in again", status=status, path=path)
         if ctx.kind == "login" and ctx.method is not None:
+            mount = auth_methods.mount_path(ctx.method)
+            if status in (404, 405):
+                hint = f"enable the auth method at {mount} or fix auto_auth.method.mount_path"
+            else:
+                hint = auth_methods.login_hint(ctx.method)
+                if status == 403 and lowered == "permission denied":
+                    # Vault answers a login to a path where nothing is mounted the same way.
+                    hint += (f"; also check that a {ctx.method.type} auth method is enabled "
+                             f"at {mount}")
             return AuthError(
                 f"login with {ctx.method.type} at {path} refused (HTTP {status}){detail}",
-                hint=(f"enable the auth method at {auth_methods.mount_path(ctx.method)} or fix "
-                      "auto_auth.method.mount_path" if status in (404, 405)
-                      else auth_methods.login_hint(ctx.method)),
-                status=status, path=path)
+                hint=hint, status=status, path=path)
         if ctx.kind == "wrapping":
             return VaultError(f"Vault refused {path} (HTTP {status}){detail}",
                               hint="the wrapping token was already used, expired or is not a "
