@@ -299,7 +299,7 @@ def test_kubernetes_missing_token_file_says_how_to_mount_it(tmp_path: Path,
     method = AuthMethodConfig(type="kubernetes", mount_path="auth/kubernetes",
                               params={"role": "s4e", "token_path": str(tmp_path / "nope")})
     client, _ = make_client()
-    with pytest.raises(AuthError, match="service account token file .* does not exist") as e:
+    with pytest.raises(AuthError, match=r"service account token file .* does not exist") as e:
         client.login(method)
     assert "automountServiceAccountToken" in e.value.hint
 
