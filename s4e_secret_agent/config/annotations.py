@@ -1,0 +1,307 @@
+"""Vault Agent Injector pod annotations (a downward-API file) -> raw tree.
+
+The kubelet writes ``metadata.annotations`` as one ``key="value"`` line per annotation, the value
+quoted like Go's ``strconv.Quote``. The semantics follow vault-k8s ``agent-inject/agent``:
+secrets are named by what follows ``agent-inject-secret-`` (also ``-template-`` and
+``-template-file-``), lower-cased unless ``preserve-secret-case``, rendered to
+``<secret-volume-path>/<name>`` or ``<secret-volume-path>/<agent-inject-file-name>``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from s4e_secret_agent.config import values
+from s4e_secret_agent.config.files import RawLayer
+from s4e_secret_agent.config.model import DEFAULT_SECRET_VOLUME_PATH
+from s4e_secret_agent.errors import ConfigError
+
+PREFIX = "vault.hashicorp.com/"
+
+# vault-k8s agent-inject/agent/config.go, byte for byte (%s is the secret path).
+DEFAULT_MAP_TEMPLATE = (
+    '{{ with secret "%s" }}{{ range $k, $v := .Data }}{{ $k }}: {{ $v }}\n{{ end }}{{ end }}')
+DEFAULT_JSON_TEMPLATE = '{{ with secret "%s" }}{{ .Data | toJSON }}\n{{ end }}'
+
+# Per-secret annotations: prefix -> template key it sets. Order matters for name extraction:
+# "agent-inject-template-file-" must be tried before "agent-inject-template-".
+_SECRET_NAMING = ("agent-inject-secret-", "agent-inject-template-file-",
+                  "agent-inject-template-")
+_PER_SECRET = ("agent-inject-secret-", "agent-inject-template-file-", "agent-inject-template-",
+               "agent-inject-file-", "agent-inject-perms-", "agent-inject-command-",
+               "agent-template-left-delim-", "agent-template-right-delim-",
+               "error-on-missing-key-", "secret-volume-path-", "preserve-secret-case-")
+
+# Annotation -> (dotted raw-tree path, kind). Kinds are checked by the builder.
+_GLOBAL = {
+    "role": "auto_auth.method.config.role",
+    "auth-type": "auto_auth.method.type",
+    "auth-path": "auto_auth.method.mount_path",
+    "auth-min-backoff": "auto_auth.method.min_backoff",
+    "auth-max-backoff": "auto_auth.method.max_backoff",
+    "namespace": "vault.namespace",
+    "service": "vault.address",
+    "tls-skip-verify": "vault.tls_skip_verify",
+    "tls-server-name": "vault.tls_server_name",
+    "ca-cert": "vault.ca_cert",
+    "ca-key": "vault.ca_path",  # the injector's quirk: ca-key becomes ca_path
+    "client-cert": "vault.client_cert",
+    "client-key": "vault.client_key",
+    "client-timeout": "vault.client_timeout",
+    "client-max-retries": "vault.max_retries",
+    "template-static-secret-render-interval": "template_config.static_secret_render_interval",
+    "template-lease-renewal-threshold": "template_config.lease_renewal_threshold",
+    "template-config-exit-on-retry-failure": "template_config.exit_on_retry_failure",
+    "template-max-connections-per-host": "template_config.max_connections_per_host",
+    "agent-pre-populate-only": "exit_after_auth",
+    "agent-revoke-on-shutdown": "agent.revoke_on_shutdown",
+    "agent-revoke-grace": "agent.revoke_grace",
+    "agent-enable-quit": "agent.enable_quit",
+    "log-level": "agent.log_level",
+    "log-format": "agent.log_format",
+}
+# Read here, not mapped to one path.
+_HANDLED = {"agent-inject", "agent-inject-status", "agent-inject-token",
+            "agent-inject-default-template", "secret-volume-path", "preserve-secret-case"}
+
+# Why the other injector annotations do not apply (one warning each).
+_NOT_APPLICABLE = {
+    "agent-image": "the image is set in the pod spec",
+    "agent-init-first": "container order is set in the pod spec",
+    "agent-pre-populate": "whether an init container runs is set in the pod spec",
+    "agent-inject-containers": "volume mounts are set in the pod spec",
+    "agent-configmap": "pass the config file with --config instead",
+    "agent-extra-secret": "mount the secret in the pod spec",
+    "agent-copy-volume-mounts": "volume mounts are set in the pod spec",
+    "agent-service-account-token-volume-name": "set auth-config-token-path to the token file",
+    "agent-limits-cpu": "resources are set in the pod spec",
+    "agent-limits-mem": "resources are set in the pod spec",
+    "agent-limits-ephemeral": "resources are set in the pod spec",
+    "agent-requests-cpu": "resources are set in the pod spec",
+    "agent-requests-mem": "resources are set in the pod spec",
+    "agent-requests-ephemeral": "resources are set in the pod spec",
+    "agent-run-as-user": "the security context is set in the pod spec",
+    "agent-run-as-group": "the security context is set in the pod spec",
+    "agent-run-as-same-user": "the security context is set in the pod spec",
+    "agent-set-security-context": "the security context is set in the pod spec",
+    "agent-share-process-namespace": "set shareProcessNamespace in the pod spec",
+    "agent-json-patch": "edit the pod spec directly",
+    "agent-init-json-patch": "edit the pod spec directly",
+    "agent-request-namespace": "set by the injector webhook only",
+    "agent-cache-enable": "there is no cache or API proxy",
+    "agent-cache-use-auto-auth-token": "there is no cache or API proxy",
+    "agent-cache-listener-port": "there is no cache or API proxy",
+    "agent-cache-exit-on-err": "there is no cache or API proxy",
+    "agent-auto-auth-exit-on-err": "init gives up at the deadline; the sidecar keeps retrying",
+    "agent-disable-idle-connections": "connection reuse is not configurable",
+    "agent-disable-keep-alives": "connection reuse is not configurable",
+    "proxy-address": "set HTTPS_PROXY in the container environment",
+    "tls-secret": "mount the secret in the pod spec and set ca-cert",
+    "go-max-procs": "not a Go program",
+}
+_NOT_APPLICABLE_PREFIXES = {
+    "agent-telemetry-": "metrics are always served in Prometheus format on metrics_listen",
+}
+
+
+@dataclass
+class _Line:
+    value: str
+    line: int
+
+
+def parse_annotations_text(text: str, label: str) -> dict[str, _Line]:
+    """``key="value"`` lines -> {key: value}. Blank lines are skipped."""
+    result: dict[str, _Line] = {}
+    for number, row in enumerate(text.split("\n"), start=1):
+        if not row.strip():
+            continue
+        key, sep, quoted = row.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError('expected key="value"', source=label, line=number)
+        try:
+            value = values.go_unquote(quoted.strip())
+        except ValueError as err:
+            raise ConfigError(f"annotation {key.strip()}: {err}", source=label,
+                              line=number) from None
+        result[key.strip()] = _Line(value, number)
+    return result
+
+
+def read_annotations_file(path: str) -> RawLayer:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(f"annotations file {path} does not exist",
+                          hint="mount metadata.annotations with a downwardAPI volume, "
+                               "or check --annotations / S4E_ANNOTATIONS") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"annotations file {path} is not UTF-8 text") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read annotations file {path}: {err.strerror}") from None
+    return annotations_layer(parse_annotations_text(text, path), path)
+
+
+def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
+    """The raw tree the injector would have generated for this pod (sidecar flavour)."""
+    ours = {k[len(PREFIX):]: v for k, v in annotations.items() if k.startswith(PREFIX)}
+    layer = RawLayer(tree={}, label=label)
+
+    def where(name: str) -> tuple[str, int | None]:
+        return (f"{label}:{ours[name].line} {PREFIX}{name}", None)
+
+    def put(path: str, value: Any, name: str) -> None:
+        node = layer.tree
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        layer.lines[path] = where(name)
+
+    def flag(name: str) -> bool:
+        try:
+            return values.parse_bool(ours[name].value)
+        except ValueError as err:
+            raise ConfigError(str(err), path=PREFIX + name, source=label,
+                              line=ours[name].line) from None
+
+    # The injector's template_config default differs from Vault Agent's.
+    layer.tree["template_config"] = {"exit_on_retry_failure": True}
+    used: set[str] = set(_HANDLED)
+    for name, entry in ours.items():
+        if name in _GLOBAL:
+            put(_GLOBAL[name], entry.value, name)
+            used.add(name)
+        elif name.startswith("auth-config-"):
+            param = name[len("auth-config-"):].replace("-", "_")
+            put(f"auto_auth.method.config.{param}", entry.value, name)
+            used.add(name)
+    if "agent-revoke-grace" in ours:  # the injector reads it as whole seconds
+        grace = ours["agent-revoke-grace"].value.strip()
+        if not grace.isdigit():
+            raise ConfigError(f"{grace!r} is not a whole number of seconds",
+                              path=PREFIX + "agent-revoke-grace", source=label,
+                              line=ours["agent-revoke-grace"].line)
+    if "agent-inject" in ours and not flag("agent-inject"):
+        layer.warnings.append(f"{where('agent-inject')[0]}: is false; the agent runs anyway "
+                              "because it was started")
+
+    method = layer.tree.setdefault("auto_auth", {}).setdefault("method", {})
+    method.setdefault("type", "kubernetes")
+    if "mount_path" not in method:
+        method["mount_path"] = "auth/kubernetes" if method["type"] == "kubernetes" \
+            else f"auth/{method['type']}"
+
+    default_template = ours["agent-inject-default-template"].value.strip() \
+        if "agent-inject-default-template" in ours else "map"
+    if default_template not in ("map", "json"):
+        raise ConfigError(f"{default_template!r} is not a default template",
+                          path=PREFIX + "agent-inject-default-template", source=label,
+                          line=ours["agent-inject-default-template"].line,
+                          hint="use map or json")
+    volume = ours["secret-volume-path"].value if "secret-volume-path" in ours \
+        else DEFAULT_SECRET_VOLUME_PATH
+
+    if "agent-inject-token" in ours and flag("agent-inject-token"):
+        layer.tree["auto_auth"]["sink"] = [{"type": "file", "config": {
+            "path": posixpath.join(volume, "token")}}]
+        layer.lines["auto_auth.sink[0]"] = where("agent-inject-token")
+
+    templates = _templates(ours, used, volume, default_template, where, label, layer.warnings)
+    if templates:
+        layer.tree["template"] = [t for t, _ in templates]
+        for i, (_, source_name) in enumerate(templates):
+            layer.lines[f"template[{i}]"] = where(source_name)
+
+    for name in sorted(ours):
+        if name in used:
+            continue
+        reason = _NOT_APPLICABLE.get(name)
+        if reason is None:
+            for prefix, text in _NOT_APPLICABLE_PREFIXES.items():
+                if name.startswith(prefix):
+                    reason = text
+        if reason is None:
+            reason = "not an annotation the agent knows"
+        layer.warnings.append(f"{where(name)[0]}: ignored: {reason}")
+    return layer
+
+
+def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_template: str,
+               where: Any, label: str,
+               warnings: list[str]) -> list[tuple[dict[str, Any], str]]:
+    """One template per secret, in annotation order (the kubelet writes keys sorted)."""
+    raw_names: list[str] = []
+    for name, entry in ours.items():
+        if not entry.value.strip():
+            continue
+        for prefix in _SECRET_NAMING:
+            if name.startswith(prefix):
+                raw = name[len(prefix):]
+                if raw and raw not in raw_names:
+                    raw_names.append(raw)
+                break
+
+    def value(prefix: str, raw: str) -> str | None:
+        key = prefix + raw
+        if key in ours:
+            used.add(key)
+            return ours[key].value
+        return None
+
+    def preserve_case(raw: str) -> bool:
+        for key in ("preserve-secret-case-" + raw, "preserve-secret-case"):
+            if key in ours:
+                used.add(key)
+                try:
+                    return values.parse_bool(ours[key].value)
+                except ValueError as err:
+                    raise ConfigError(str(err), path=PREFIX + key, source=label,
+                                      line=ours[key].line) from None
+        return False
+
+    result: list[tuple[dict[str, Any], str]] = []
+    for raw in raw_names:
+        name = raw if preserve_case(raw) else raw.lower()
+        secret_path = value("agent-inject-secret-", raw) or ""
+        contents = value("agent-inject-template-", raw) or ""
+        template_file = value("agent-inject-template-file-", raw) if not contents else None
+        if contents == "" and not template_file:
+            fmt = DEFAULT_JSON_TEMPLATE if default_template == "json" else DEFAULT_MAP_TEMPLATE
+            contents = fmt.replace("%s", secret_path, 1)
+        mount = value("secret-volume-path-", raw) or volume
+        file_name = value("agent-inject-file-", raw)
+        if file_name:
+            destination = posixpath.normpath(posixpath.join(mount, file_name))
+        else:
+            destination = f"{mount}/{name}"
+        template: dict[str, Any] = {"name": name, "destination": destination}
+        if template_file:
+            template["source"] = template_file
+        else:
+            template["contents"] = contents
+        for prefix, key in (("agent-inject-perms-", "perms"),
+                            ("agent-inject-command-", "command"),
+                            ("agent-template-left-delim-", "left_delimiter"),
+                            ("agent-template-right-delim-", "right_delimiter"),
+                            ("error-on-missing-key-", "error_on_missing_key")):
+            setting = value(prefix, raw)
+            if setting not in (None, ""):
+                template[key] = setting
+        source_name = next(p + raw for p in _SECRET_NAMING if p + raw in ours)
+        result.append((template, source_name))
+    # Per-secret annotations that name no secret do nothing in the injector either.
+    for name in ours:
+        if name in used:
+            continue
+        for prefix in _PER_SECRET:
+            if name.startswith(prefix):
+                used.add(name)
+                if prefix not in _SECRET_NAMING:  # empty secret annotations: skipped silently
+                    warnings.append(f"{where(name)[0]}: ignored: no secret named "
+                                    f"{name[len(prefix):]!r}")
+                break
+    return result

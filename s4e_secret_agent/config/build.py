@@ -1,0 +1,641 @@
+"""Raw configuration tree (Vault Agent's JSON shape, the native YAML shape) -> validated model.
+
+Every front end produces the same raw tree: nested dicts and lists in the shape of Vault
+Agent's JSON config plus our ``agent:`` section. This module is the only place that validates
+it, so every front end gets the same checks and the same error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NoReturn, TypeVar
+
+from s4e_secret_agent.config import values
+from s4e_secret_agent.config.model import (
+    DEFAULT_TOKEN_PATH,
+    AgentConfig,
+    AgentSettings,
+    AuthMethodConfig,
+    AutoAuthConfig,
+    ExecConfig,
+    ExitWhenConfig,
+    RotationOverlap,
+    SecretText,
+    SignalConfig,
+    SinkConfig,
+    TemplateConfig,
+    TemplateSettings,
+    VaultConfig,
+)
+from s4e_secret_agent.errors import ConfigError
+
+Locator = Callable[[str], tuple[str, int | None]]
+T = TypeVar("T")
+
+# Stanzas of Vault Agent we do not implement. Rejected ones would change what the user gets
+# (a proxy the app talks to, a supervised child, wrapped tokens); warned ones are harmless.
+_REJECTED_TOP = {
+    "api_proxy": "the API proxy is not provided: apps must talk to Vault directly",
+    "env_template": "env_template/exec process supervisor mode is not provided: render a file "
+                    "with export lines and source it",
+    "exec": "process supervisor mode is not provided: render a file and source it",
+}
+_WARNED_TOP = {
+    "cache": "no cache or API proxy: the agent renders templates only",
+    "telemetry": "metrics are always served in Prometheus format on agent.metrics_listen",
+    "log_file": "logs always go to stderr",
+    "log_rotate_bytes": "logs always go to stderr",
+    "log_rotate_duration": "logs always go to stderr",
+    "log_rotate_max_files": "logs always go to stderr",
+    "disable_idle_connections": "connection reuse is not configurable",
+    "disable_keep_alives": "connection reuse is not configurable",
+    "disable_mlock": "memory locking does not apply",
+}
+_TOP_KEYS = {"vault", "auto_auth", "template", "template_config", "exit_after_auth", "pid_file",
+             "agent", "listener", "log_level", "log_format"}
+
+
+def _fmt_path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+class Builder:
+    """Validates one merged raw tree. ``locate`` maps a config path to (file, line)."""
+
+    def __init__(self, locate: Locator, warnings: list[str]) -> None:
+        self._locate = locate
+        self.warnings = warnings
+
+    # -- helpers ---------------------------------------------------------------------------
+    def fail(self, path: str, message: str, hint: str = "") -> NoReturn:
+        source, line = self._locate(path)
+        raise ConfigError(message, path=path, source=source, line=line, hint=hint)
+
+    def warn(self, path: str, message: str) -> None:
+        source, line = self._locate(path)
+        where = source if line is None else f"{source}:{line}"
+        prefix = f"{where}: " if where else ""
+        self.warnings.append(f"{prefix}{path}: {message}")
+
+    def stanza(self, value: Any, path: str) -> Mapping[str, Any]:
+        """A block: a mapping, or (HCL) a list holding exactly one mapping."""
+        if isinstance(value, list):
+            if len(value) != 1:
+                self.fail(path, f"expected one {path.rsplit('.', 1)[-1]} block, got {len(value)}")
+            value = value[0]
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(path, f"keys must be strings, got {_kind(key)}")
+        return value
+
+    def blocks(self, value: Any, path: str) -> list[Mapping[str, Any]]:
+        """Repeated blocks: a list of mappings, or one mapping."""
+        if value is None:
+            return []
+        items = value if isinstance(value, list) else [value]
+        return [self.stanza(item, _fmt_path(path, i)) for i, item in enumerate(items)]
+
+    def check_keys(self, stanza: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+        for key in stanza:
+            if key not in allowed:
+                close = sorted(allowed)
+                self.fail(_fmt_path(path, key), f"unknown key {key!r}",
+                          hint=f"allowed here: {', '.join(close)}")
+
+    def get(self, stanza: Mapping[str, Any], key: str, path: str,
+            parse: Callable[[Any], T], default: T) -> T:
+        if key not in stanza or stanza[key] is None:
+            return default
+        try:
+            return parse(stanza[key])
+        except ValueError as err:
+            self.fail(_fmt_path(path, key), str(err))
+
+    def text(self, stanza: Mapping[str, Any], key: str, path: str,
+             default: str | None = None, *, required: bool = False) -> str | None:
+        value = stanza.get(key)
+        if value is None or value == "":
+            if required:
+                self.fail(_fmt_path(path, key), "is required")
+            return default
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(_fmt_path(path, key), f"expected a string, got {_kind(value)}")
+        return str(value)
+
+    def required_text(self, stanza: Mapping[str, Any], key: str, path: str) -> str:
+        value = self.text(stanza, key, path, required=True)
+        assert value is not None
+        return value
+
+    # -- stanzas ---------------------------------------------------------------------------
+    def build(self, raw: Mapping[str, Any], *, environ_token: str | None) -> AgentConfig:
+        raw = self.stanza(raw, "")
+        for key in raw:
+            if key in _REJECTED_TOP:
+                self.fail(key, f"stanza {key!r} is not supported: {_REJECTED_TOP[key]}")
+            if key in _WARNED_TOP:
+                self.warn(key, f"ignored: {_WARNED_TOP[key]}")
+        self.check_keys(raw, "", _TOP_KEYS | set(_WARNED_TOP))
+        agent_raw = dict(self.stanza(raw.get("agent"), "agent"))
+        for key in ("log_level", "log_format"):
+            if key in raw and key not in agent_raw:
+                agent_raw[key] = raw[key]
+        self._listeners(raw.get("listener"), agent_raw)
+        vault = self._vault(self.stanza(raw.get("vault"), "vault"))
+        auto_auth = self._auto_auth(raw.get("auto_auth"), environ_token)
+        settings = self._template_settings(self.stanza(raw.get("template_config"),
+                                                       "template_config"))
+        templates, sandbox = self._templates(raw.get("template"))
+        if sandbox is not None and agent_raw.get("file_sandbox") in (None, ""):
+            agent_raw["file_sandbox"] = sandbox
+        agent = self._agent(agent_raw)
+        return AgentConfig(
+            vault=vault,
+            auto_auth=auto_auth,
+            templates=templates,
+            template_config=settings,
+            exit_after_auth=self.get(raw, "exit_after_auth", "", values.parse_bool, False),
+            pid_file=self.text(raw, "pid_file", ""),
+            agent=agent,
+        )
+
+    def _listeners(self, value: Any, agent_raw: dict[str, Any]) -> None:
+        for i, listener in enumerate(self.blocks(value, "listener")):
+            path = f"listener[{i}]"
+            api = self.stanza(listener.get("agent_api"), f"{path}.agent_api")
+            quit_enabled = self.get(api, "enable_quit", f"{path}.agent_api", values.parse_bool,
+                                    False)
+            if listener.get("role") == "metrics_only":
+                address = self.required_text(listener, "address", path)
+                agent_raw.setdefault("metrics_listen", address)
+                if not listener.get("tls_disable", False):
+                    self.warn(path, "TLS on the metrics listener is not supported; serving "
+                              "plain HTTP")
+            elif quit_enabled:
+                agent_raw.setdefault("enable_quit", True)
+                self.warn(path, "only the quit endpoint of this listener is provided, on "
+                          "agent.metrics_listen (POST /agent/v1/quit)")
+            else:
+                self.fail(path, "listeners serve Vault Agent's API proxy/cache, which is not "
+                          "provided", hint='remove it, or set role = "metrics_only"')
+
+    def _vault(self, raw: Mapping[str, Any]) -> VaultConfig:
+        path = "vault"
+        self.check_keys(raw, path, {
+            "address", "namespace", "ca_cert", "ca_path", "client_cert", "client_key",
+            "tls_skip_verify", "tls_server_name", "client_timeout", "max_retries", "retry"})
+        default = VaultConfig()
+        max_retries = default.max_retries
+        if raw.get("retry") is not None:
+            retry = self.stanza(raw["retry"], f"{path}.retry")
+            self.check_keys(retry, f"{path}.retry", {"num_retries"})
+            num = self.get(retry, "num_retries", f"{path}.retry", values.parse_int, 0)
+            # Vault Agent: 0 means the default (12), -1 disables retries.
+            max_retries = default.max_retries if num == 0 else max(num, 0)
+        max_retries = self.get(raw, "max_retries", path, values.parse_int, max_retries)
+        if max_retries < 0:
+            self.fail(f"{path}.max_retries", "must be 0 or more")
+        address = self.text(raw, "address", path, default.address) or default.address
+        if not address.startswith(("http://", "https://")):
+            self.fail(f"{path}.address", f"{address!r} is not an http:// or https:// URL")
+        timeout = self.get(raw, "client_timeout", path, values.parse_duration,
+                           default.client_timeout)
+        if timeout <= 0:
+            self.fail(f"{path}.client_timeout", "must be more than 0")
+        return VaultConfig(
+            address=address.rstrip("/"),
+            namespace=self.text(raw, "namespace", path),
+            ca_cert=self.text(raw, "ca_cert", path),
+            ca_path=self.text(raw, "ca_path", path),
+            client_cert=self.text(raw, "client_cert", path),
+            client_key=self.text(raw, "client_key", path),
+            tls_skip_verify=self.get(raw, "tls_skip_verify", path, values.parse_bool, False),
+            tls_server_name=self.text(raw, "tls_server_name", path),
+            client_timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    def _auto_auth(self, value: Any, environ_token: str | None) -> AutoAuthConfig:
+        path = "auto_auth"
+        if value is None:
+            if environ_token:
+                return AutoAuthConfig(AuthMethodConfig(
+                    "token", "auth/token", params=MappingProxyType(
+                        {"token": SecretText(environ_token)})))
+            self.fail(path, "no auth method configured", hint="add auto_auth.method (e.g. "
+                      "type kubernetes with config.role), pass --role, or set VAULT_TOKEN")
+        raw = self.stanza(value, path)
+        self.check_keys(raw, path, {"method", "sink", "sinks",
+                                    "enable_reauth_on_new_credentials"})
+        if "enable_reauth_on_new_credentials" in raw:
+            self.warn(f"{path}.enable_reauth_on_new_credentials",
+                      "ignored: credential files are re-read on every login anyway")
+        if raw.get("method") is None:
+            self.fail(f"{path}.method", "is required")
+        method = self._method(self.stanza(raw["method"], f"{path}.method"), environ_token)
+        sinks_raw = raw.get("sink") if raw.get("sink") is not None else raw.get("sinks")
+        sinks = tuple(self._sink(s, f"{path}.sink[{i}]")
+                      for i, s in enumerate(self.blocks(sinks_raw, f"{path}.sink")))
+        return AutoAuthConfig(method=method, sinks=sinks)
+
+    def _method(self, raw: Mapping[str, Any], environ_token: str | None) -> AuthMethodConfig:
+        path = "auto_auth.method"
+        self.check_keys(raw, path, {"type", "mount_path", "namespace", "config", "min_backoff",
+                                    "max_backoff", "wrap_ttl", "exit_on_err", "max_retries"})
+        kind = self.required_text(raw, "type", path)
+        if kind == "token-file":
+            kind = "token_file"
+        if kind not in ("kubernetes", "approle", "jwt", "token_file", "token"):
+            self.fail(f"{path}.type", f"auth method {kind!r} is not supported",
+                      hint="use kubernetes, approle, jwt, token_file or token")
+        if raw.get("wrap_ttl") not in (None, ""):
+            self.fail(f"{path}.wrap_ttl", "response-wrapped login tokens are not supported",
+                      hint="remove wrap_ttl")
+        for ignored in ("exit_on_err", "max_retries"):
+            if ignored in raw:
+                self.warn(f"{path}.{ignored}", "ignored: init mode gives up at agent.deadline; "
+                          "the sidecar retries logins with backoff until stopped")
+        mount = self.text(raw, "mount_path", path) or f"auth/{kind}"
+        mount = mount.strip("/")
+        if not mount:
+            self.fail(f"{path}.mount_path", "is empty")
+        config = self.stanza(raw.get("config"), f"{path}.config")
+        params = self._method_params(kind, config, f"{path}.config", environ_token)
+        min_backoff = self.get(raw, "min_backoff", path, values.parse_duration, 1.0)
+        max_backoff = self.get(raw, "max_backoff", path, values.parse_duration, 300.0)
+        if min_backoff <= 0:
+            self.fail(f"{path}.min_backoff", "must be more than 0")
+        if max_backoff < min_backoff:
+            self.fail(f"{path}.max_backoff", "must not be less than min_backoff")
+        return AuthMethodConfig(type=kind, mount_path=mount,
+                                namespace=self.text(raw, "namespace", path),
+                                params=MappingProxyType(params),
+                                min_backoff=min_backoff, max_backoff=max_backoff)
+
+    def _method_params(self, kind: str, config: Mapping[str, Any], path: str,
+                       environ_token: str | None) -> dict[str, Any]:
+        if kind == "kubernetes":
+            self.check_keys(config, path, {"role", "token_path"})
+            return {"role": self.required_text(config, "role", path),
+                    "token_path": self.text(config, "token_path", path, DEFAULT_TOKEN_PATH)}
+        if kind == "approle":
+            self.check_keys(config, path, {"role_id_file_path", "secret_id_file_path",
+                                           "remove_secret_id_file_after_reading",
+                                           "secret_id_response_wrapping_path"})
+            return {
+                "role_id_file_path": self.required_text(config, "role_id_file_path", path),
+                "secret_id_file_path": self.text(config, "secret_id_file_path", path),
+                "remove_secret_id_file_after_reading": self.get(
+                    config, "remove_secret_id_file_after_reading", path, values.parse_bool, True),
+                "secret_id_response_wrapping_path": self.text(
+                    config, "secret_id_response_wrapping_path", path),
+            }
+        if kind == "jwt":
+            self.check_keys(config, path, {"role", "path"})
+            return {"role": self.required_text(config, "role", path),
+                    "path": self.required_text(config, "path", path)}
+        if kind == "token_file":
+            self.check_keys(config, path, {"token_file_path"})
+            return {"token_file_path": self.required_text(config, "token_file_path", path)}
+        self.check_keys(config, path, {"token"})
+        token = config.get("token")
+        if isinstance(token, SecretText):
+            return {"token": token}
+        if token not in (None, ""):
+            if not isinstance(token, str):
+                self.fail(f"{path}.token", "expected a string")
+            return {"token": SecretText(token)}
+        if environ_token:
+            return {"token": SecretText(environ_token)}
+        self.fail(f"{path}.token", "auth method token needs a token",
+                  hint="set VAULT_TOKEN, or use token_file with token_file_path")
+
+    def _sink(self, raw: Mapping[str, Any], path: str) -> SinkConfig:
+        self.check_keys(raw, path, {"type", "config", "wrap_ttl", "dh_type", "dh_path",
+                                    "derive_key", "aad", "aad_env_var"})
+        kind = self.text(raw, "type", path, "file")
+        if kind != "file":
+            self.fail(f"{path}.type", f"sink type {kind!r} is not supported", hint="use file")
+        for key in ("wrap_ttl", "dh_type", "dh_path", "aad", "aad_env_var"):
+            if raw.get(key) not in (None, ""):
+                self.fail(f"{path}.{key}", "wrapped or encrypted token sinks are not supported",
+                          hint=f"remove {key}")
+        if raw.get("derive_key") not in (None, False):
+            self.fail(f"{path}.derive_key", "encrypted token sinks are not supported")
+        config = self.stanza(raw.get("config"), f"{path}.config")
+        self.check_keys(config, f"{path}.config", {"path", "mode"})
+        return SinkConfig(path=self.required_text(config, "path", f"{path}.config"),
+                          mode=self.get(config, "mode", f"{path}.config", values.parse_mode,
+                                        0o640))
+
+    def _template_settings(self, raw: Mapping[str, Any]) -> TemplateSettings:
+        path = "template_config"
+        self.check_keys(raw, path, {"static_secret_render_interval", "exit_on_retry_failure",
+                                    "lease_renewal_threshold", "max_connections_per_host"})
+        default = TemplateSettings()
+        interval = self.get(raw, "static_secret_render_interval", path, values.parse_duration,
+                            default.static_secret_render_interval)
+        if interval == 0:  # Vault Agent: zero means the default
+            interval = default.static_secret_render_interval
+        threshold = self.get(raw, "lease_renewal_threshold", path, values.parse_float,
+                             default.lease_renewal_threshold)
+        if threshold == 0:
+            threshold = default.lease_renewal_threshold
+        if not 0 < threshold < 1:
+            self.fail(f"{path}.lease_renewal_threshold", f"{threshold} is not between 0 and 1")
+        connections = self.get(raw, "max_connections_per_host", path, values.parse_int,
+                               default.max_connections_per_host)
+        if connections == 0:
+            connections = default.max_connections_per_host
+        if connections < 0:
+            self.fail(f"{path}.max_connections_per_host", "must be more than 0")
+        return TemplateSettings(
+            static_secret_render_interval=interval,
+            exit_on_retry_failure=self.get(raw, "exit_on_retry_failure", path,
+                                           values.parse_bool, default.exit_on_retry_failure),
+            lease_renewal_threshold=threshold,
+            max_connections_per_host=connections,
+        )
+
+    def _templates(self, value: Any) -> tuple[tuple[TemplateConfig, ...], str | None]:
+        templates: list[TemplateConfig] = []
+        sandbox: str | None = None
+        names: dict[str, int] = {}
+        destinations: dict[str, int] = {}
+        for i, raw in enumerate(self.blocks(value, "template")):
+            path = f"template[{i}]"
+            tmpl, tmpl_sandbox = self._template(raw, path)
+            if tmpl_sandbox is not None:
+                if sandbox is not None and tmpl_sandbox != sandbox:
+                    self.fail(f"{path}.sandbox_path", "all templates must share one sandbox_path",
+                              hint="set agent.file_sandbox instead")
+                sandbox = tmpl_sandbox
+            explicit = isinstance(raw.get("name"), str) and bool(raw.get("name"))
+            name = tmpl.name
+            if name in names:
+                if explicit:
+                    self.fail(f"{path}.name", f"name {name!r} is already used by "
+                              f"template[{names[name]}]", hint="give each template its own name")
+                suffix = 2
+                while f"{name}-{suffix}" in names:
+                    suffix += 1
+                name = f"{name}-{suffix}"
+                tmpl = _replace(tmpl, name=name)
+            names[name] = i
+            if tmpl.destination in destinations:
+                self.fail(f"{path}.destination", f"{tmpl.destination} is also the destination "
+                          f"of template[{destinations[tmpl.destination]}]",
+                          hint="render each file from one template")
+            destinations[tmpl.destination] = i
+            templates.append(tmpl)
+        return tuple(templates), sandbox
+
+    def _template(self, raw: Mapping[str, Any], path: str) -> tuple[TemplateConfig, str | None]:
+        self.check_keys(raw, path, {
+            "name", "source", "contents", "destination", "perms", "user", "uid", "group", "gid",
+            "create_dest_dirs", "error_on_missing_key", "left_delimiter", "right_delimiter",
+            "command", "command_timeout", "exec", "signal", "backup", "wait", "error_fatal",
+            "sandbox_path", "function_denylist", "function_blacklist"})
+        for key in ("function_denylist", "function_blacklist"):
+            if raw.get(key):
+                self.fail(f"{path}.{key}", "function deny lists are not supported",
+                          hint="use agent.file_sandbox to restrict the file function")
+        if "wait" in raw:
+            self.warn(f"{path}.wait", "ignored: files are written as soon as their data changes")
+        if raw.get("error_fatal") is not None and not self.get(
+                raw, "error_fatal", path, values.parse_bool, True):
+            self.warn(f"{path}.error_fatal", "ignored: render errors are always reported")
+        destination = self.required_text(raw, "destination", path)
+        source = self.text(raw, "source", path)
+        contents_value = raw.get("contents")
+        if contents_value is not None and not isinstance(contents_value, str):
+            self.fail(f"{path}.contents", f"expected a string, got {_kind(contents_value)}")
+        if source and contents_value:
+            self.fail(path, "set either source or contents, not both")
+        if source:
+            contents = self._read_source(source, f"{path}.source")
+        elif contents_value:
+            contents = contents_value
+        else:
+            self.fail(path, "needs source (a template file) or contents (the template text)")
+        name = self.text(raw, "name", path) or os.path.basename(destination.rstrip("/"))
+        if not name:
+            self.fail(f"{path}.destination", f"{destination!r} has no file name")
+        left = self.text(raw, "left_delimiter", path, "{{") or "{{"
+        right = self.text(raw, "right_delimiter", path, "}}") or "}}"
+        user_key = "user" if raw.get("user") is not None else "uid"
+        group_key = "group" if raw.get("group") is not None else "gid"
+        tmpl = TemplateConfig(
+            name=name,
+            destination=destination,
+            contents=contents,
+            source=source,
+            perms=self.get(raw, "perms", path, values.parse_mode, 0o640),
+            user=self.get(raw, user_key, path, values.parse_owner, None),
+            group=self.get(raw, group_key, path, values.parse_owner, None),
+            create_dest_dirs=self.get(raw, "create_dest_dirs", path, values.parse_bool, True),
+            error_on_missing_key=self.get(raw, "error_on_missing_key", path, values.parse_bool,
+                                          False),
+            left_delimiter=left,
+            right_delimiter=right,
+            exec=self._exec(raw, path),
+            signal=self._signal(raw.get("signal"), f"{path}.signal"),
+            backup=self.get(raw, "backup", path, values.parse_bool, False),
+        )
+        self._parse_template(tmpl, f"{path}.{'source' if source else 'contents'}")
+        return tmpl, self.text(raw, "sandbox_path", path)
+
+    def _read_source(self, source: str, path: str) -> str:
+        try:
+            with open(source, encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            self.fail(path, f"template file {source} does not exist")
+        except UnicodeDecodeError:
+            self.fail(path, f"template file {source} is not UTF-8 text")
+        except OSError as err:
+            self.fail(path, f"cannot read template file {source}: {err.strerror}")
+
+    def _parse_template(self, tmpl: TemplateConfig, path: str) -> None:
+        """Parse the template now so syntax errors are configuration errors with line:column.
+
+        Hook: uses ``s4e_secret_agent.template.Template.parse`` when that engine is installed.
+        """
+        parse = template_parser()
+        if parse is None:
+            return
+        from s4e_secret_agent.errors import TemplateError
+
+        try:
+            parse(tmpl.contents, tmpl.name, left_delim=tmpl.left_delimiter,
+                  right_delim=tmpl.right_delimiter)
+        except TemplateError as err:
+            self.fail(path, f"template does not parse: {err.message}")
+
+    def _exec(self, raw: Mapping[str, Any], path: str) -> ExecConfig | None:
+        command_raw = raw.get("command")
+        timeout = self.get(raw, "command_timeout", path, values.parse_duration, 30.0)
+        exec_raw = raw.get("exec")
+        if exec_raw is not None:
+            if command_raw not in (None, "", []):
+                self.fail(path, "set either command or exec, not both")
+            exec_stanza = self.stanza(exec_raw, f"{path}.exec")
+            self.check_keys(exec_stanza, f"{path}.exec", {"command", "timeout"})
+            command_raw = exec_stanza.get("command")
+            timeout = self.get(exec_stanza, "timeout", f"{path}.exec", values.parse_duration,
+                               timeout)
+            command_path = f"{path}.exec.command"
+            if command_raw in (None, "", []):
+                self.fail(command_path, "is required")
+        else:
+            command_path = f"{path}.command"
+        if command_raw in (None, "", []):
+            return None
+        if timeout <= 0:
+            self.fail(f"{path}.exec.timeout", "must be more than 0")
+        return ExecConfig(command=self._argv(command_raw, command_path), timeout=timeout)
+
+    def _argv(self, value: Any, path: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            # consul-template: one string with whitespace runs through a shell.
+            if any(char.isspace() for char in value.strip()):
+                return ("sh", "-c", value)
+            return (value.strip(),)
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            if len(value) == 1 and any(char.isspace() for char in value[0].strip()):
+                return ("sh", "-c", value[0])
+            return tuple(value)
+        self.fail(path, "expected a command string or a list of strings")
+
+    def _signal(self, value: Any, path: str) -> SignalConfig | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"signal": value}
+        raw = self.stanza(value, path)
+        self.check_keys(raw, path, {"signal", "process", "pid_file"})
+        process = self.text(raw, "process", path)
+        pid_file = self.text(raw, "pid_file", path)
+        if (process is None) == (pid_file is None):
+            self.fail(path, "needs exactly one of process (a process name) or pid_file")
+        return SignalConfig(signal=self.get(raw, "signal", path, values.parse_signal, "SIGHUP"),
+                            process=process, pid_file=pid_file)
+
+    def _agent(self, raw: Mapping[str, Any]) -> AgentSettings:
+        path = "agent"
+        self.check_keys(raw, path, {
+            "deadline", "rotation_overlap", "revoke_on_shutdown", "revoke_grace",
+            "metrics_listen", "enable_quit", "exit_when", "file_sandbox", "log_level",
+            "log_format"})
+        default = AgentSettings()
+        deadline = self.get(raw, "deadline", path, values.parse_duration, default.deadline)
+        if deadline <= 0:
+            self.fail(f"{path}.deadline", "must be more than 0")
+        metrics = raw.get("metrics_listen", default.metrics_listen)
+        if metrics in (None, "", False):
+            metrics_listen: str | None = None
+        else:
+            metrics_listen = self.text(raw, "metrics_listen", path, default.metrics_listen)
+            assert metrics_listen is not None
+            _host, sep, port = metrics_listen.rpartition(":")
+            if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+                self.fail(f"{path}.metrics_listen", f"{metrics_listen!r} is not host:port",
+                          hint="e.g. 0.0.0.0:9102, or empty to disable")
+        exit_when_raw = self.stanza(raw.get("exit_when"), f"{path}.exit_when")
+        self.check_keys(exit_when_raw, f"{path}.exit_when", {"file", "process"})
+        level = (self.text(raw, "log_level", path, default.log_level) or "info").lower()
+        if level == "warning":
+            level = "warn"
+        if level not in ("trace", "debug", "info", "warn", "error"):
+            self.fail(f"{path}.log_level", f"{level!r} is not a log level",
+                      hint="use trace, debug, info, warn or error")
+        log_format = (self.text(raw, "log_format", path, default.log_format) or "auto").lower()
+        if log_format == "standard":  # the injector's name for Vault's text format
+            log_format = "text"
+        if log_format not in ("auto", "text", "json"):
+            self.fail(f"{path}.log_format", f"{log_format!r} is not a log format",
+                      hint="use auto, text or json")
+        return AgentSettings(
+            deadline=deadline,
+            rotation_overlap=self.get(raw, "rotation_overlap", path, _parse_overlap,
+                                      default.rotation_overlap),
+            revoke_on_shutdown=self.get(raw, "revoke_on_shutdown", path, values.parse_bool,
+                                        False),
+            revoke_grace=self.get(raw, "revoke_grace", path, values.parse_duration,
+                                  default.revoke_grace),
+            metrics_listen=metrics_listen,
+            enable_quit=self.get(raw, "enable_quit", path, values.parse_bool, False),
+            exit_when=ExitWhenConfig(
+                file=self.text(exit_when_raw, "file", f"{path}.exit_when"),
+                process=self.text(exit_when_raw, "process", f"{path}.exit_when")),
+            file_sandbox=self.text(raw, "file_sandbox", path),
+            log_level=level,
+            log_format=log_format,
+        )
+
+
+def _parse_overlap(value: Any) -> RotationOverlap:
+    """A fraction of the lifetime (a number below 1, e.g. 0.33, or "1/3") or a duration."""
+    if isinstance(value, str) and "/" in value:
+        num, _, den = value.partition("/")
+        try:
+            fraction = float(num) / float(den)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"{value!r} is not a fraction like 1/3") from None
+        value = fraction
+    if isinstance(value, float | int) and not isinstance(value, bool) and 0 < value < 1:
+        return RotationOverlap(seconds=None, fraction=float(value))
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if 0 < number < 1:
+            return RotationOverlap(seconds=None, fraction=number)
+    seconds = values.parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("must be more than 0")
+    return RotationOverlap(seconds=seconds, fraction=None)
+
+
+def _replace(tmpl: TemplateConfig, **changes: Any) -> TemplateConfig:
+    import dataclasses
+
+    return dataclasses.replace(tmpl, **changes)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"[:60]
+
+
+def template_parser() -> Callable[..., Any] | None:
+    """``Template.parse`` from the template engine, or None while it is not available."""
+    try:
+        from s4e_secret_agent import template as engine
+    except ImportError:
+        return None
+    template_cls = getattr(engine, "Template", None)
+    parse = getattr(template_cls, "parse", None)
+    return parse if callable(parse) else None
+
+
+def shell_words(command: tuple[str, ...]) -> str:
+    """A command as one shell-quoted string, for the plan printed by ``config check``."""
+    if len(command) == 3 and command[:2] == ("sh", "-c"):
+        return command[2]
+    return shlex.join(command)

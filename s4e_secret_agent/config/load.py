@@ -1,0 +1,152 @@
+"""``load_config``: every source -> raw layers -> merged -> validated once -> frozen model.
+
+Precedence, lowest first: defaults, annotations file, config file, environment, flags. Mappings
+merge key by key; lists (templates, sinks) from later layers are appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from s4e_secret_agent.config.annotations import read_annotations_file
+from s4e_secret_agent.config.build import Builder
+from s4e_secret_agent.config.files import RawLayer, read_config_file
+from s4e_secret_agent.config.model import ConfigSources, LoadedConfig
+from s4e_secret_agent.errors import ConfigError
+
+# Vault's client environment variables (api/client.go) and ours -> raw-tree paths.
+ENV_PATHS: dict[str, str] = {
+    "VAULT_ADDR": "vault.address",
+    "VAULT_NAMESPACE": "vault.namespace",
+    "VAULT_CACERT": "vault.ca_cert",
+    "VAULT_CAPATH": "vault.ca_path",
+    "VAULT_CLIENT_CERT": "vault.client_cert",
+    "VAULT_CLIENT_KEY": "vault.client_key",
+    "VAULT_SKIP_VERIFY": "vault.tls_skip_verify",
+    "VAULT_TLS_SERVER_NAME": "vault.tls_server_name",
+    "VAULT_CLIENT_TIMEOUT": "vault.client_timeout",
+    "VAULT_MAX_RETRIES": "vault.max_retries",
+    "S4E_DEADLINE": "agent.deadline",
+    "S4E_ROTATION_OVERLAP": "agent.rotation_overlap",
+    "S4E_REVOKE_ON_SHUTDOWN": "agent.revoke_on_shutdown",
+    "S4E_METRICS_LISTEN": "agent.metrics_listen",
+    "S4E_FILE_SANDBOX": "agent.file_sandbox",
+    "S4E_LOG_LEVEL": "agent.log_level",
+    "S4E_LOG_FORMAT": "agent.log_format",
+    "S4E_PID_FILE": "pid_file",
+}
+
+
+def load_config(sources: ConfigSources) -> LoadedConfig:
+    """Read, merge and validate every source. Raises :class:`ConfigError` on any problem."""
+    layers: list[RawLayer] = []
+    if sources.annotations_file:
+        layers.append(read_annotations_file(sources.annotations_file))
+    if sources.config_file:
+        layers.append(read_config_file(sources.config_file))
+    layers.append(environment_layer(sources.environ))
+    layers.append(flags_layer(sources.flags))
+    return build_from_layers(layers, environ_token=sources.environ.get("VAULT_TOKEN") or None)
+
+
+def build_from_layers(layers: list[RawLayer], *, environ_token: str | None) -> LoadedConfig:
+    tree: dict[str, Any] = {}
+    lines: dict[str, tuple[str, int | None]] = {}
+    warnings: list[str] = []
+    for layer in layers:
+        _merge(tree, layer.tree, "", lines, layer)
+        warnings.extend(layer.warnings)
+    method = tree.get("auto_auth", {}).get("method") if isinstance(
+        tree.get("auto_auth"), dict) else None
+    if isinstance(method, dict) and "type" not in method:
+        method["type"] = "kubernetes"  # e.g. only --role was given
+
+    def locate(path: str) -> tuple[str, int | None]:
+        probe = path
+        while probe:
+            if probe in lines:
+                return lines[probe]
+            cut = max(probe.rfind("."), probe.rfind("["))
+            probe = probe[:cut] if cut > 0 else ""
+        return lines.get("", ("", None))
+
+    builder = Builder(locate, warnings)
+    try:
+        config = builder.build(tree, environ_token=environ_token)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError("configuration nests too deeply") from None
+    return LoadedConfig(config=config, warnings=tuple(warnings),
+                        sources=tuple(layer.label for layer in layers if layer.tree))
+
+
+def environment_layer(environ: Mapping[str, str]) -> RawLayer:
+    layer = RawLayer(tree={}, label="environment")
+    for name, path in ENV_PATHS.items():
+        value = environ.get(name)
+        if value is None or (value == "" and name != "S4E_METRICS_LISTEN"):
+            continue
+        _put(layer.tree, path, value)
+        layer.lines[path] = (f"environment variable {name}", None)
+    return layer
+
+
+def flags_layer(flags: Mapping[str, Any]) -> RawLayer:
+    """``{"vault.address": "...", "agent.deadline": "2m"}`` -> a raw layer."""
+    layer = RawLayer(tree={}, label="command line")
+    for path, value in flags.items():
+        if value is None:
+            continue
+        _put(layer.tree, path, value)
+        layer.lines[path] = ("command line", None)
+    return layer
+
+
+def _put(tree: dict[str, Any], path: str, value: Any) -> None:
+    node = tree
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any], path: str,
+           lines: dict[str, tuple[str, int | None]], layer: RawLayer) -> None:
+    """Lay ``over`` onto ``base`` (in place); record where each path came from."""
+    for key, value in over.items():
+        child = f"{path}.{key}" if path else str(key)
+        current = base.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            if child in layer.lines:
+                lines[child] = layer.lines[child]
+            _merge(current, value, child, lines, layer)
+        elif key in ("template", "sink") and current is not None and value is not None:
+            existing = current if isinstance(current, list) else [current]
+            added = value if isinstance(value, list) else [value]
+            offset = len(existing)
+            base[key] = existing + added
+            for i in range(len(added)):
+                _record(lines, layer, f"{child}[{i}]", f"{child}[{i + offset}]")
+        else:
+            base[key] = _copy(value)
+            _record(lines, layer, child, child)
+
+
+def _record(lines: dict[str, tuple[str, int | None]], layer: RawLayer, layer_path: str,
+            merged_path: str) -> None:
+    """Copy the layer's locations under ``layer_path`` to ``merged_path``."""
+    for known, where in layer.lines.items():
+        if known == layer_path or known.startswith((layer_path + ".", layer_path + "[")):
+            lines[merged_path + known[len(layer_path):]] = where
+    if layer_path not in layer.lines and merged_path not in lines and layer.label:
+        lines[merged_path] = (layer.label, None)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
