@@ -578,6 +578,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
     host, sep, port_text = listen.rpartition(":")
     if not sep or not port_text.isdigit() or int(port_text) > 65535:
         raise ConfigError(f"telemetry listen address {listen!r} is not host:port",
+                          path="agent.metrics_listen",
                           hint='use e.g. "0.0.0.0:9102" or "127.0.0.1:0"')
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port_text)
@@ -621,7 +622,8 @@ class TelemetryServer:
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {listen} for metrics and health: {exc.strerror or exc}",
-                hint="choose a free port for the telemetry listener") from None
+                path="agent.metrics_listen",
+                hint="choose a free port, or leave metrics_listen empty to disable") from None
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -682,7 +684,16 @@ class TelemetryServer:
             return _json(405, {"error": "use POST"})
         return _json(404, {"error": "not found"})
 
-    def handle_post(self, path: str) -> tuple[int, bytes, str]:
+    def handle_post(self, path: str, client: str = "127.0.0.1") -> tuple[int, bytes, str]:
+        control = path == "/v1/refresh" or (
+            self.enable_quit and path in ("/v1/quit", "/agent/v1/quit"))
+        if control and not _is_loopback(client):
+            # Containers of the pod share its network namespace and reach the agent on
+            # localhost; kubectl port-forward arrives there too. Nobody else may stop it.
+            log.warning("control request from outside the pod refused",
+                        extra={"path": path, "client": client})
+            return _json(403, {"error": "control endpoints only accept requests from inside "
+                                        "the pod (localhost)"})
         if path == "/v1/refresh":
             return self._post_event(REFRESH_EVENT)
         if path in ("/v1/quit", "/agent/v1/quit"):
@@ -700,6 +711,18 @@ class TelemetryServer:
             return _json(503, {"error": "busy, try again"})
         log.info("control request accepted", extra={"event": event})
         return _json(202, {"accepted": event})
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
 
 
 def _json(status: int, payload: dict[str, Any]) -> tuple[int, bytes, str]:
@@ -735,7 +758,8 @@ def _make_handler(owner: TelemetryServer) -> Any:
                 return
             if length:
                 self.rfile.read(length)
-            self._reply(*owner.handle_post(self.path.partition("?")[0]))
+            self._reply(*owner.handle_post(self.path.partition("?")[0],
+                                           str(self.client_address[0])))
 
         def _reply(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

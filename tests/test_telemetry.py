@@ -7,6 +7,7 @@ import json
 import math
 import queue
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -373,6 +374,41 @@ def test_quit_posts_an_event_when_enabled() -> None:
     assert [a.events.get_nowait(), a.events.get_nowait()] == [QUIT_EVENT, QUIT_EVENT]
 
 
+def _non_loopback_address() -> str | None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.254", 9))  # UDP connect sends nothing; it picks a route
+        address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if address.startswith("127.") else address
+
+
+def test_control_endpoints_refuse_clients_outside_the_pod() -> None:
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    a = Agent(enable_quit=True)
+    a.server.stop()
+    server = TelemetryServer("0.0.0.0:0", metrics=a.metrics, health=a.health, events=a.events,
+                             enable_quit=True)
+    with server:
+        for path in ("/v1/refresh", "/v1/quit", "/agent/v1/quit"):
+            conn = http.client.HTTPConnection(address, server.port, timeout=10)
+            conn.request("POST", path)
+            resp = conn.getresponse()
+            assert resp.status == 403, path
+            assert b"inside the pod" in resp.read()
+            conn.close()
+        # Metrics and probes are for everyone (Prometheus, the kubelet).
+        with urllib.request.urlopen(f"http://{address}:{server.port}/metrics",
+                                    timeout=10) as resp:
+            assert resp.status == 200
+    assert a.events.empty()
+
+
 def test_full_queue_answers_503() -> None:
     a = Agent()
     a.events = queue.Queue(maxsize=1)
@@ -401,7 +437,8 @@ def test_stop_is_prompt_and_frees_the_port() -> None:
 
 
 def test_busy_port_is_a_config_error(agent: Agent) -> None:
-    with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{agent.server.port}"):
+    where = f"agent.metrics_listen: cannot listen on 127.0.0.1:{agent.server.port}"
+    with pytest.raises(ConfigError, match=where):
         TelemetryServer(f"127.0.0.1:{agent.server.port}", metrics=agent.metrics,
                         health=agent.health, events=queue.Queue())
 
