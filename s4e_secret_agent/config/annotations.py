@@ -212,9 +212,11 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
 
     templates = _templates(ours, used, volume, default_template, where, label, layer.warnings)
     if templates:
-        layer.tree["template"] = [t for t, _ in templates]
-        for i, (_, source_name) in enumerate(templates):
+        layer.tree["template"] = [t for t, _, _ in templates]
+        for i, (_, source_name, key_sources) in enumerate(templates):
             layer.lines[f"template[{i}]"] = where(source_name)
+            for key, annotation in key_sources.items():
+                layer.lines[f"template[{i}].{key}"] = where(annotation)
 
     for name in sorted(ours):
         if name in used:
@@ -232,7 +234,7 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
 
 def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_template: str,
                where: Any, label: str,
-               warnings: list[str]) -> list[tuple[dict[str, Any], str]]:
+               warnings: list[str]) -> list[tuple[dict[str, Any], str, dict[str, str]]]:
     """One template per secret, in annotation order (the kubelet writes keys sorted)."""
     raw_names: list[str] = []
     for name, entry in ours.items():
@@ -263,7 +265,7 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
                                       line=ours[key].line) from None
         return False
 
-    result: list[tuple[dict[str, Any], str]] = []
+    result: list[tuple[dict[str, Any], str, dict[str, str]]] = []
     for raw in raw_names:
         name = raw if preserve_case(raw) else raw.lower()
         secret_path = value("agent-inject-secret-", raw) or ""
@@ -279,10 +281,16 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
         else:
             destination = f"{mount}/{name}"
         template: dict[str, Any] = {"name": name, "destination": destination}
+        key_sources: dict[str, str] = {}
+        if file_name:
+            key_sources["destination"] = "agent-inject-file-" + raw
         if template_file:
             template["source"] = template_file
+            key_sources["source"] = "agent-inject-template-file-" + raw
         else:
             template["contents"] = contents
+            if "agent-inject-template-" + raw in ours:
+                key_sources["contents"] = "agent-inject-template-" + raw
         for prefix, key in (("agent-inject-perms-", "perms"),
                             ("agent-inject-command-", "command"),
                             ("agent-template-left-delim-", "left_delimiter"),
@@ -291,8 +299,9 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
             setting = value(prefix, raw)
             if setting not in (None, ""):
                 template[key] = setting
+                key_sources[key] = prefix + raw
         source_name = next(p + raw for p in _SECRET_NAMING if p + raw in ours)
-        result.append((template, source_name))
+        result.append((template, source_name, key_sources))
     # Per-secret annotations that name no secret do nothing in the injector either.
     for name in ours:
         if name in used:
