@@ -2,19 +2,85 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
+from s4e_secret_agent.bootstrap import BootstrapReport
 from tests.testbed.faultproxy import FaultProxy
 from tests.testbed.kubernetes import KubernetesAPI, configure_vault_kubernetes_auth
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.postgres import PostgresCluster
 
 
+class ExternalVault(OpenBaoServer):
+    """A Vault/OpenBao the tests did not start, from ``VAULT_ADDR``/``VAULT_TOKEN``.
+
+    Same attributes as :class:`OpenBaoServer`; ``VAULT_CACERT`` gives ``ca_cert`` for HTTPS and
+    ``VAULT_UNSEAL_KEY`` (optional) lets seal tests unseal it again. Nothing is started or
+    stopped. The tests write to the server (``s4e/`` secrets, auth methods, policies), so only
+    loopback addresses are accepted unless ``S4E_TEST_ALLOW_REMOTE_VAULT=1``: a ``VAULT_ADDR``
+    left in a shell must not point the suite at a shared Vault by accident.
+    """
+
+    def __init__(self, address: str, token: str, *, ca_cert: str = "",
+                 unseal_key: str = "") -> None:
+        parts = urlsplit(address)
+        self._address = address.rstrip("/")
+        self._ca_cert = ca_cert
+        self.tls = parts.scheme == "https"
+        self.root_token = token
+        self.port = parts.port or (443 if self.tls else 80)
+        self.unseal_key = unseal_key
+        self.process = None
+
+    @classmethod
+    def from_environment(cls) -> ExternalVault | None:
+        address, token = os.environ.get("VAULT_ADDR", ""), os.environ.get("VAULT_TOKEN", "")
+        if not address or not token:
+            return None
+        host = urlsplit(address).hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback and os.environ.get("S4E_TEST_ALLOW_REMOTE_VAULT") != "1":
+            raise pytest.UsageError(
+                f"VAULT_ADDR={address} is not a loopback address and the tests write to the "
+                "server; set S4E_TEST_ALLOW_REMOTE_VAULT=1 to use it anyway, or unset VAULT_ADDR "
+                "to let the tests start OpenBao")
+        return cls(address, token, ca_cert=os.environ.get("VAULT_CACERT", ""),
+                   unseal_key=os.environ.get("VAULT_UNSEAL_KEY", ""))
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    @property
+    def ca_cert(self) -> str:
+        return self._ca_cert
+
+    def start(self) -> ExternalVault:
+        return self
+
+    def stop(self) -> None:
+        pass
+
+
 @pytest.fixture(scope="session")
 def openbao() -> Iterator[OpenBaoServer]:
-    """A real OpenBao dev server shared by the whole test session."""
+    """A real OpenBao dev server shared by the whole test session.
+
+    With ``VAULT_ADDR`` and ``VAULT_TOKEN`` set, a handle to that server instead (for example a
+    real HashiCorp Vault dev server): see :class:`ExternalVault` and docs/testing.md.
+    """
+    external = ExternalVault.from_environment()
+    if external is not None:
+        yield external
+        return
     with OpenBaoServer() as server:
         yield server
 
@@ -64,3 +130,43 @@ def fault_proxy(openbao: OpenBaoServer) -> Iterator[FaultProxy]:
     """A fresh fault-injecting proxy in front of the session server (no rules yet)."""
     with FaultProxy(openbao.address, ca_cert=openbao.ca_cert if openbao.tls else None) as proxy:
         yield proxy
+
+
+def _bootstrap_session_server(openbao: OpenBaoServer, kubernetes_api: KubernetesAPI,
+                              postgres: PostgresCluster | None) -> BootstrapReport:
+    from s4e_secret_agent.bootstrap import (
+        BootstrapOptions,
+        KubernetesOptions,
+        PostgresOptions,
+        bootstrap,
+    )
+    from s4e_secret_agent.vault import new_client
+
+    options = BootstrapOptions(
+        auth="both",
+        kubernetes=KubernetesOptions(host=kubernetes_api.host, ca_cert_pem=kubernetes_api.ca_pem,
+                                     disable_local_ca_jwt=True),
+        postgres=None if postgres is None else PostgresOptions(
+            postgres.admin_url, postgres.admin_username, postgres.admin_password),
+    )
+    client = new_client(openbao.address, openbao.root_token,
+                        ca_cert=openbao.ca_cert if openbao.tls else None)
+    return bootstrap(client, options)
+
+
+@pytest.fixture(scope="session")
+def s4e_vault(openbao: OpenBaoServer, kubernetes_api: KubernetesAPI) -> BootstrapReport:
+    """The session server set up as S4E's guide describes, by ``bootstrap``: KV v2 ``s4e/``
+    (database, redis, rabbitmq, app), policy ``s4e-read``, ``auth/kubernetes`` role ``s4e``
+    (through ``kubernetes_api``) and ``auth/approle`` role ``s4e``."""
+    return _bootstrap_session_server(openbao, kubernetes_api, None)
+
+
+@pytest.fixture(scope="session")
+def s4e_database(s4e_vault: BootstrapReport, openbao: OpenBaoServer,
+                 kubernetes_api: KubernetesAPI, postgres: PostgresCluster) -> PostgresCluster:
+    """``s4e_vault`` plus the database engine: ``database/creds/s4e-app`` issues PostgreSQL
+    logins on ``postgres`` (default_ttl 1h, max_ttl 24h; write ``database/roles/s4e-app`` for
+    other TTLs)."""
+    _bootstrap_session_server(openbao, kubernetes_api, postgres)
+    return postgres
