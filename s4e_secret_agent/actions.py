@@ -201,12 +201,19 @@ def _run_command(
     except ValueError as exc:
         return result(False, f"invalid command: {exc}")
     program = os.path.basename(argv[0])
-    with tempfile.TemporaryFile() as output:
+    with contextlib.ExitStack() as stack:
+        output: IO[bytes] | None
+        try:
+            output = stack.enter_context(tempfile.TemporaryFile())
+        except OSError:
+            output = None  # no writable temporary directory: run it, lose the output
         try:
             # A new session makes the command a process-group leader, so a timeout can stop
             # everything it started (a shell and its children), not only the shell.
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if output is None else output,
+                stderr=subprocess.STDOUT, start_new_session=True)
         except FileNotFoundError:
             return result(False, f"command not found: {program}")
         except PermissionError:
@@ -219,15 +226,22 @@ def _run_command(
         except subprocess.TimeoutExpired:
             timed_out = True
             code = _kill_group(proc, kill_grace)
-        _log_output(output, program, action.template)
+        if output is not None:
+            _log_output(output, program, action.template)
     if timed_out:
         return result(False, f"{program} timed out after {timeout:g}s; its process group "
                       "was killed", exit_code=code, timed_out=True)
     if code != 0:
-        how = (f"killed by {signal_module.Signals(-code).name}" if code < 0
-               else f"exit status {code}")
+        how = f"killed by {_signal_name(-code)}" if code < 0 else f"exit status {code}"
         return result(False, f"{program} failed ({how})", exit_code=code)
     return result(True, f"{program} ran (exit status 0)", exit_code=0)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal_module.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _signal_group(pgid: int, sig: signal_module.Signals) -> None:

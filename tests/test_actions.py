@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -281,6 +282,14 @@ def test_background_process_holding_stdout_does_not_block(tmp_path: Path) -> Non
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+def test_command_runs_without_a_writable_temporary_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    out = tmp_path / "out"
+    (result,) = run_actions([CommandAction("t", f"echo ran > '{out}'")])
+    assert result.ok and out.read_text() == "ran\n"
+
+
 def test_shared_command_runs_once_and_order_is_template_order(tmp_path: Path) -> None:
     log_file = tmp_path / "log"
     first = f"echo first >> '{log_file}'"
@@ -315,3 +324,19 @@ def test_actions_for_template_config() -> None:
         CommandAction("app.env", ("nginx", "-s", "reload"), 5.0),
         SignalAction("app.env", "SIGUSR1", "nginx", None)]
     assert actions_for(TemplateConfig(name="x", destination="/x", contents="")) == []
+
+
+def test_documented_example_configures_these_actions(tmp_path: Path) -> None:
+    from s4e_secret_agent.config.load import load_config
+    from s4e_secret_agent.config.model import ConfigSources
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "actions.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(example)
+    loaded = load_config(ConfigSources(config_file=str(config_file),
+                                       environ={"VAULT_TOKEN": "test-token"}))
+    found = [a for t in loaded.config.templates for a in actions_for(t)]
+    assert found == [SignalAction("tls.pem", "SIGHUP", "nginx", None),
+                     CommandAction("db.properties", ("/app/bin/reload-pool", "--graceful"),
+                                   10.0)]

@@ -484,3 +484,24 @@ def test_committed_metrics_reference_is_current() -> None:
     committed = doc.split(begin, 1)[1].split(end, 1)[0]
     assert committed == metrics_reference_markdown(), (
         "docs/metrics.md is stale: run python docs/gen_metrics_reference.py")
+
+
+def _exposed_names() -> set[str]:
+    names = {m.name for m in COMPAT_METRICS}
+    for spec in METRICS:
+        names.add(spec.name)
+        if spec.type == "histogram":
+            names.update(spec.name + suffix for suffix in ("_bucket", "_sum", "_count"))
+    return names
+
+
+@pytest.mark.parametrize("page", ["metrics.md", "health.md", "actions.md"])
+def test_documented_yaml_parses_and_names_real_metrics(page: str) -> None:
+    import yaml
+
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL):
+        assert list(yaml.safe_load_all(block)), block
+    exposed = _exposed_names()
+    for name in re.findall(r"\b((?:s4e_secret_agent|vault_agent)_[a-z_]+)", text):
+        assert name in exposed, f"{page} mentions {name}, which the agent does not expose"
