@@ -25,7 +25,8 @@ from types import TracebackType
 
 from tests.testbed.ports import free_port, wait_for_port
 
-PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin",)
+PG_BIN_ROOT = Path("/usr/lib/postgresql")
+PREFERRED_MAJOR = "15"
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 DATABASE = "s4e_production"
 ADMIN_USER = "vault_admin"
@@ -33,10 +34,13 @@ OS_USER = "postgres"
 
 
 def postgres_bin_dir() -> Path:
-    """Directory holding initdb, pg_ctl and postgres (Debian's layout first, then PATH)."""
-    for candidate in PG_BIN_DIRS:
-        if all((Path(candidate) / prog).exists() for prog in SERVER_PROGRAMS):
-            return Path(candidate)
+    """Directory holding initdb, pg_ctl and postgres: Debian's layout (15 first, then the
+    newest installed major version), then PATH."""
+    installed = sorted((p for p in PG_BIN_ROOT.glob("*/bin") if p.parent.name.isdigit()),
+                       key=lambda p: (p.parent.name != PREFERRED_MAJOR, -int(p.parent.name)))
+    for candidate in installed:
+        if all((candidate / prog).exists() for prog in SERVER_PROGRAMS):
+            return candidate
     found = shutil.which("pg_ctl")
     if found:
         directory = Path(found).resolve().parent
