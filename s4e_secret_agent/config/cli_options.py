@@ -21,6 +21,8 @@ FLAG_PATHS: dict[str, str] = {
     "deadline": "agent.deadline",
     "metrics_listen": "agent.metrics_listen",
     "exit_after_auth": "exit_after_auth",
+    "log_level": "agent.log_level",  # options added to every command by cli.py
+    "log_format": "agent.log_format",
 }
 
 
