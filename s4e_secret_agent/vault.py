@@ -176,9 +176,13 @@ def token_hash(token: str) -> str:
 
 
 def _as_int(value: Any) -> int:
-    """An integer from whatever the decoder produced (int, exact-number type, numeric text)."""
+    """An integer from whatever the decoder produced: int, Decimal, numeric text, or an exact
+    JSON number object that keeps its literal in ``.text`` (the template engine's Number)."""
     if value is None or isinstance(value, bool):
         return 0
+    literal = getattr(value, "text", None)
+    if isinstance(literal, str):
+        value = literal
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -410,10 +414,14 @@ class VaultClient:
             self._auth = auth_methods.auth_method(method)
         plan = self._auth.build(self)
         if isinstance(plan, auth_methods.ExistingToken):
+            previous = self._token
             self._set_token(plan.token)
             try:
                 info = self.lookup_self()
-            except InvalidTokenError as exc:
+            except VaultError as exc:
+                self._set_token(previous)
+                if not isinstance(exc, InvalidTokenError):
+                    raise
                 raise AuthError(f"the token from {plan.source} is not valid: {exc.message}",
                                 hint="provide a valid, unexpired token", status=exc.status,
                                 path="auth/token/lookup-self") from None
@@ -641,6 +649,7 @@ class VaultClient:
             raise VaultError(f"sys/health answered HTTP {answer.status} with a body that is "
                              "not JSON", hint="check that vault.address points at Vault",
                              status=answer.status, path="sys/health") from None
+        self._log_access("health", "sys/health", answer.status, None)
         result = dict(body) if isinstance(body, dict) else {}
         result["status_code"] = answer.status
         return result
@@ -850,11 +859,13 @@ class VaultClient:
         if not self._token:
             return False
         try:
-            self._send("lookup_self", "GET", "auth/token/lookup-self", _Context("token"))
+            answer = self._send("lookup_self", "GET", "auth/token/lookup-self",
+                                _Context("token"))
         except InvalidTokenError:
             return True
         except VaultError:
             return False
+        self._log_access("lookup_self", "auth/token/lookup-self", answer.status, None)
         return False
 
     def _policy_hint(self, path: str, ctx: _Context) -> str:

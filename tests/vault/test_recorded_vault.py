@@ -315,3 +315,26 @@ def test_lease_renewal_capped_and_lost(mock: responses.RequestsMock, client: Vau
         client.renew_lease("database/creds/readonly/7wMxCUzNcEaOrvCspBhXnjTM")
     assert caught.value.status == 400 and "lease not found" in caught.value.message
     assert "7wMxCUzNcEaOrvCspBhXnjTM" not in str(caught.value)
+
+
+class ExactNumber:
+    """Like the template engine's json.Number: keeps the literal text, is not an int."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def test_lease_fields_are_read_from_exact_number_objects(mock: responses.RequestsMock) -> None:
+    def decode(text: str) -> Any:
+        return json.loads(text, parse_int=ExactNumber, parse_float=ExactNumber)
+
+    mock.add("GET", f"{ADDRESS}/v1/sys/internal/ui/mounts/database/creds/readonly",
+             json={"data": {"path": "database/", "type": "database", "options": None}})
+    serve(mock, "database-creds.json")
+    vault = VaultClient(VaultConfig(address=ADDRESS), decode=decode, token=TOKEN)
+    try:
+        creds = vault.read("database/creds/readonly")
+    finally:
+        vault.close()
+    assert creds.lease_duration == 3600 and creds.renewable is True
+    assert isinstance(creds.envelope["lease_duration"], ExactNumber)
