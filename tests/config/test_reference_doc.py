@@ -23,3 +23,15 @@ def test_reference_names_every_annotation_and_env_var() -> None:
     for name in ("VAULT_ADDR", "VAULT_SKIP_VERIFY", "S4E_DEADLINE", "auth-min-backoff",
                  "agent-inject-perms-<name>", "template-lease-renewal-threshold"):
         assert name in reference
+
+
+def test_migration_table_lists_every_annotation() -> None:
+    from s4e_secret_agent.config import annotations
+
+    text = (DOC.parent / "migration.md").read_text(encoding="utf-8")
+    named = [*annotations._GLOBAL, *annotations._HANDLED]
+    for name in named:
+        assert f"`{name}" in text, name
+    for name in annotations._NOT_APPLICABLE:
+        prefixes = [name[:i + 1] for i, char in enumerate(name) if char == "-"]
+        assert f"`{name}`" in text or any(f"`{p}*`" in text for p in prefixes), name
