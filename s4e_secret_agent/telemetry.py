@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
 from s4e_secret_agent import __version__
 from s4e_secret_agent.errors import (
@@ -33,6 +33,8 @@ from s4e_secret_agent.errors import (
     InvalidTokenError,
     PermissionDeniedError,
     SecretNotFoundError,
+    TLSError,
+    VaultError,
     VaultUnavailableError,
 )
 
@@ -52,24 +54,36 @@ RESULTS: Final = (SUCCESS, FAILURE)
 #: Kinds of post-render action (see :mod:`s4e_secret_agent.actions`).
 ACTION_KINDS: Final = ("command", "signal")
 
-#: Vault operations timed by ``vault_request_duration_seconds``.
+#: Vault operations timed by ``vault_request_duration_seconds``: the ``operation`` names of the
+#: :class:`s4e_secret_agent.vault.RequestEvent` the Vault client reports.
 OPERATIONS: Final = (
     "login",
-    "token_lookup",
-    "token_renew",
-    "secret_read",
-    "secret_write",
-    "lease_renew",
-    "lease_revoke",
+    "lookup_self",
+    "renew_self",
+    "revoke_self",
+    "read",
+    "write",
+    "list",
+    "renew_lease",
+    "revoke_lease",
+    "kv_detect",
+    "unwrap",
+    "wrapping_lookup",
+    "capabilities",
+    "health",
 )
 
-#: Outcomes of a Vault request (``vault_requests_total{result}``); see :func:`request_result`.
+#: Outcomes of a Vault request (``vault_requests_total{result}``): the Vault client's result
+#: names, with its "ok" spelled "success" like every other ``result`` label here.
 REQUEST_RESULTS: Final = (
     "success",
-    "denied",
-    "invalid_token",
-    "not_found",
     "unavailable",
+    "tls_error",
+    "auth_failed",
+    "invalid_token",
+    "denied",
+    "not_found",
+    "bad_request",
     "error",
 )
 
@@ -106,9 +120,9 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(PREFIX + "authenticated", "gauge", (),
                "1 while the agent holds a Vault token that has not expired, else 0."),
     MetricSpec(PREFIX + "auth_total", "counter", ("method", "result"),
-               "Logins to Vault by auth method and result (success|failure)."),
+               "Logins to Vault by auth method and result (success or failure)."),
     MetricSpec(PREFIX + "token_renewals_total", "counter", ("result",),
-               "Renewals of the agent's own token by result (success|failure)."),
+               "Renewals of the agent's own token by result (success or failure)."),
     MetricSpec(PREFIX + "token_ttl_seconds", "gauge", (),
                "Seconds until the agent's token expires, computed at scrape time; 0 without "
                "a token, +Inf for a token that never expires."),
@@ -122,20 +136,20 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Unix time at which the secret's lease expires; 0 when it has no lease or has "
                "not been read yet."),
     MetricSpec(PREFIX + "lease_renewals_total", "counter", ("secret", "result"),
-               "Lease renewals by secret path and result (success|failure)."),
+               "Lease renewals by secret path and result (success or failure)."),
     MetricSpec(PREFIX + "secret_fetches_total", "counter", ("secret", "result"),
-               "Reads of a secret from Vault by path and result (success|failure)."),
+               "Reads of a secret from Vault by path and result (success or failure)."),
     MetricSpec(PREFIX + "secret_rotations_total", "counter", ("secret",),
                "Times a secret's value changed (new dynamic credentials, new KV version)."),
     MetricSpec(PREFIX + "template_renders_total", "counter", ("template", "result"),
-               "Template renders by template name and result (success|failure)."),
+               "Template renders by template name and result (success or failure)."),
     MetricSpec(PREFIX + "template_last_render_timestamp_seconds", "gauge", ("template",),
                "Unix time of the template's last successful render; 0 before the first."),
     MetricSpec(PREFIX + "actions_total", "counter", ("template", "kind", "result"),
-               "Post-render actions (kind command|signal) by template and result."),
+               "Post-render actions (kind command or signal) by template and result."),
     MetricSpec(PREFIX + "vault_requests_total", "counter", ("operation", "result"),
-               "Requests to Vault by operation and result "
-               "(success|denied|invalid_token|not_found|unavailable|error)."),
+               "Requests to Vault by operation and result (success, unavailable, tls_error, "
+               "auth_failed, invalid_token, denied, not_found, bad_request, error)."),
     MetricSpec(PREFIX + "vault_request_duration_seconds", "histogram", ("operation",),
                "Duration of requests to Vault by operation, including failed ones."),
 )
@@ -154,18 +168,33 @@ COMPAT_METRICS: Final[tuple[MetricSpec, ...]] = (
 
 
 def request_result(exc: BaseException | None) -> str:
-    """The bounded ``result`` label for a Vault request that raised ``exc`` (None: success)."""
+    """The bounded ``result`` label for a Vault request that raised ``exc`` (None: success).
+
+    Same classification as the Vault client's ``RequestEvent.result``.
+    """
     if exc is None:
         return "success"
-    if isinstance(exc, InvalidTokenError):
-        return "invalid_token"
-    if isinstance(exc, PermissionDeniedError | AuthError):
-        return "denied"
-    if isinstance(exc, SecretNotFoundError):
-        return "not_found"
-    if isinstance(exc, VaultUnavailableError | TimeoutError | ConnectionError):
+    for cls, name in ((VaultUnavailableError, "unavailable"), (TLSError, "tls_error"),
+                      (AuthError, "auth_failed"), (InvalidTokenError, "invalid_token"),
+                      (PermissionDeniedError, "denied"), (SecretNotFoundError, "not_found")):
+        if isinstance(exc, cls):
+            return name
+    if isinstance(exc, TimeoutError | ConnectionError):
         return "unavailable"
+    if isinstance(exc, VaultError) and exc.status == 400:
+        return "bad_request"
     return "error"
+
+
+class RequestReport(Protocol):
+    """What :meth:`AgentMetrics.on_vault_request` reads (the Vault client's RequestEvent)."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def result(self) -> str: ...
 
 
 def _result(ok: bool) -> str:
@@ -478,11 +507,18 @@ class AgentMetrics:
                              result=_result(ok)).inc()
 
     def observe_request(self, operation: str, duration: float, result: str = SUCCESS) -> None:
-        """One Vault request: ``result`` is one of REQUEST_RESULTS (see request_result)."""
+        """One Vault request: ``result`` is one of REQUEST_RESULTS (see request_result);
+        the Vault client's "ok" counts as "success", anything unknown as "error"."""
+        if result == "ok":
+            result = SUCCESS
         op = self._label("operation", operation)
         self._requests.labels(operation=op,
                               result=result if result in REQUEST_RESULTS else "error").inc()
         self._durations.labels(operation=op).observe(max(0.0, duration))
+
+    def on_vault_request(self, event: RequestReport) -> None:
+        """Callback for the Vault client: ``VaultClient(config, on_request=m.on_vault_request)``."""
+        self.observe_request(event.operation, event.duration_s, event.result)
 
     def set_ready(self, ready: bool) -> None:
         """Set the ``ready`` gauge (ignored when a HealthState is linked: it decides)."""
@@ -566,7 +602,8 @@ def metrics_reference_markdown() -> str:
     rows = ["| Metric | Type | Labels | Meaning |", "| --- | --- | --- | --- |"]
     for spec in (*METRICS, *COMPAT_METRICS):
         labels = ", ".join(f"`{label}`" for label in spec.labels) or "-"
-        rows.append(f"| `{spec.name}` | {spec.type} | {labels} | {spec.help} |")
+        meaning = spec.help.replace("|", "\\|")
+        rows.append(f"| `{spec.name}` | {spec.type} | {labels} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,13 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from s4e_secret_agent.errors import (
+    AuthError,
     ConfigError,
     InvalidTokenError,
     PermissionDeniedError,
     SecretNotFoundError,
+    TLSError,
+    VaultError,
     VaultUnavailableError,
 )
 from s4e_secret_agent.telemetry import (
@@ -37,6 +41,7 @@ from s4e_secret_agent.telemetry import (
     OTHER,
     QUIT_EVENT,
     REFRESH_EVENT,
+    REQUEST_RESULTS,
     AgentMetrics,
     HealthState,
     TelemetryServer,
@@ -44,6 +49,7 @@ from s4e_secret_agent.telemetry import (
     parse_listen,
     request_result,
 )
+from tests.testbed.openbao import OpenBaoServer
 
 TEMPLATES = ("app.env", "db.properties")
 SECRETS = ("secret/data/s4e/app", "database/creds/s4e-core")
@@ -228,8 +234,8 @@ def test_counters_and_histogram_follow_events(agent: Agent) -> None:
     m.on_render("app.env", ok=True, when=1_800_000_123.5)
     m.on_render("app.env", ok=False)
     m.on_action("app.env", "signal", ok=True)
-    m.observe_request("secret_read", 0.004, "success")
-    m.observe_request("secret_read", 2.0, request_result(VaultUnavailableError("down")))
+    m.observe_request("read", 0.004, "ok")
+    m.observe_request("read", 2.0, request_result(VaultUnavailableError("down")))
     assert agent.value("s4e_secret_agent_secret_fetches", secret=SECRETS[1],
                        result="failure") == 1
     assert agent.value("s4e_secret_agent_lease_renewals", secret=SECRETS[1],
@@ -241,14 +247,14 @@ def test_counters_and_histogram_follow_events(agent: Agent) -> None:
                        template="app.env") == 1_800_000_123.5
     assert agent.value("s4e_secret_agent_actions", template="app.env", kind="signal",
                        result="success") == 1
-    assert agent.value("s4e_secret_agent_vault_requests", operation="secret_read",
+    assert agent.value("s4e_secret_agent_vault_requests", operation="read",
                        result="unavailable") == 1
+    assert agent.value("s4e_secret_agent_vault_requests", operation="read",
+                       result="success") == 1
     duration = "s4e_secret_agent_vault_request_duration_seconds"
-    assert agent.value(duration, duration + "_count", operation="secret_read") == 2
-    assert agent.value(duration, duration + "_bucket", operation="secret_read",
-                       le="0.005") == 1
-    assert agent.value(duration, duration + "_bucket", operation="secret_read",
-                       le="30.0") == 2
+    assert agent.value(duration, duration + "_count", operation="read") == 2
+    assert agent.value(duration, duration + "_bucket", operation="read", le="0.005") == 1
+    assert agent.value(duration, duration + "_bucket", operation="read", le="30.0") == 2
 
 
 def test_request_result_labels_are_bounded() -> None:
@@ -257,7 +263,12 @@ def test_request_result_labels_are_bounded() -> None:
     assert request_result(PermissionDeniedError("x")) == "denied"
     assert request_result(SecretNotFoundError("x")) == "not_found"
     assert request_result(VaultUnavailableError("x")) == "unavailable"
+    assert request_result(TLSError("x")) == "tls_error"
+    assert request_result(AuthError("x")) == "auth_failed"
+    assert request_result(VaultError("x", status=400)) == "bad_request"
     assert request_result(RuntimeError("x")) == "error"
+    assert {request_result(e) for e in (None, InvalidTokenError("x"), TLSError("x"))} <= set(
+        REQUEST_RESULTS)
 
 
 def test_label_values_are_exactly_the_configured_names(agent: Agent) -> None:
@@ -275,12 +286,11 @@ def test_label_values_are_exactly_the_configured_names(agent: Agent) -> None:
         m.on_action(template, "command", ok=False)
     m.on_auth(METHOD, ok=True)
     m.set_token(ttl=60)
-    m.observe_request("lease_renew", 0.01, "denied")
-    m.observe_request("secret_read", 0.01, "teapot")  # unknown result -> "error"
+    m.observe_request("renew_lease", 0.01, "denied")
+    m.observe_request("read", 0.01, "teapot")  # unknown result -> "error"
     allowed = {
         "secret": set(SECRETS), "template": set(TEMPLATES), "method": {METHOD},
-        "result": {"success", "failure", "denied", "invalid_token", "not_found",
-                   "unavailable", "error"},
+        "result": {"success", "failure", *REQUEST_RESULTS},
         "kind": {"command", "signal"}, "operation": set(OPERATIONS),
         "le": None, "version": None, "python": None,
     }
@@ -505,3 +515,31 @@ def test_documented_yaml_parses_and_names_real_metrics(page: str) -> None:
     exposed = _exposed_names()
     for name in re.findall(r"\b((?:s4e_secret_agent|vault_agent)_[a-z_]+)", text):
         assert name in exposed, f"{page} mentions {name}, which the agent does not expose"
+
+
+@pytest.mark.integration
+def test_vault_client_requests_are_counted_against_real_openbao(openbao: OpenBaoServer) -> None:
+    from s4e_secret_agent.config.model import VaultConfig
+    from s4e_secret_agent.vault import VaultClient
+
+    path = f"secret/data/s4e-telemetry-{uuid.uuid4().hex[:8]}"
+    openbao.client().secrets.kv.v2.create_or_update_secret(
+        path=path.removeprefix("secret/data/"), secret={"password": "not-a-label-value"})
+    metrics = AgentMetrics(templates=["app.env"], secrets=[path], auth_method="token")
+    client = VaultClient(VaultConfig(address=openbao.address, client_timeout=10.0),
+                         on_request=metrics.on_vault_request, token=openbao.root_token)
+    try:
+        client.read(path)
+        with pytest.raises(SecretNotFoundError):
+            client.read(path + "-missing")
+    finally:
+        client.close()
+    body, _ = metrics.exposition()
+    assert b"not-a-label-value" not in body
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    requests = {(s.labels["operation"], s.labels["result"]): s.value
+                for s in families["s4e_secret_agent_vault_requests"].samples}
+    assert requests[("read", "success")] == 1
+    assert requests[("read", "not_found")] == 1
+    # Every operation the client reported is one the metrics know from the start.
+    assert {op for op, _ in requests} == set(OPERATIONS)
