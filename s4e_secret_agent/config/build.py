@@ -480,6 +480,10 @@ class Builder:
                   right_delim=tmpl.right_delimiter)
         except TemplateError as err:
             self.fail(path, f"template does not parse: {err.message}")
+        except RecursionError:
+            self.fail(path, "template nests too deeply")
+        except Exception as err:  # an engine failure must still name the template
+            self.fail(path, f"template does not parse ({type(err).__name__})")
 
     def _exec(self, raw: Mapping[str, Any], path: str) -> ExecConfig | None:
         command_raw = raw.get("command")
