@@ -11,7 +11,7 @@ import pytest
 from s4e_secret_agent.config.model import VaultConfig
 from s4e_secret_agent.errors import TLSError, VaultUnavailableError, is_retryable
 from s4e_secret_agent.vault import VaultClient
-from tests.testbed.faultproxy import FaultProxy, drop, sealed
+from tests.testbed.faultproxy import FaultProxy, delay, drop, sealed
 from tests.testbed.kubernetes import make_tls_files
 from tests.testbed.openbao import OpenBaoServer
 from tests.vault.conftest import Recorder
@@ -150,3 +150,13 @@ def test_dropped_connection_is_unavailable(openbao: OpenBaoServer, fault_proxy: 
     with pytest.raises(VaultUnavailableError, match="cannot reach Vault"):
         client.lookup_self()
     assert recorder.events[-1].status is None
+
+
+def test_slow_vault_times_out_as_unavailable(openbao: OpenBaoServer, fault_proxy: FaultProxy,
+                                             make_client: MakeClient) -> None:
+    fault_proxy.add_rule("/v1/auth/token/lookup-self", delay(3.0), times=1)
+    client, recorder = make_client(token=openbao.root_token, address=fault_proxy.address,
+                                   client_timeout=0.3)
+    with pytest.raises(VaultUnavailableError, match="timed out"):
+        client.lookup_self()
+    assert recorder.events[-1].duration_s < 2.5
