@@ -79,8 +79,7 @@ class Builder:
     def warn(self, path: str, message: str) -> None:
         source, line = self._locate(path)
         where = source if line is None else f"{source}:{line}"
-        prefix = f"{where}: " if where else ""
-        self.warnings.append(f"{prefix}{path}: {message}")
+        self.warnings.append(": ".join(part for part in (where, path, message) if part))
 
     def stanza(self, value: Any, path: str) -> Mapping[str, Any]:
         """A block: a mapping, or (HCL) a list holding exactly one mapping."""
@@ -158,6 +157,8 @@ class Builder:
         if sandbox is not None and agent_raw.get("file_sandbox") in (None, ""):
             agent_raw["file_sandbox"] = sandbox
         agent = self._agent(agent_raw)
+        if not templates and not auto_auth.sinks:
+            self.warn("", "no templates and no token sink: the agent will only log in")
         return AgentConfig(
             vault=vault,
             auto_auth=auto_auth,
@@ -251,7 +252,7 @@ class Builder:
         path = "auto_auth.method"
         self.check_keys(raw, path, {"type", "mount_path", "namespace", "config", "min_backoff",
                                     "max_backoff", "wrap_ttl", "exit_on_err", "max_retries"})
-        kind = self.required_text(raw, "type", path)
+        kind = self.required_text(raw, "type", path).lower()
         if kind == "token-file":
             kind = "token_file"
         if kind not in ("kubernetes", "approle", "jwt", "token_file", "token"):

@@ -217,22 +217,46 @@ def _heredoc(value: str) -> str:
 
 def _hcl_lines(text: str, tree: Mapping[str, Any],
                label: str) -> dict[str, tuple[str, int | None]]:
-    """Best-effort line numbers: python-hcl2 does not report them, so find each top-level
-    block in the text in order (template[2] is the third ``template`` block)."""
+    """Best-effort line numbers (python-hcl2 does not report them): each top-level block is
+    found in the text in order (template[2] is the third ``template`` block); a key inside a
+    block is the first line in that block's span that assigns or opens that key."""
+    rows = text.splitlines()
+    starts: list[tuple[int, str]] = []  # (0-based row, top-level name)
+    for number, row in enumerate(rows):
+        match = re.match(r"([A-Za-z_][\w-]*)\b", row)
+        if match is not None and match.group(1) in tree:
+            starts.append((number, match.group(1)))
     lines: dict[str, tuple[str, int | None]] = {}
     counts: dict[str, int] = {}
-    for number, row in enumerate(text.splitlines(), start=1):
-        match = re.match(r"([A-Za-z_][\w-]*)\b", row)
-        if match is None or match.group(1) not in tree:
-            continue
-        name = match.group(1)
+    for position, (number, name) in enumerate(starts):
+        stop = starts[position + 1][0] if position + 1 < len(starts) else len(rows)
         index = counts.get(name, 0)
         counts[name] = index + 1
-        if isinstance(tree[name], list) and name == "template":
-            lines[f"{name}[{index}]"] = (label, number)
+        value = tree[name]
+        if isinstance(value, list) and name == "template":
+            path, body = f"{name}[{index}]", value[index] if index < len(value) else None
         elif index == 0:
-            lines[name] = (label, number)
+            path, body = name, value[0] if isinstance(value, list) and value else value
+        else:
+            continue
+        lines[path] = (label, number + 1)
+        if isinstance(body, dict):
+            _hcl_key_lines(rows, number + 1, stop, body, path, label, lines)
     return lines
+
+
+def _hcl_key_lines(rows: list[str], start: int, stop: int, body: Mapping[str, Any], path: str,
+                   label: str, lines: dict[str, tuple[str, int | None]]) -> None:
+    for key, value in body.items():
+        pattern = re.compile(r'\s*"?' + re.escape(str(key)) + r'"?\s*[={"]')
+        for number in range(start, stop):
+            if pattern.match(rows[number]):
+                child = f"{path}.{key}"
+                lines[child] = (label, number + 1)
+                inner = value[0] if isinstance(value, list) and len(value) == 1 else value
+                if isinstance(inner, dict):
+                    _hcl_key_lines(rows, number + 1, stop, inner, child, label, lines)
+                break
 
 
 def _labeled_blocks(value: Any) -> Any:

@@ -258,3 +258,22 @@ def test_template_syntax_errors_are_config_errors(tmp_path: Path,
     assert seen == [("{{ x", "db", "{{", "}}")]
     assert error.path == "template[0].contents"
     assert "template does not parse: db:1:4: unexpected end of input" in str(error)
+
+
+def test_hcl_errors_point_at_the_nested_line(tmp_path: Path) -> None:
+    path = tmp_path / "agent.hcl"
+    path.write_text('auto_auth {\n  method "Kubernetes" {\n    config = {\n      role = ""\n'
+                    '    }\n  }\n}\ntemplate {\n  destination = "/a"\n  contents = "x"\n}\n'
+                    'template {\n  destination = "/b"\n  contents = "y"\n  perms = "9"\n}\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(ConfigSources(config_file=str(path)))
+    assert str(err.value) == f"{path}:4: auto_auth.method.config.role: is required"
+    path.write_text(path.read_text().replace('role = ""', 'role = "x"'))
+    with pytest.raises(ConfigError) as err:
+        load_config(ConfigSources(config_file=str(path)))
+    assert err.value.line == 15 and err.value.path == "template[1].perms"
+
+
+def test_nothing_to_do_is_a_warning() -> None:
+    loaded = load_config(ConfigSources(environ={"VAULT_TOKEN": "t"}))
+    assert loaded.warnings == ("no templates and no token sink: the agent will only log in",)
