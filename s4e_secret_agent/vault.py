@@ -166,6 +166,8 @@ class _Context:
     method: AuthMethodConfig | None = None
 
 
+_LEASE_CONTEXT = _Context("lease", capability="update")
+
 # --------------------------------------------------------------------------------------------
 # Helpers
 
@@ -624,7 +626,7 @@ class VaultClient:
 
     def renew_lease(self, lease_id: str, increment: int | None = None) -> LeaseInfo:
         """``sys/leases/renew``; the returned TTL may be capped by the lease's max TTL."""
-        body = self._call("renew_lease", "PUT", "sys/leases/renew", _Context("lease"),
+        body = self._call("renew_lease", "PUT", "sys/leases/renew", _LEASE_CONTEXT,
                           json_body={"lease_id": lease_id, "increment": increment})
         env = body if isinstance(body, Mapping) else {}
         return LeaseInfo(lease_id=str(env.get("lease_id") or lease_id),
@@ -633,7 +635,7 @@ class VaultClient:
                          warnings=_str_tuple(env.get("warnings")))
 
     def revoke_lease(self, lease_id: str) -> None:
-        self._call("revoke_lease", "PUT", "sys/leases/revoke", _Context("lease"),
+        self._call("revoke_lease", "PUT", "sys/leases/revoke", _LEASE_CONTEXT,
                    json_body={"lease_id": lease_id})
 
     # -- diagnostics ------------------------------------------------------------------------
@@ -656,8 +658,8 @@ class VaultClient:
 
     def capabilities_self(self, paths: Sequence[str]) -> dict[str, builtins.list[str]]:
         """The token's capabilities on each path (``sys/capabilities-self``)."""
-        body = self._call("capabilities", "POST", "sys/capabilities-self", _Context("sys"),
-                          json_body={"paths": list(paths)})
+        body = self._call("capabilities", "POST", "sys/capabilities-self",
+                          _Context("sys", capability="update"), json_body={"paths": list(paths)})
         data = body.get("data") if isinstance(body, Mapping) else None
         source = data if isinstance(data, Mapping) else body if isinstance(body, Mapping) else {}
         result: dict[str, builtins.list[str]] = {}
