@@ -19,16 +19,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal as signal_module
-import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, ClassVar, Final
 
 if TYPE_CHECKING:
+    import subprocess
+
     from s4e_secret_agent.config.model import TemplateConfig
 
 log = logging.getLogger(__name__)
@@ -61,6 +60,8 @@ def parse_signal(value: str | int) -> signal_module.Signals:
 
 
 def _find_shell() -> str | None:
+    import shutil
+
     found = shutil.which("sh")
     if found:
         return found
@@ -191,6 +192,11 @@ def run_actions(
 def _run_command(
     action: CommandAction, templates: tuple[str, ...], timeout: float, kill_grace: float
 ) -> ActionResult:
+    # subprocess, tempfile and shutil cost more to import than the rest of this module;
+    # most cycles run no command, so they are imported when one does.
+    import subprocess
+    import tempfile
+
     def result(ok: bool, detail: str, exit_code: int | None = None,
                timed_out: bool = False) -> ActionResult:
         return ActionResult(action.template, "command", ok, detail, templates,
@@ -251,6 +257,8 @@ def _signal_group(pgid: int, sig: signal_module.Signals) -> None:
 
 
 def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> int:
+    import subprocess
+
     _signal_group(proc.pid, signal_module.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)

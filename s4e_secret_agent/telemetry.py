@@ -627,6 +627,9 @@ MAX_BODY = 64 * 1024
 class TelemetryServer:
     """Serves /metrics, /healthz, /readyz, POST /v1/refresh and (if enabled) POST /v1/quit.
 
+    ``listen`` is ``host:port`` (the configuration's ``agent.metrics_listen``, default
+    ``0.0.0.0:9102``); port 0 picks a free port, see :attr:`port`.
+
     The socket is bound in the constructor (so a busy port fails early with a ConfigError and
     ``port`` is known, also for port 0); :meth:`start` runs the daemon thread, :meth:`stop`
     shuts it down. Vault Agent's paths ``/agent/v1/metrics`` and ``/agent/v1/quit`` are served
@@ -635,11 +638,11 @@ class TelemetryServer:
 
     def __init__(
         self,
-        listen: str = "0.0.0.0:9102",
-        *,
+        listen: str,
         metrics: AgentMetrics,
         health: HealthState,
         events: queue.Queue[str],
+        *,
         enable_quit: bool = False,
     ) -> None:
         import socket

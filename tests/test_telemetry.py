@@ -478,10 +478,11 @@ def test_parse_listen_rejects(text: str) -> None:
         parse_listen(text)
 
 
-def test_import_does_not_load_prometheus_client_or_http_server() -> None:
+def test_import_does_not_load_prometheus_client_http_server_or_subprocess() -> None:
+    """Init mode imports these modules but never serves metrics: it must not pay for them."""
     code = ("import sys, s4e_secret_agent.telemetry, s4e_secret_agent.actions;"
             "print(sorted(m for m in sys.modules if m.startswith(('prometheus_client', "
-            "'http.server', 'wsgiref'))))")
+            "'http.server', 'wsgiref', 'subprocess', 'tempfile'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
