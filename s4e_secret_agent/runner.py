@@ -1,0 +1,796 @@
+"""The agent's loop: owns all state (token, secret cache, rendered files) in one thread.
+
+Data flow: config -> login -> render each template; every ``secret``/``secrets`` call of every
+template goes through one cache keyed by (operation, path, arguments), so a path used by two
+templates is read once and both get the same response (never two different database users)
+-> the writer (bytes differ? write atomically) -> actions (once per cycle, in template order)
+-> :mod:`s4e_secret_agent.leases` decides the next wake-up of the token and of each secret ->
+the loop sleeps until the earliest due time or an event (signal, file change, HTTP refresh).
+
+Only this thread talks to Vault and touches the state. Other threads (HTTP server, file
+watcher) and signal handlers just post events to :attr:`Runner.events`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from s4e_secret_agent import leases, writer
+from s4e_secret_agent.config.model import AgentConfig, TemplateConfig
+from s4e_secret_agent.errors import (
+    AgentError,
+    InvalidTokenError,
+    TemplateError,
+    VaultError,
+    VaultUnavailableError,
+    is_retryable,
+)
+from s4e_secret_agent.retry import RetryEvent, retry_call
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template import Template
+    from s4e_secret_agent.vault import RequestEvent, SecretResponse, TokenInfo, VaultClient
+
+log = logging.getLogger("s4e_secret_agent.runner")
+
+# Events posted to Runner.events by signal handlers, the HTTP server and the file watcher.
+EVENT_STOP = "stop"
+EVENT_QUIT = "quit"
+EVENT_REFRESH = "refresh"
+EVENT_CREDENTIALS_CHANGED = "credentials_changed"
+EVENT_CONFIG_CHANGED = "config_changed"
+
+# Longest single sleep of the loop, so liveness heartbeats and exit_when polls keep coming.
+_MAX_SLEEP = 30.0
+_EXIT_WHEN_POLL = 1.0
+
+
+class MetricsSink(Protocol):
+    """What the runner reports; implemented by telemetry.AgentMetrics (and a no-op for init)."""
+
+    def on_auth(self, method: str, ok: bool) -> None: ...
+    def on_token_renewal(self, ok: bool) -> None: ...
+    def set_token(self, ttl: float, expiry_wall: float | None = None) -> None: ...
+    def clear_token(self) -> None: ...
+    def set_lease(self, secret: str, ttl: float, expiry_wall: float | None = None) -> None: ...
+    def on_renewal(self, secret: str, ok: bool) -> None: ...
+    def on_fetch(self, secret: str, ok: bool) -> None: ...
+    def on_rotation(self, secret: str) -> None: ...
+    def on_render(self, template: str, ok: bool, when: float | None = None) -> None: ...
+    def on_action(self, template: str, kind: str, ok: bool) -> None: ...
+    def observe_request(self, operation: str, duration: float, result: str = ...) -> None: ...
+    def set_ready(self, ready: bool) -> None: ...
+
+
+class HealthSink(Protocol):
+    def heartbeat(self, max_sleep: float = 0.0) -> None: ...
+    def mark_rendered(self, template: str) -> None: ...
+    def set_token(self, expiry_wall: float | None) -> None: ...
+    def clear_token(self) -> None: ...
+
+
+class _NoMetrics:
+    """Init mode has no metrics server; keeps the runner free of ``if metrics`` checks."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """One distinct Vault request a template makes: ``secret "path" "k=v"...`` or ``secrets``."""
+
+    operation: str  # "read" (GET, or a write when args are given) | "list"
+    path: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The metric label and log name: the Vault path as written (never values)."""
+        return self.path
+
+    def describe(self) -> str:
+        if self.operation == "list":
+            return f"secrets {self.path!r}"
+        if self.args:
+            return f"secret {self.path!r} (write with {len(self.args)} argument(s))"
+        return f"secret {self.path!r}"
+
+
+@dataclass
+class CachedSecret:
+    key: SecretKey
+    response: SecretResponse
+    fingerprint: str
+    lease: leases.LeaseInfo | None
+    next: leases.Scheduled | None = None
+    failures: int = 0
+    # Leases replaced by a rotation, to revoke after the overlap (only if configured).
+    retired: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class ParsedTemplate:
+    config: TemplateConfig
+    template: Template
+    deps: frozenset[SecretKey] = frozenset()
+    rendered_once: bool = False
+    dirty: bool = True
+    retry_at: float = 0.0
+    failures: int = 0
+
+
+def parse_templates(config: AgentConfig) -> list[ParsedTemplate]:
+    """Parse every template up front, so a syntax error stops the agent before any Vault call."""
+    from s4e_secret_agent.template import Template
+
+    parsed = []
+    for tmpl in config.templates:
+        text = tmpl.contents
+        template = Template.parse(text, name=tmpl.name, left_delim=tmpl.left_delimiter,
+                                  right_delim=tmpl.right_delimiter)
+        parsed.append(ParsedTemplate(config=tmpl, template=template))
+    return parsed
+
+
+def secret_labels(templates: Iterable[ParsedTemplate]) -> list[str]:
+    """The Vault paths templates name literally (metric label values known at start)."""
+    labels: dict[str, None] = {}
+    for tmpl in templates:
+        for ref in tmpl.template.secret_refs():
+            labels[ref.path] = None
+    return list(labels)
+
+
+def _fingerprint(response: SecretResponse) -> str:
+    import json
+
+    blob = json.dumps(response.data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _parse_write_args(path: str, args: tuple[str, ...]) -> dict[str, str]:
+    """consul-template's ``secret "path" "k=v" ...``: each argument splits at the first ``=``."""
+    data: dict[str, str] = {}
+    for arg in args:
+        name, sep, value = arg.partition("=")
+        if not sep:
+            raise TemplateError(
+                f"secret {path!r}: argument {name!r} is not of the form key=value",
+                hint="write arguments as \"key=value\"")
+        data[name] = value
+    return data
+
+
+class Runner:
+    """Runs the agent for one configuration: :meth:`run_init` once, or :meth:`run_sidecar`."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        vault: VaultClient | None = None,
+        metrics: MetricsSink | None = None,
+        health: HealthSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        stop: threading.Event | None = None,
+        environ: Mapping[str, str] | None = None,
+        reload_config: Callable[[], AgentConfig] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics: MetricsSink = metrics if metrics is not None else _NoMetrics()
+        self.health: HealthSink | None = health
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.rng = rng or random.Random()
+        self.stop = stop or threading.Event()
+        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.environ = os.environ if environ is None else environ
+        self._reload_config = reload_config
+        self.policy = leases.TimingPolicy.from_config(config)
+        self.templates = parse_templates(config)
+        self.cache: dict[SecretKey, CachedSecret] = {}
+        self.token_lease: leases.LeaseInfo | None = None
+        self.token_next: leases.Scheduled | None = None
+        self.token_failures = 0
+        self._deadline: float | None = None
+        self._vault = vault
+        self._credential_fingerprint = ""
+
+    # -- Vault client ------------------------------------------------------------------------
+
+    @property
+    def vault(self) -> VaultClient:
+        if self._vault is None:
+            from s4e_secret_agent.template import decode_json
+            from s4e_secret_agent.vault import VaultClient
+
+            self._vault = VaultClient(self.config.vault, decode=decode_json,
+                                      on_request=self._on_request)
+        return self._vault
+
+    def _on_request(self, event: RequestEvent) -> None:
+        self.metrics.observe_request(event.operation, event.duration_s, event.result)
+
+    # -- common steps ------------------------------------------------------------------------
+
+    def check_destinations(self) -> None:
+        """Fail early (before any Vault call) when a destination directory is not writable."""
+        seen: set[str] = set()
+        for tmpl in self.config.templates:
+            directory = os.path.dirname(os.path.abspath(tmpl.destination))
+            if directory not in seen:
+                seen.add(directory)
+                writer.check_writable(directory, create=tmpl.create_dest_dirs)
+        for sink in self.config.auto_auth.sinks:
+            directory = os.path.dirname(os.path.abspath(sink.path))
+            if directory not in seen:
+                seen.add(directory)
+                writer.check_writable(directory, create=True)
+
+    def _retry(self, fn: Callable[[], Any], what: str, *, login: bool = False) -> Any:
+        method = self.config.auto_auth.method
+        low, high = (method.min_backoff, method.max_backoff) if login else (0.25, 30.0)
+
+        def on_retry(event: RetryEvent) -> None:
+            log.warning("%s failed, retrying in %.1fs: %s", what, event.wait_s, event.error,
+                        extra={"event": "retry", "attempt": event.attempt})
+
+        return retry_call(fn, deadline=self._deadline, min_backoff=low, max_backoff=high,
+                          stop=self.stop, clock=self.clock, rng=self.rng.random,
+                          on_retry=on_retry, what=what)
+
+    def login(self) -> TokenInfo:
+        method = self.config.auto_auth.method
+
+        def attempt() -> TokenInfo:
+            try:
+                info = self.vault.login(method)
+            except AgentError:
+                self.metrics.on_auth(method.type, False)
+                raise
+            self.metrics.on_auth(method.type, True)
+            return info
+
+        info: TokenInfo = self._retry(attempt, f"login with {method.type} auth", login=True)
+        now = self.clock()
+        self.token_lease = leases.LeaseInfo.fresh(info.ttl, info.renewable, now)
+        self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng)
+        self.token_failures = 0
+        self._credential_fingerprint = self._credential_file_fingerprint()
+        self._publish_token(info.ttl)
+        log.info("logged in", extra={"event": "login", "method": method.type,
+                                     "accessor": info.accessor, "ttl": info.ttl,
+                                     "renewable": info.renewable,
+                                     "policies": ",".join(info.policies)})
+        self.write_sinks()
+        return info
+
+    def _publish_token(self, ttl: float) -> None:
+        expiry = self.wall_clock() + ttl if ttl > 0 else None
+        self.metrics.set_token(ttl, expiry)
+        if self.health is not None:
+            self.health.set_token(expiry)
+
+    def write_sinks(self) -> None:
+        token = self.vault.token
+        if not token:
+            return
+        for sink in self.config.auto_auth.sinks:
+            writer.write_file(sink.path, token.encode(), mode=sink.mode)
+
+    def _credential_file_fingerprint(self) -> str:
+        path = self._credential_path()
+        if not path:
+            return ""
+        try:
+            with open(path, "rb") as fh:
+                return hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            return ""
+
+    def _credential_path(self) -> str | None:
+        method = self.config.auto_auth.method
+        key = {"kubernetes": "token_path", "jwt": "path",
+               "token_file": "token_file_path"}.get(method.type)
+        value = method.params.get(key) if key else None
+        return str(value) if value else None
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def _fetch(self, key: SecretKey) -> SecretResponse:
+        if key.operation == "list":
+            return self.vault.list(key.path)
+        args = _parse_write_args(key.path, key.args) if key.args else None
+        return self.vault.read(key.path, args)
+
+    def _store(self, key: SecretKey, response: SecretResponse) -> CachedSecret:
+        now = self.clock()
+        lease = None
+        if response.lease_id and response.lease_duration > 0:
+            lease = leases.LeaseInfo.fresh(response.lease_duration, response.renewable, now)
+            nxt = leases.next_lease_action(lease, self.policy, self.rng)
+            self.metrics.set_lease(key.label, response.lease_duration,
+                                   self.wall_clock() + response.lease_duration)
+        else:
+            at = leases.static_refresh_at(now, self.policy, self.rng,
+                                          first=key not in self.cache)
+            nxt = leases.Scheduled(leases.Action.REFETCH, at, "static secret")
+        entry = CachedSecret(key=key, response=response, fingerprint=_fingerprint(response),
+                             lease=lease, next=nxt)
+        old = self.cache.get(key)
+        if old is not None:
+            entry.retired = old.retired
+        self.cache[key] = entry
+        return entry
+
+    def get_secret(self, key: SecretKey, *, retry: bool) -> SecretResponse:
+        """The cached response for ``key``, fetching it the first time."""
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached.response
+
+        def attempt() -> SecretResponse:
+            try:
+                response = self._fetch(key)
+            except AgentError:
+                self.metrics.on_fetch(key.label, False)
+                raise
+            self.metrics.on_fetch(key.label, True)
+            return response
+
+        response: SecretResponse
+        response = self._retry(attempt, f"reading {key.describe()}") if retry else attempt()
+        self._store(key, response)
+        return response
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _file_function(self, path: str) -> str:
+        sandbox = self.config.agent.file_sandbox
+        if sandbox:
+            real = os.path.realpath(path)
+            root = os.path.realpath(sandbox)
+            if os.path.commonpath([real, root]) != root:
+                raise TemplateError(f"file {path!r} is outside the file sandbox {sandbox!r}",
+                                    hint="move the file under agent.file_sandbox or widen it")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise TemplateError(f"file {path!r}: {exc.strerror or exc}",
+                                hint="check that the file exists and is readable") from None
+
+    def render(self, tmpl: ParsedTemplate, *, retry: bool) -> bytes:
+        """Execute one template against the cache (fetching what is not cached yet)."""
+        from s4e_secret_agent.template import RenderContext
+
+        deps: set[SecretKey] = set()
+
+        def secret(path: str, args: tuple[str, ...]) -> Any:
+            key = SecretKey("read", path, tuple(args))
+            deps.add(key)
+            return self.get_secret(key, retry=retry).envelope
+
+        def secrets(path: str) -> Any:
+            key = SecretKey("list", path)
+            deps.add(key)
+            return self.get_secret(key, retry=retry).envelope
+
+        environ = self.environ
+        context = RenderContext(
+            secret=secret, secrets=secrets, env=lambda name: environ.get(name, ""),
+            file=self._file_function, error_on_missing_key=tmpl.config.error_on_missing_key,
+            now=self.wall_clock,
+        )
+        try:
+            text = tmpl.template.render(context)
+        finally:
+            tmpl.deps = frozenset(deps)
+        return text.encode("utf-8")
+
+    def render_and_write(self, tmpl: ParsedTemplate, *, retry: bool) -> bool:
+        """Render ``tmpl`` and write it; True when the file's content changed."""
+        cfg = tmpl.config
+        try:
+            data = self.render(tmpl, retry=retry)
+            result = writer.write_file(cfg.destination, data, mode=cfg.perms, uid=cfg.user,
+                                       gid=cfg.group, create_dirs=cfg.create_dest_dirs)
+        except AgentError:
+            self.metrics.on_render(cfg.name, False)
+            raise
+        tmpl.dirty = False
+        tmpl.failures = 0
+        tmpl.rendered_once = True
+        self.metrics.on_render(cfg.name, True, self.wall_clock())
+        if self.health is not None:
+            self.health.mark_rendered(cfg.name)
+        log.info("rendered %s", cfg.name, extra={
+            "event": "render", "template": cfg.name, "destination": cfg.destination,
+            "changed": result.content_changed, "written": result.changed})
+        return result.content_changed
+
+    def run_actions(self, changed: list[ParsedTemplate], *, signals: bool = True) -> None:
+        if not changed:
+            return
+        from s4e_secret_agent.actions import SignalAction, actions_for, run_actions
+
+        todo = [a for t in changed for a in actions_for(t.config)
+                if signals or not isinstance(a, SignalAction)]
+        if not todo:
+            return
+        for result in run_actions(todo):
+            for name in result.templates or (result.template,):
+                self.metrics.on_action(name, result.kind, result.ok)
+            level = logging.INFO if result.ok else logging.WARNING
+            log.log(level, "%s action for %s: %s", result.kind, result.template, result.detail,
+                    extra={"event": "action", "kind": result.kind, "ok": result.ok,
+                           "template": result.template})
+
+    # -- init mode ---------------------------------------------------------------------------
+
+    def run_init(self) -> None:
+        """Init mode: log in, render every template once, write the files, run commands.
+
+        Transient Vault failures are retried until ``agent.deadline``; anything waiting cannot
+        fix raises at once. Signals are not sent in init mode: the app is not running yet.
+        """
+        started = self.clock()
+        self._deadline = started + self.config.agent.deadline
+        self.check_destinations()
+        self.login()
+        changed = [t for t in self.templates if self.render_and_write(t, retry=True)]
+        self.run_actions(changed, signals=False)
+        log.info("init done: %d template(s) rendered, %d changed", len(self.templates),
+                 len(changed), extra={"event": "init_done",
+                                      "seconds": round(self.clock() - started, 3)})
+
+    # -- sidecar mode ------------------------------------------------------------------------
+
+    def run_sidecar(self) -> None:
+        """Sidecar mode: the first cycle is init's (retrying until it works), then the loop."""
+        self._deadline = None
+        self.check_destinations()
+        while not self.stop.is_set():
+            try:
+                self.login()
+                break
+            except AgentError as exc:
+                if is_retryable(exc):  # only when stopped
+                    return
+                # A wrong role or a missing file will not fix itself quickly, but an operator
+                # may fix it without restarting the pod: report and try again later.
+                log.error("login failed: %s", exc, extra={"event": "login_failed"})
+                self._sleep(self.rng.uniform(0.5, 1.0) * self.policy.login_backoff_max / 10)
+        self._render_pending()
+        self._loop()
+
+    def _sleep(self, seconds: float) -> None:
+        self._wait_event(seconds)
+
+    def _render_pending(self) -> None:
+        now = self.clock()
+        changed: list[ParsedTemplate] = []
+        for tmpl in self.templates:
+            if self.stop.is_set():
+                return
+            if not tmpl.dirty or tmpl.retry_at > now:
+                continue
+            try:
+                if self.render_and_write(tmpl, retry=False):
+                    changed.append(tmpl)
+            except InvalidTokenError:
+                self._relogin("the token was rejected")
+                tmpl.retry_at = self.clock()
+            except AgentError as exc:
+                tmpl.failures += 1
+                tmpl.retry_at = leases.retry_at(tmpl.failures - 1, self.clock(), self.policy,
+                                                self.rng)
+                level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR
+                log.log(level, "template %s not rendered (last good file kept): %s",
+                        tmpl.config.name, exc, extra={"event": "render_failed",
+                                                      "template": tmpl.config.name})
+        self.run_actions(changed)
+
+    def _next_due(self) -> float:
+        due = math.inf
+        if self.token_next is not None:
+            due = min(due, self.token_next.at)
+        needed = self._needed_keys()
+        for key in needed:
+            entry = self.cache.get(key)
+            if entry is not None and entry.next is not None:
+                due = min(due, entry.next.at)
+            if entry is not None:
+                for _, at in entry.retired:
+                    due = min(due, at)
+        for tmpl in self.templates:
+            if tmpl.dirty:
+                due = min(due, tmpl.retry_at)
+        return due
+
+    def _needed_keys(self) -> set[SecretKey]:
+        needed: set[SecretKey] = set()
+        for tmpl in self.templates:
+            needed |= tmpl.deps
+        return needed
+
+    def _wait_event(self, timeout: float) -> str | None:
+        try:
+            return self.events.get(timeout=max(0.0, timeout))
+        except queue.Empty:
+            return None
+
+    def _loop(self) -> None:
+        from s4e_secret_agent.exit_when import exit_condition_met
+
+        exit_when = self.config.agent.exit_when
+        watch_exit = bool(exit_when.file or exit_when.process)
+        while not self.stop.is_set():
+            now = self.clock()
+            sleep = min(max(self._next_due() - now, 0.0), _MAX_SLEEP)
+            if watch_exit:
+                sleep = min(sleep, _EXIT_WHEN_POLL)
+            if self.health is not None:
+                self.health.heartbeat(sleep)
+            event = self._wait_event(sleep)
+            if event is not None and not self._handle_event(event):
+                return
+            if self.stop.is_set():
+                return
+            if watch_exit and exit_condition_met(exit_when):
+                log.info("exit_when condition met; stopping", extra={"event": "exit_when"})
+                return
+            self._run_due()
+            self._render_pending()
+
+    def _handle_event(self, event: str) -> bool:
+        """React to one event; False means stop the loop."""
+        if event in (EVENT_STOP, EVENT_QUIT):
+            log.info("stopping (%s)", event, extra={"event": "stopping"})
+            self.stop.set()
+            return False
+        if event == EVENT_REFRESH:
+            log.info("refresh requested: reading every secret again",
+                     extra={"event": "refresh"})
+            now = self.clock()
+            for entry in self.cache.values():
+                entry.next = leases.Scheduled(leases.Action.REFETCH, now, "refresh requested")
+        elif event == EVENT_CREDENTIALS_CHANGED:
+            fingerprint = self._credential_file_fingerprint()
+            if fingerprint and fingerprint != self._credential_fingerprint:
+                self._relogin("the credential file changed")
+        elif event == EVENT_CONFIG_CHANGED:
+            self._reload()
+        return True
+
+    def _reload(self) -> None:
+        if self._reload_config is None:
+            return
+        try:
+            new_config = self._reload_config()
+            new_templates = parse_templates(new_config)
+        except AgentError as exc:
+            log.error("configuration change rejected, the running configuration stays: %s",
+                      exc, extra={"event": "reload_failed"})
+            return
+        auth_changed = (new_config.auto_auth != self.config.auto_auth
+                        or new_config.vault != self.config.vault)
+        self.config = new_config
+        self.templates = new_templates
+        self.policy = leases.TimingPolicy.from_config(new_config)
+        log.info("configuration reloaded: %d template(s)", len(new_templates),
+                 extra={"event": "reloaded"})
+        if auth_changed:
+            self._vault = None
+            self.cache.clear()
+            self._relogin("the Vault or auth configuration changed")
+
+    def _relogin(self, reason: str) -> None:
+        log.info("logging in again: %s", reason, extra={"event": "relogin"})
+        self.metrics.clear_token()
+        while not self.stop.is_set():
+            try:
+                self.login()
+                break
+            except AgentError as exc:
+                log.error("login failed: %s", exc, extra={"event": "login_failed"})
+                self.token_failures += 1
+                self._sleep(leases.backoff_delay(self.token_failures - 1,
+                                                 self.policy.login_backoff_min,
+                                                 self.policy.login_backoff_max, self.rng))
+        # Leases belong to the token that created them and end with it: fetch new ones now,
+        # while the old ones (if the old token still lives) keep working for the app.
+        now = self.clock()
+        for entry in self.cache.values():
+            if entry.lease is not None:
+                entry.next = leases.Scheduled(leases.Action.REFETCH, now, "new token")
+
+    def _run_due(self) -> None:
+        now = self.clock()
+        if self.token_next is not None and self.token_next.at <= now:
+            self._token_step(self.token_next)
+        for key in list(self._needed_keys()):
+            entry = self.cache.get(key)
+            if self.stop.is_set():
+                return
+            if entry is None:
+                continue
+            self._revoke_retired(entry, now)
+            if entry.next is not None and entry.next.at <= self.clock():
+                self._secret_step(entry)
+        # Entries no template uses any more (config reload, conditional templates) are dropped.
+        needed = self._needed_keys()
+        for key in [k for k in self.cache if k not in needed]:
+            del self.cache[key]
+
+    def _token_step(self, step: leases.Scheduled) -> None:
+        assert self.token_lease is not None
+        if step.kind == leases.Action.RELOGIN:
+            self._relogin(step.reason)
+            return
+        try:
+            info = self.vault.renew_self(int(self.token_lease.original_ttl) or None)
+        except InvalidTokenError:
+            self.metrics.on_token_renewal(False)
+            self._relogin("the token was rejected at renewal")
+            return
+        except VaultUnavailableError as exc:
+            self.metrics.on_token_renewal(False)
+            self.token_next = leases.after_renew_failure(
+                self.token_lease, self.token_failures, self.clock(), self.policy, self.rng,
+                token=True)
+            self.token_failures += 1
+            log.warning("token renewal failed (token kept, valid for %.0fs more): %s",
+                        self.token_lease.remaining(self.clock()), exc,
+                        extra={"event": "token_renew_failed"})
+            return
+        except VaultError as exc:
+            self.metrics.on_token_renewal(False)
+            self._relogin(f"token renewal failed: {exc.message}")
+            return
+        self.metrics.on_token_renewal(True)
+        self.token_failures = 0
+        self.token_lease = self.token_lease.renewed(info.ttl, self.clock(),
+                                                    renewable=info.renewable)
+        self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng)
+        self._publish_token(info.ttl)
+        log.debug("token renewed", extra={"event": "token_renewed", "ttl": info.ttl,
+                                          "accessor": info.accessor})
+
+    def _secret_step(self, entry: CachedSecret) -> None:
+        assert entry.next is not None
+        if entry.next.kind == leases.Action.RENEW and entry.lease is not None:
+            self._renew_lease(entry)
+        else:
+            self._refetch(entry)
+
+    def _renew_lease(self, entry: CachedSecret) -> None:
+        assert entry.lease is not None
+        label = entry.key.label
+        try:
+            info = self.vault.renew_lease(entry.response.lease_id,
+                                          int(entry.lease.original_ttl) or None)
+        except InvalidTokenError:
+            self.metrics.on_renewal(label, False)
+            self._relogin("the token was rejected at lease renewal")
+            return
+        except VaultUnavailableError as exc:
+            self.metrics.on_renewal(label, False)
+            entry.next = leases.after_renew_failure(entry.lease, entry.failures, self.clock(),
+                                                    self.policy, self.rng)
+            entry.failures += 1
+            log.warning("lease renewal of %s failed (credentials kept): %s", label, exc,
+                        extra={"event": "lease_renew_failed", "secret": label})
+            return
+        except VaultError as exc:
+            # The lease is gone (revoked, expired, unknown): fetch new credentials now.
+            self.metrics.on_renewal(label, False)
+            log.warning("lease of %s cannot be renewed (%s); fetching new credentials",
+                        label, exc.message, extra={"event": "lease_lost", "secret": label})
+            entry.next = leases.Scheduled(leases.Action.REFETCH, self.clock(), "lease lost")
+            self._refetch(entry)
+            return
+        self.metrics.on_renewal(label, True)
+        entry.failures = 0
+        entry.lease = entry.lease.renewed(info.ttl, self.clock(), renewable=info.renewable)
+        entry.next = leases.next_lease_action(entry.lease, self.policy, self.rng)
+        self.metrics.set_lease(label, info.ttl, self.wall_clock() + info.ttl)
+        log.debug("lease renewed", extra={"event": "lease_renewed", "secret": label,
+                                          "ttl": info.ttl})
+
+    def _refetch(self, entry: CachedSecret) -> None:
+        key = entry.key
+        try:
+            response = self._fetch(key)
+        except InvalidTokenError:
+            self.metrics.on_fetch(key.label, False)
+            self._relogin("the token was rejected")
+            return
+        except AgentError as exc:
+            self.metrics.on_fetch(key.label, False)
+            entry.next = leases.Scheduled(
+                leases.Action.REFETCH,
+                leases.retry_at(entry.failures, self.clock(), self.policy, self.rng),
+                "retry read")
+            entry.failures += 1
+            level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR
+            log.log(level, "reading %s failed (last good files kept): %s", key.describe(), exc,
+                    extra={"event": "fetch_failed", "secret": key.label})
+            return
+        self.metrics.on_fetch(key.label, True)
+        old = entry
+        new = self._store(key, response)
+        if old.lease is not None and old.response.lease_id != response.lease_id:
+            self.metrics.on_rotation(key.label)
+            revoke_at = leases.revoke_old_at(old.lease, self.clock(), self.policy)
+            if revoke_at is not None:
+                new.retired.append((old.response.lease_id, revoke_at))
+            log.info("new credentials for %s", key.label,
+                     extra={"event": "rotated", "secret": key.label,
+                            "ttl": response.lease_duration})
+        if new.fingerprint != old.fingerprint:
+            for tmpl in self.templates:
+                if key in tmpl.deps:
+                    tmpl.dirty = True
+                    tmpl.retry_at = 0.0
+
+    def _revoke_retired(self, entry: CachedSecret, now: float) -> None:
+        keep = []
+        for lease_id, at in entry.retired:
+            if at > now:
+                keep.append((lease_id, at))
+                continue
+            try:
+                self.vault.revoke_lease(lease_id)
+                log.info("revoked replaced credentials of %s", entry.key.label,
+                         extra={"event": "lease_revoked", "secret": entry.key.label})
+            except VaultError as exc:
+                log.warning("could not revoke replaced credentials of %s: %s",
+                            entry.key.label, exc, extra={"event": "revoke_failed"})
+        entry.retired = keep
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def revoke_all(self) -> None:
+        """``revoke_on_shutdown``: revoke every lease, then the token. Best effort."""
+        if self._vault is None or not self._vault.token:
+            return
+        for entry in list(self.cache.values()):
+            lease_ids = [entry.response.lease_id] if entry.lease is not None else []
+            lease_ids += [lease_id for lease_id, _ in entry.retired]
+            for lease_id in lease_ids:
+                try:
+                    self._vault.revoke_lease(lease_id)
+                except VaultError as exc:
+                    log.warning("revoking a lease of %s failed: %s", entry.key.label, exc)
+        try:
+            self._vault.revoke_self()
+            log.info("token revoked", extra={"event": "token_revoked"})
+        except VaultError as exc:
+            log.warning("revoking the token failed: %s", exc)
+
+
+__all__ = [
+    "EVENT_CONFIG_CHANGED",
+    "EVENT_CREDENTIALS_CHANGED",
+    "EVENT_QUIT",
+    "EVENT_REFRESH",
+    "EVENT_STOP",
+    "CachedSecret",
+    "ParsedTemplate",
+    "Runner",
+    "SecretKey",
+]

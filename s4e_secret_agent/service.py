@@ -1,0 +1,216 @@
+"""Process-level wiring around :class:`~s4e_secret_agent.runner.Runner`.
+
+The runner works in its own thread; the main thread only installs the signal handlers, waits,
+and enforces the shutdown promise (SIGTERM/SIGINT: gone within a second even if the runner is
+in the middle of a slow Vault request; files are always replaced atomically, so abandoning a
+request loses nothing). Signal handlers, the HTTP server and the file watcher only post events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from s4e_secret_agent.config.model import AgentConfig, ConfigSources
+from s4e_secret_agent.errors import AgentError
+from s4e_secret_agent.runner import (
+    EVENT_CONFIG_CHANGED,
+    EVENT_CREDENTIALS_CHANGED,
+    EVENT_REFRESH,
+    EVENT_STOP,
+    Runner,
+)
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.runner import ParsedTemplate
+
+log = logging.getLogger("s4e_secret_agent")
+
+# How long the main thread waits for the runner after SIGTERM before leaving without it.
+_STOP_GRACE = 0.8
+
+
+@dataclass
+class _Outcome:
+    error: BaseException | None = None
+    done: bool = False
+
+
+@contextmanager
+def _signals(handlers: dict[int, Callable[[int, FrameType | None], Any]]) -> Iterator[None]:
+    """Install ``handlers`` in one place and restore the previous ones afterwards."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum, handler in handlers.items():
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _run_in_thread(runner: Runner, body: Callable[[], None], *, grace: float) -> None:
+    """Run ``body`` in a worker thread; SIGTERM/SIGINT set the stop event. Re-raises its error."""
+    outcome = _Outcome()
+    stopping = threading.Event()
+
+    def work() -> None:
+        try:
+            body()
+        except BaseException as exc:  # handed to the main thread, which reports it
+            outcome.error = exc
+        finally:
+            outcome.done = True
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        runner.stop.set()
+        runner.events.put(EVENT_STOP)
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        runner.events.put(EVENT_REFRESH)
+
+    thread = threading.Thread(target=work, name="runner", daemon=True)
+    with _signals({signal.SIGTERM: on_stop, signal.SIGINT: on_stop, signal.SIGHUP: on_hup}):
+        thread.start()
+        while thread.is_alive():
+            thread.join(timeout=0.1)
+            if stopping.is_set():
+                thread.join(timeout=grace)
+                break
+    if outcome.error is not None:
+        raise outcome.error
+    if stopping.is_set():
+        log.info("stopped", extra={"event": "stopped"})
+
+
+def run_init(config: AgentConfig) -> None:
+    """``init``: render every template once and return; raises AgentError on failure."""
+    runner = Runner(config)
+    _run_in_thread(runner, runner.run_init, grace=_STOP_GRACE)
+    if runner.stop.is_set():
+        raise KeyboardInterrupt
+    if runner._vault is not None:
+        runner._vault.close()
+
+
+def _watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, str]:
+    """Files whose change matters -> the event to post."""
+    paths: dict[str, str] = {}
+    method = config.auto_auth.method
+    for key in ("token_path", "path", "token_file_path"):
+        value = method.params.get(key)
+        if isinstance(value, str) and value:
+            paths[os.path.abspath(value)] = EVENT_CREDENTIALS_CHANGED
+    for name in (sources.config_file, sources.annotations_file):
+        if name:
+            paths[os.path.abspath(name)] = EVENT_CONFIG_CHANGED
+    for tmpl in config.templates:
+        if tmpl.source:
+            paths[os.path.abspath(tmpl.source)] = EVENT_CONFIG_CHANGED
+    return paths
+
+
+def _start_watcher(runner: Runner, paths: dict[str, str]) -> threading.Thread | None:
+    """Watch the directories of ``paths`` (Kubernetes swaps symlinks, so a file watch alone
+    misses updates) and post the matching event when anything in them changes."""
+    if not paths:
+        return None
+    directories = sorted({os.path.dirname(p) for p in paths if os.path.isdir(os.path.dirname(p))})
+    if not directories:
+        return None
+
+    def watch() -> None:
+        from watchfiles import watch as watch_changes
+
+        try:
+            for changes in watch_changes(*directories, stop_event=runner.stop,
+                                         debounce=200, step=50, rust_timeout=1000,
+                                         yield_on_timeout=False, raise_interrupt=False):
+                posted: set[str] = set()
+                for _, changed in changes:
+                    directory = os.path.dirname(os.path.abspath(changed))
+                    for path, event in paths.items():
+                        if os.path.dirname(path) == directory and event not in posted:
+                            posted.add(event)
+                            runner.events.put(event)
+        except Exception as exc:  # a watcher failure must not take the agent down
+            log.warning("file watching stopped: %s", exc, extra={"event": "watch_failed"})
+
+    thread = threading.Thread(target=watch, name="file-watcher", daemon=True)
+    thread.start()
+    return thread
+
+
+def run_sidecar(config: AgentConfig, sources: ConfigSources,
+                reload_config: Callable[[], AgentConfig] | None = None) -> None:
+    """``sidecar``: render, then keep everything fresh until stopped (or exit_when)."""
+    from s4e_secret_agent.runner import parse_templates, secret_labels
+    from s4e_secret_agent.telemetry import AgentMetrics, HealthState, TelemetryServer
+
+    templates: list[ParsedTemplate] = parse_templates(config)
+    health = HealthState([t.config.name for t in templates])
+    metrics = AgentMetrics(
+        templates=[t.config.name for t in templates],
+        secrets=secret_labels(templates),
+        auth_method=config.auto_auth.method.type,
+        actions=[(t.name, kind) for t in config.templates
+                 for kind in (("command",) if t.exec else ()) + (("signal",) if t.signal else ())],
+        health=health,
+    )
+    runner = Runner(config, metrics=metrics, health=health, reload_config=reload_config)
+    server = None
+    if config.agent.metrics_listen:
+        server = TelemetryServer(config.agent.metrics_listen, metrics=metrics, health=health,
+                                 events=runner.events,  # type: ignore[arg-type]
+                                 enable_quit=config.agent.enable_quit)
+        server.start()
+    if config.pid_file:
+        from s4e_secret_agent.writer import write_file
+
+        write_file(config.pid_file, f"{os.getpid()}\n".encode(), mode=0o600)
+    _start_watcher(runner, _watched_paths(config, sources))
+
+    def body() -> None:
+        try:
+            if config.exit_after_auth:
+                runner.run_init()
+            else:
+                runner.run_sidecar()
+        finally:
+            if config.agent.revoke_on_shutdown:
+                if config.agent.revoke_grace > 0 and not config.exit_after_auth:
+                    time.sleep(config.agent.revoke_grace)
+                runner.revoke_all()
+
+    grace = _STOP_GRACE
+    if config.agent.revoke_on_shutdown:
+        grace += config.agent.revoke_grace + 5.0
+    try:
+        _run_in_thread(runner, body, grace=grace)
+    finally:
+        runner.stop.set()
+        if server is not None:
+            server.stop()
+
+
+def load_and_report(sources: ConfigSources) -> AgentConfig:
+    """Load the configuration, log its warnings once, and return the frozen model."""
+    from s4e_secret_agent.config.load import load_config
+
+    loaded = load_config(sources)
+    for warning in loaded.warnings:
+        log.warning("%s", warning, extra={"event": "config_warning"})
+    return loaded.config
+
+
+__all__ = ["AgentError", "load_and_report", "run_init", "run_sidecar"]
