@@ -1,0 +1,174 @@
+"""Vault Agent (consul-template) compatible templates: Go ``text/template`` in pure Python.
+
+The engine does no I/O: Vault reads, environment variables and files come in as callables on
+:class:`RenderContext`. Parse once, render many times::
+
+    tmpl = Template.parse(text, name="db")
+    out = tmpl.render(RenderContext(secret=read_secret, env=os.environ.get))
+
+``secret(path, args)`` returns the whole Vault response body decoded with :func:`decode_json`;
+the engine exposes it to the template the way consul-template does (``.Data``, ``.LeaseID``,
+...). Errors are :class:`TemplateError` with Go's ``template: NAME:LINE:COL: ...`` wording; an
+:class:`~s4e_secret_agent.errors.AgentError` raised by a callable passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from s4e_secret_agent.errors import AgentError, TemplateError
+
+__all__ = ["RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
+
+
+def _no_secret(path: str, args: tuple[str, ...]) -> Any:
+    del args
+    raise TemplateError(f"no Vault access is configured to read {path!r}")
+
+
+def _no_list(path: str) -> Any:
+    raise TemplateError(f"no Vault access is configured to list {path!r}")
+
+
+def _no_env(name: str) -> str:
+    del name
+    return ""
+
+
+def _no_file(path: str) -> str:
+    raise TemplateError(f"no file access is configured to read {path!r}")
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Where a render gets its data from (all injected; the engine itself does no I/O)."""
+
+    secret: Callable[[str, tuple[str, ...]], Any] = _no_secret
+    secrets: Callable[[str], Any] = _no_list
+    env: Callable[[str], str] = _no_env
+    file: Callable[[str], str] = _no_file
+    error_on_missing_key: bool = False
+    now: Callable[[], float] = time.time
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A literal ``secret``/``secrets`` call found by static analysis."""
+
+    kind: str  # "secret" or "secrets"
+    path: str
+    args: tuple[str, ...] = ()
+    line: int = 0
+    col: int = 0
+
+
+@dataclass
+class Template:
+    """A parsed template set (the main template plus its ``define``/``block`` templates)."""
+
+    name: str
+    text: str
+    left_delim: str
+    right_delim: str
+    _trees: dict[str, Any] = field(repr=False)
+    error_on_missing_key: bool = False
+
+    @classmethod
+    def parse(cls, text: str, name: str = "", left_delim: str = "{{",
+              right_delim: str = "}}", *, error_on_missing_key: bool = False) -> Template:
+        """Parse ``text``; raises :class:`TemplateError` with Go's message on bad syntax."""
+        from s4e_secret_agent.template.functions import function_names
+        from s4e_secret_agent.template.parse import parse_templates
+
+        try:
+            trees = parse_templates(name, text, left_delim or "{{", right_delim or "}}",
+                                    function_names())
+        except TemplateError:
+            raise
+        except RecursionError:
+            raise TemplateError(f"template: {name}: max expression depth exceeded") from None
+        return cls(name, text, left_delim or "{{", right_delim or "}}", trees,
+                   error_on_missing_key)
+
+    def render(self, ctx: RenderContext | None = None) -> str:
+        """Execute the template; returns the output text."""
+        from s4e_secret_agent.template.execute import Executor
+        from s4e_secret_agent.template.functions import build_funcs
+        from s4e_secret_agent.template.values import MISSING
+
+        ctx = ctx or RenderContext()
+        secret_values: list[str] = []
+
+        def remember(secret: Any) -> None:
+            _collect_strings(secret, secret_values)
+
+        def redact(message: str) -> str:
+            # Like consul-template's "redactinator": no secret value may reach an error.
+            for value in sorted(set(secret_values), key=len, reverse=True):
+                if len(value) >= 1 and value in message:
+                    message = message.replace(value, "[redacted]")
+            return message
+
+        funcs = build_funcs(ctx, {}, remember)
+        executor = Executor(self._trees, self.name, funcs,
+                            error_on_missing_key=ctx.error_on_missing_key
+                            or self.error_on_missing_key,
+                            text=self.text, redact=redact)
+        try:
+            return executor.execute(self.name, MISSING)
+        except AgentError:
+            raise
+        except RecursionError:
+            raise TemplateError(f"template: {self.name}: template nesting is too deep"
+                                ) from None
+
+    def secret_refs(self) -> list[SecretRef]:
+        """Literal paths passed to ``secret``/``secrets`` (for prefetching and policy checks)."""
+        from s4e_secret_agent.template.refs import find_secret_refs
+
+        return find_secret_refs(self._trees, self.text)
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Decode a JSON document into the engine's Go-semantic values (numbers kept exact)."""
+    from s4e_secret_agent.template.gojson import decode_json as _decode
+
+    return _decode(text)
+
+
+def _collect_strings(value: Any, out: list[str]) -> None:
+    from s4e_secret_agent.template.gofmt import format_value
+    from s4e_secret_agent.template.values import GoStruct
+
+    if isinstance(value, GoStruct):
+        data = value.fields.get("Data")
+        if isinstance(data, dict):
+            for v in data.values():
+                _collect_leaf(v, out, format_value)
+        for key in ("LeaseID",):
+            lease = value.fields.get(key)
+            if isinstance(lease, str) and lease:
+                out.append(lease)
+        auth = value.fields.get("Auth")
+        if isinstance(auth, GoStruct):
+            token = auth.fields.get("ClientToken")
+            if isinstance(token, str) and token:
+                out.append(token)
+
+
+def _collect_leaf(value: Any, out: list[str], fmt: Callable[[Any], str]) -> None:
+    if isinstance(value, dict):
+        for v in value.values():
+            _collect_leaf(v, out, fmt)
+        out.append(fmt(value))
+    elif isinstance(value, list):
+        for v in value:
+            _collect_leaf(v, out, fmt)
+        out.append(fmt(value))
+    elif value is not None and not isinstance(value, bool):
+        text = fmt(value)
+        if len(text) >= 3:
+            out.append(text)

@@ -1,0 +1,706 @@
+"""The executor: walks the parsed tree with Go ``text/template`` semantics.
+
+Behaviour follows Go's ``text/template/exec.go``: how fields are looked up on maps and structs,
+when a value is "missing" (``<no value>``) versus a nil interface, how arguments are checked
+against a function's parameter types, truth, ``range`` over lists/maps/integers, variables and
+their scopes, and the ``template: NAME:LINE:COL: executing "NAME" at <...>: ...`` errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from s4e_secret_agent.errors import AgentError, TemplateError
+from s4e_secret_agent.template import parse as p
+from s4e_secret_agent.template.gofmt import format_value, go_quote
+from s4e_secret_agent.template.values import (
+    MISSING,
+    GoMethodValue,
+    GoStruct,
+    Int32,
+    NilPointer,
+    Number,
+    StringList,
+    StringMap,
+    Uint8,
+    Uint64,
+    go_type_name,
+    is_true,
+)
+
+# Go allows 100000 nested template calls; Python's stack does not, so we stop far earlier.
+MAX_TEMPLATE_DEPTH = 100
+# Upper bounds that keep a hostile or broken template from running for minutes.
+MAX_RANGE_ITERATIONS = 200_000
+MAX_OUTPUT_CHARS = 64 * 1024 * 1024
+
+
+class ExecError(TemplateError):
+    """A template failed while executing; ``line``/``column`` locate the failing node."""
+
+    def __init__(self, message: str, *, line: int = 0, column: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class FuncError(Exception):
+    """Raised by a template function: becomes ``error calling NAME: <message>``."""
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+# Parameter kinds of Go function signatures (what validateType checks against).
+ANY = "interface {}"
+VALUE = "reflect.Value"
+STRING = "string"
+INT = "int"
+BOOL = "bool"
+LIST = "[]interface {}"
+STRINGS = "[]string"
+MAP = "map[string]interface {}"
+
+
+@dataclass(frozen=True, slots=True)
+class GoFunc:
+    """A template function with its Go signature (parameter kinds, variadic tail)."""
+
+    fn: Callable[..., Any]
+    params: tuple[str, ...]
+    variadic: str | None = None
+    needs_state: bool = False
+
+
+def validate_arg(value: Any, kind: str) -> Any:
+    """Go's ``validateType``: returns the value to pass or raises ``_TypeError``."""
+    if value is MISSING:
+        if kind in (ANY,):
+            return None
+        if kind == VALUE:
+            return MISSING
+        if kind == LIST:
+            return []
+        if kind == STRINGS:
+            return StringList()
+        if kind == MAP:
+            return {}
+        raise _TypeError(f"invalid value; expected {kind}")
+    if kind in (ANY, VALUE):
+        return value
+    ok = False
+    if kind == STRING:
+        ok = isinstance(value, str)
+    elif kind == INT:
+        ok = isinstance(value, int) and type(value) is int
+    elif kind == BOOL:
+        ok = isinstance(value, bool)
+    elif kind == LIST:
+        ok = isinstance(value, list) and not isinstance(value, StringList)
+    elif kind == STRINGS:
+        ok = isinstance(value, StringList)
+    elif kind == MAP:
+        ok = isinstance(value, dict) and not isinstance(value, StringMap)
+    elif kind == "float64":
+        ok = isinstance(value, float)
+    if ok:
+        return value
+    got = "interface {}" if value is None else go_type_name(value)
+    raise _TypeError(f"wrong type for value; expected {kind}; got {got}")
+
+
+class _TypeError(Exception):
+    pass
+
+
+class Scope:
+    """Variable stack of one template invocation."""
+
+    __slots__ = ("vars",)
+
+    def __init__(self, dot: Any) -> None:
+        self.vars: list[list[Any]] = [["$", dot]]
+
+    def mark(self) -> int:
+        return len(self.vars)
+
+    def pop(self, mark: int) -> None:
+        del self.vars[mark:]
+
+    def push(self, name: str, value: Any) -> None:
+        self.vars.append([name, value])
+
+    def lookup(self, name: str) -> list[Any] | None:
+        for entry in reversed(self.vars):
+            if entry[0] == name:
+                found: list[Any] = entry
+                return found
+        return None
+
+
+class Executor:
+    """One execution of a template set: output buffer, options, function table."""
+
+    def __init__(self, trees: dict[str, p.Tree], parse_name: str, funcs: dict[str, GoFunc],
+                 *, error_on_missing_key: bool, text: str, redact: Callable[[str], str]) -> None:
+        self.trees = trees
+        self.parse_name = parse_name
+        self.funcs = funcs
+        self.missing_error = error_on_missing_key
+        self.text = text
+        self.redact = redact
+        self.out: list[str] = []
+        self.out_len = 0
+        self.iterations = 0
+        self.depth = 0
+        self.tmpl_name = parse_name
+        self.node: p.Node | None = None
+        self.newlines: list[int] | None = None
+
+    # errors ------------------------------------------------------------------------------
+    def location(self, node: p.Node) -> tuple[int, int]:
+        text = self.text[:node.pos]
+        line = text.count("\n") + 1
+        nl = text.rfind("\n")
+        col = len(text[nl + 1:].encode("utf-8", "surrogateescape")) if nl >= 0 else len(
+            text.encode("utf-8", "surrogateescape"))
+        return line, col
+
+    def error(self, message: str, node: p.Node | None = None) -> ExecError:
+        node = node if node is not None else self.node
+        name = self.tmpl_name
+        if node is None:
+            return ExecError(self.redact(f"template: {name}: {message}"))
+        line, col = self.location(node)
+        context = p.node_string(node)
+        if len(context) > 20:
+            context = context[:20] + "..."
+        return ExecError(
+            self.redact(f"template: {self.parse_name}:{line}:{col}: executing "
+                        f"{go_quote(name)} at <{context}>: {message}"),
+            line=line, column=col)
+
+    # output ------------------------------------------------------------------------------
+    def write(self, text: str) -> None:
+        self.out_len += len(text)
+        if self.out_len > MAX_OUTPUT_CHARS:
+            raise self.error(f"output is larger than {MAX_OUTPUT_CHARS} characters")
+        self.out.append(text)
+
+    # entry points -------------------------------------------------------------------------
+    def execute(self, name: str, dot: Any) -> str:
+        tree = self.trees.get(name)
+        if tree is None or (False):
+            raise ExecError(f"template: no template {go_quote(name)} associated with template "
+                            f"{go_quote(self.parse_name)}")
+        saved = self.tmpl_name
+        self.tmpl_name = name
+        try:
+            self.walk(dot, tree.root, Scope(dot))
+        finally:
+            self.tmpl_name = saved
+        return "".join(self.out)
+
+    def execute_nested(self, name: str, dot: Any) -> str:
+        """executeTemplate: render a named template into a string."""
+        if name not in self.trees:
+            raise FuncError(f"template: no template {go_quote(name)} associated with template "
+                            f"{go_quote(self.parse_name)}")
+        if self.depth >= MAX_TEMPLATE_DEPTH:
+            raise self.error(f"exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})")
+        saved_out, saved_len, saved_name, saved_node = (self.out, self.out_len, self.tmpl_name,
+                                                        self.node)
+        self.out = []
+        self.depth += 1
+        self.tmpl_name = name
+        try:
+            self.walk(dot, self.trees[name].root, Scope(dot))
+            return "".join(self.out)
+        finally:
+            self.out, self.tmpl_name, self.node = saved_out, saved_name, saved_node
+            self.out_len = saved_len
+            self.depth -= 1
+
+    # walking -----------------------------------------------------------------------------
+    def walk(self, dot: Any, node: p.Node, scope: Scope) -> None:
+        self.node = node
+        kind = type(node)
+        if kind is p.TextNode:
+            self.write(node.text)  # type: ignore[attr-defined]
+        elif kind is p.ActionNode:
+            assert isinstance(node, p.ActionNode)
+            value = self.eval_pipeline(dot, node.pipe, scope)
+            if not node.pipe.decl:
+                self.print_value(node, value)
+        elif kind is p.ListNode:
+            assert isinstance(node, p.ListNode)
+            for child in node.nodes:
+                self.walk(dot, child, scope)
+        elif kind is p.BranchNode:
+            assert isinstance(node, p.BranchNode)
+            if node.kind == "range":
+                self.walk_range(dot, node, scope)
+            else:
+                self.walk_if_or_with(dot, node, scope)
+        elif kind is p.TemplateNode:
+            assert isinstance(node, p.TemplateNode)
+            self.walk_template(dot, node, scope)
+        elif kind is p.BreakNode:
+            raise _Break
+        elif kind is p.ContinueNode:
+            raise _Continue
+        elif kind is p.CommentNode:
+            return
+        else:
+            raise self.error(f"unknown node: {p.node_string(node)}")
+
+    def walk_if_or_with(self, dot: Any, node: p.BranchNode, scope: Scope) -> None:
+        mark = scope.mark()
+        try:
+            value = self.eval_pipeline(dot, node.pipe, scope)
+            truth = self.truth_of(value)
+            if truth:
+                self.walk(value if node.kind == "with" else dot, node.list, scope)
+            elif node.else_list is not None:
+                self.walk(dot, node.else_list, scope)
+        finally:
+            scope.pop(mark)
+
+    def truth_of(self, value: Any) -> bool:
+        if isinstance(value, GoMethodValue) and not hasattr(value, "go_truth"):
+            return True
+        return is_true(value)
+
+    def walk_range(self, dot: Any, node: p.BranchNode, scope: Scope) -> None:
+        self.node = node
+        outer = scope.mark()
+        try:
+            value = self.eval_pipeline(dot, node.pipe, scope)
+            mark = scope.mark()
+            decl = node.pipe.decl
+            items = self.range_items(value, len(decl), node)
+            ran = False
+            for index, elem in items:
+                ran = True
+                self.iterations += 1
+                if self.iterations > MAX_RANGE_ITERATIONS:
+                    raise self.error(
+                        f"range ran more than {MAX_RANGE_ITERATIONS} iterations", node)
+                if decl:
+                    scope.vars[mark - 1][1] = elem
+                    if len(decl) > 1:
+                        scope.vars[mark - 2][1] = index
+                try:
+                    self.walk(elem, node.list, scope)
+                except _Continue:
+                    pass
+                except _Break:
+                    scope.pop(mark)
+                    break
+                scope.pop(mark)
+            if not ran and node.else_list is not None:
+                self.walk(dot, node.else_list, scope)
+        finally:
+            scope.pop(outer)
+
+    def range_items(self, value: Any, nvars: int, node: p.BranchNode) -> Iterator[
+            tuple[Any, Any]]:
+        if isinstance(value, NilPointer):
+            value = MISSING
+        if isinstance(value, list):
+            return iter(list(enumerate(value)))
+        if isinstance(value, dict):
+            from s4e_secret_agent.template.gofmt import sort_keys
+
+            return iter([(k, value[k]) for k in sort_keys(value)])
+        if isinstance(value, bytes):
+            return iter([(i, Uint8(b)) for i, b in enumerate(value)])
+        if value is MISSING or value is None:
+            return iter(())
+        if isinstance(value, RangeChannel):
+            if nvars > 1:
+                raise self.error("can't use " + format_value(value) +
+                                 " to iterate over more than one variable", node)
+            return ((i, v) for i, v in enumerate(value.values()))
+        if isinstance(value, int) and not isinstance(value, bool):
+            if nvars > 1:
+                raise self.error(f"can't use {int(value)} to iterate over more than one "
+                                 "variable", node)
+            if value > MAX_RANGE_ITERATIONS:
+                raise self.error(f"range ran more than {MAX_RANGE_ITERATIONS} iterations", node)
+            typ = type(value)
+            return ((typ(i), typ(i)) for i in range(int(value)))
+        raise self.error(f"range can't iterate over {format_value(value)}", node)
+
+    def walk_template(self, dot: Any, node: p.TemplateNode, scope: Scope) -> None:
+        self.node = node
+        tree = self.trees.get(node.name)
+        if tree is None:
+            raise self.error(f"template {go_quote(node.name)} not defined", node)
+        if self.depth >= MAX_TEMPLATE_DEPTH:
+            raise self.error(f"exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})", node)
+        new_dot = self.eval_pipeline(dot, node.pipe, scope) if node.pipe is not None else MISSING
+        saved_name = self.tmpl_name
+        self.depth += 1
+        self.tmpl_name = node.name
+        try:
+            self.walk(new_dot, tree.root, Scope(new_dot))
+        finally:
+            self.depth -= 1
+            self.tmpl_name = saved_name
+
+    # printing ----------------------------------------------------------------------------
+    def print_value(self, node: p.Node, value: Any) -> None:
+        self.node = node
+        if value is MISSING:
+            self.write("<no value>")
+            return
+        if isinstance(value, str):
+            self.write(value)
+            return
+        if isinstance(value, GoStruct):
+            self.write(format_value(value, top=False))
+            return
+        if isinstance(value, RangeChannel):
+            raise self.error(f"can't print {p.node_string(node)} of type <-chan int64", node)
+        self.write(format_value(value))
+
+    # evaluation --------------------------------------------------------------------------
+    def eval_pipeline(self, dot: Any, pipe: p.PipeNode | None, scope: Scope) -> Any:
+        if pipe is None:
+            return MISSING
+        self.node = pipe
+        value: Any = _NO_FINAL
+        for cmd in pipe.cmds:
+            value = self.eval_command(dot, cmd, value, scope)
+            # An interface{} holding nil is "no value" once a command is done.
+            if value is None:
+                value = MISSING
+        for var in pipe.decl:
+            if pipe.is_assign:
+                entry = scope.lookup(var.ident[0])
+                if entry is None:
+                    raise self.error(f"undefined variable: {var.ident[0]}")
+                entry[1] = value
+            else:
+                scope.push(var.ident[0], value)
+        return value
+
+    def not_a_function(self, args: list[p.Node], final: Any) -> None:
+        if len(args) > 1 or final is not _NO_FINAL:
+            raise self.error(f"can't give argument to non-function {p.node_string(args[0])}")
+
+    def eval_command(self, dot: Any, cmd: p.CommandNode, final: Any, scope: Scope) -> Any:
+        first = cmd.args[0]
+        kind = type(first)
+        if kind is p.FieldNode:
+            assert isinstance(first, p.FieldNode)
+            self.node = first
+            return self.eval_field_chain(dot, dot, first, first.ident, cmd.args, final, scope)
+        if kind is p.ChainNode:
+            assert isinstance(first, p.ChainNode)
+            return self.eval_chain(dot, first, cmd.args, final, scope)
+        if kind is p.IdentifierNode:
+            assert isinstance(first, p.IdentifierNode)
+            return self.eval_function(dot, first, cmd, cmd.args, final, scope)
+        if kind is p.PipeNode:
+            assert isinstance(first, p.PipeNode)
+            self.not_a_function(cmd.args, final)
+            return self.eval_pipeline(dot, first, scope)
+        if kind is p.VariableNode:
+            assert isinstance(first, p.VariableNode)
+            return self.eval_variable(dot, first, cmd.args, final, scope)
+        self.node = first
+        self.not_a_function(cmd.args, final)
+        if kind is p.BoolNode:
+            assert isinstance(first, p.BoolNode)
+            return first.value
+        if kind is p.DotNode:
+            return dot
+        if kind is p.NilNode:
+            raise self.error("nil is not a command")
+        if kind is p.NumberNode:
+            assert isinstance(first, p.NumberNode)
+            return self.ideal_constant(first)
+        if kind is p.StringNode:
+            assert isinstance(first, p.StringNode)
+            return first.text
+        raise self.error(f"can't evaluate command {go_quote(p.node_string(first))}")
+
+    def ideal_constant(self, node: p.NumberNode) -> Any:
+        self.node = node
+        text = node.text
+        if node.is_complex:
+            return node.complex128
+        is_hex_int = (len(text) > 2 and text[0] == "0" and text[1] in "xX"
+                      and not any(c in text for c in "pP"))
+        if node.is_float and not is_hex_int and not text.startswith("'") and any(
+                c in text for c in ".eEpP"):
+            return node.float64
+        if node.is_int:
+            if node.text.startswith("'"):
+                return Int32(node.int64)
+            return node.int64
+        if node.is_uint:
+            raise self.error(f"{text} overflows int")
+        return MISSING
+
+    def eval_chain(self, dot: Any, chain: p.ChainNode, args: list[p.Node], final: Any,
+                   scope: Scope) -> Any:
+        self.node = chain
+        if isinstance(chain.node, p.NilNode):
+            raise self.error(f"indirection through explicit nil in {p.node_string(chain)}")
+        pipe = self.eval_arg(dot, ANY if not isinstance(chain.node, p.PipeNode) else VALUE,
+                             chain.node, scope, raw=True)
+        return self.eval_field_chain(dot, pipe, chain, chain.fields, args, final, scope)
+
+    def eval_variable(self, dot: Any, var: p.VariableNode, args: list[p.Node], final: Any,
+                      scope: Scope) -> Any:
+        self.node = var
+        entry = scope.lookup(var.ident[0])
+        if entry is None:
+            raise self.error(f"undefined variable: {var.ident[0]}")
+        value = entry[1]
+        if len(var.ident) == 1:
+            self.not_a_function(args, final)
+            return value
+        return self.eval_field_chain(dot, value, var, var.ident[1:], args, final, scope)
+
+    def eval_field_chain(self, dot: Any, receiver: Any, node: p.Node, idents: list[str],
+                         args: list[p.Node], final: Any, scope: Scope) -> Any:
+        n = len(idents)
+        for i in range(n - 1):
+            receiver = self.eval_field(dot, idents[i], node, None, _NO_FINAL, receiver, scope)
+        return self.eval_field(dot, idents[n - 1], node, args, final, receiver, scope)
+
+    def eval_field(self, dot: Any, name: str, node: p.Node, args: list[p.Node] | None,
+                   final: Any, receiver: Any, scope: Scope) -> Any:
+        if receiver is MISSING:
+            if self.missing_error:
+                raise self.error(f"nil data; no entry for key {go_quote(name)}", node)
+            return MISSING
+        if receiver is None:
+            raise self.error(f"nil pointer evaluating interface {{}}.{name}", node)
+        method = _method_of(receiver, name)
+        if method is not None:
+            return self.eval_call(dot, method, node, name, args, final, scope)
+        has_args = (args is not None and len(args) > 1) or final is not _NO_FINAL
+        if isinstance(receiver, dict):
+            if has_args:
+                raise self.error(f"{name} is not a method but has arguments", node)
+            if name in receiver:
+                return receiver[name]
+            if self.missing_error:
+                raise self.error(f"map has no entry for key {go_quote(name)}", node)
+            if isinstance(receiver, StringMap):
+                return ""
+            return None
+        if isinstance(receiver, GoStruct):
+            if name in receiver.fields:
+                if has_args:
+                    raise self.error(f"{name} has arguments but cannot be invoked as function",
+                                     node)
+                return receiver.fields[name]
+            if name[:1].islower() and name in _unexported_fields(receiver):
+                raise self.error(f"{name} is an unexported field of struct type "
+                                 f"{receiver.go_type}", node)
+        if isinstance(receiver, NilPointer) and name in receiver.fields:
+            raise self.error(f"nil pointer evaluating {receiver.type_name}.{name}", node)
+        raise self.error(f"can't evaluate field {name} in type {go_type_name(receiver)}", node)
+
+    def eval_function(self, dot: Any, ident: p.IdentifierNode, cmd: p.Node,
+                      args: list[p.Node] | None, final: Any, scope: Scope) -> Any:
+        self.node = ident
+        name = ident.ident
+        fn = self.funcs.get(name)
+        if fn is None:
+            raise self.error(f"{go_quote(name)} is not a defined function")
+        if name in ("and", "or"):
+            return self.eval_and_or(dot, name, args, final, scope)
+        return self.eval_call(dot, fn, cmd, name, args, final, scope)
+
+    def eval_and_or(self, dot: Any, name: str, args: list[p.Node] | None, final: Any,
+                    scope: Scope) -> Any:
+        call_args = (args or [])[1:]
+        num_in = len(call_args) + (0 if final is _NO_FINAL else 1)
+        if num_in < 1:
+            raise self.error(f"wrong number of args for {name}: want at least 1 got "
+                             f"{len(call_args)}")
+        value: Any = MISSING
+        for arg in call_args:
+            value = self.eval_arg(dot, VALUE, arg, scope)
+            if self.truth_of(_deref_nil(value)) == (name == "or"):
+                return value
+        if final is not _NO_FINAL:
+            value = final
+        return value
+
+    def eval_call(self, dot: Any, fn: GoFunc, node: p.Node, name: str,
+                  args: list[p.Node] | None, final: Any, scope: Scope) -> Any:
+        call_args = args[1:] if args is not None else []
+        num_in = len(call_args) + (0 if final is _NO_FINAL else 1)
+        num_fixed = len(fn.params)
+        if fn.variadic is not None:
+            if num_in < num_fixed:
+                raise self.error(f"wrong number of args for {name}: want at least {num_fixed} "
+                                 f"got {len(call_args)}")
+        elif num_in != num_fixed:
+            raise self.error(f"wrong number of args for {name}: want {num_fixed} got {num_in}")
+        argv: list[Any] = []
+        for i, arg in enumerate(call_args):
+            kind = fn.params[i] if i < num_fixed else (fn.variadic or ANY)
+            argv.append(self.eval_arg(dot, kind, arg, scope))
+        if final is not _NO_FINAL:
+            i = num_in - 1
+            kind = fn.params[i] if i < num_fixed else (fn.variadic or ANY)
+            try:
+                argv.append(validate_arg(final, kind))
+            except _TypeError as exc:
+                raise self.error(str(exc)) from None
+        try:
+            result = fn.fn(self, *argv) if fn.needs_state else fn.fn(*argv)
+        except FuncError as exc:
+            self.node = node
+            raise self.error(f"error calling {name}: {exc}", node) from None
+        except (ExecError, AgentError):
+            raise
+        except RecursionError:
+            raise self.error("template nesting is too deep", node) from None
+        except Exception as exc:  # a bug in a helper must still surface as a template error
+            raise self.error(f"error calling {name}: {type(exc).__name__}", node) from None
+        return result
+
+    def eval_arg(self, dot: Any, kind: str, node: p.Node, scope: Scope,
+                 raw: bool = False) -> Any:
+        self.node = node
+        t = type(node)
+        value: Any
+        if t is p.DotNode:
+            value = dot
+        elif t is p.NilNode:
+            if kind in (ANY, LIST, STRINGS, MAP):
+                return None if kind == ANY else validate_arg(MISSING, kind)
+            if kind == VALUE:
+                return None
+            raise self.error(f"cannot assign nil to {kind}")
+        elif t is p.FieldNode:
+            assert isinstance(node, p.FieldNode)
+            value = self.eval_field_chain(dot, dot, node, node.ident, [node], _NO_FINAL, scope)
+        elif t is p.VariableNode:
+            assert isinstance(node, p.VariableNode)
+            value = self.eval_variable(dot, node, [node], _NO_FINAL, scope)
+        elif t is p.PipeNode:
+            assert isinstance(node, p.PipeNode)
+            value = self.eval_pipeline(dot, node, scope)
+        elif t is p.IdentifierNode:
+            assert isinstance(node, p.IdentifierNode)
+            value = self.eval_function(dot, node, node, None, _NO_FINAL, scope)
+        elif t is p.ChainNode:
+            assert isinstance(node, p.ChainNode)
+            value = self.eval_chain(dot, node, [node], _NO_FINAL, scope)
+        else:
+            return self.eval_literal(kind, node)
+        if raw:
+            return value
+        try:
+            return validate_arg(value, kind)
+        except _TypeError as exc:
+            raise self.error(str(exc), node) from None
+
+    def eval_literal(self, kind: str, node: p.Node) -> Any:
+        if kind in (ANY, VALUE):
+            if isinstance(node, p.BoolNode):
+                return node.value
+            if isinstance(node, p.NumberNode):
+                return self.ideal_constant(node)
+            if isinstance(node, p.StringNode):
+                return node.text
+        elif kind == STRING:
+            if isinstance(node, p.StringNode):
+                return node.text
+            raise self.error(f"expected string; found {p.node_string(node)}", node)
+        elif kind == INT:
+            if isinstance(node, p.NumberNode) and node.is_int:
+                return node.int64
+            raise self.error(f"expected integer; found {p.node_string(node)}", node)
+        elif kind == BOOL:
+            if isinstance(node, p.BoolNode):
+                return node.value
+            raise self.error(f"expected bool; found {p.node_string(node)}", node)
+        elif kind == "float64":
+            if isinstance(node, p.NumberNode) and node.is_float:
+                return node.float64
+            raise self.error(f"expected float; found {p.node_string(node)}", node)
+        raise self.error(f"can't handle {p.node_string(node)} for arg of type {kind}", node)
+
+
+class _NoFinal:
+    __slots__ = ()
+
+
+_NO_FINAL: Any = _NoFinal()
+
+
+class RangeChannel:
+    """What ``loop`` returns: a receive-only channel of int64 (ranged over once)."""
+
+    __slots__ = ("start", "stop")
+
+    def __init__(self, start: int, stop: int) -> None:
+        self.start = start
+        self.stop = stop
+
+    def values(self) -> Iterator[Any]:
+        from s4e_secret_agent.template.values import Int64
+
+        for i in range(self.start, self.stop):
+            yield Int64(i)
+
+
+def _deref_nil(value: Any) -> Any:
+    return value
+
+
+def _method_of(receiver: Any, name: str) -> GoFunc | None:
+    if isinstance(receiver, Number):
+        if name == "String":
+            return GoFunc(lambda: receiver.text, ())
+        if name == "Int64":
+            return GoFunc(lambda: _number_int64(receiver), ())
+        if name == "Float64":
+            return GoFunc(lambda: _number_float64(receiver), ())
+        return None
+    if isinstance(receiver, GoMethodValue):
+        method = receiver.go_method(name)
+        if method is None:
+            return None
+        return method  # type: ignore[return-value]
+    return None
+
+
+def _unexported_fields(receiver: GoStruct) -> tuple[str, ...]:
+    del receiver
+    return ()
+
+
+def _number_int64(n: Number) -> Any:
+    from s4e_secret_agent.template.functions import go_parse_int
+
+    return go_parse_int(n.text, 10, "ParseInt")
+
+
+def _number_float64(n: Number) -> Any:
+    from s4e_secret_agent.template.functions import go_parse_float
+
+    return go_parse_float(n.text)
+
+
+def uint_kind(value: Any) -> bool:
+    return isinstance(value, (Uint64, Uint8))

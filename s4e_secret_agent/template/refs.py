@@ -1,0 +1,62 @@
+"""Static analysis: which Vault paths a template reads with literal ``secret``/``secrets`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from s4e_secret_agent.template import parse as p
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template import SecretRef
+
+
+def _children(node: p.Node) -> Iterator[p.Node]:
+    if isinstance(node, p.ListNode):
+        yield from node.nodes
+    elif isinstance(node, p.ActionNode):
+        yield node.pipe
+    elif isinstance(node, p.BranchNode):
+        yield node.pipe
+        yield node.list
+        if node.else_list is not None:
+            yield node.else_list
+    elif isinstance(node, p.TemplateNode):
+        if node.pipe is not None:
+            yield node.pipe
+    elif isinstance(node, p.PipeNode):
+        yield from node.cmds
+    elif isinstance(node, p.CommandNode):
+        yield from node.args
+    elif isinstance(node, p.ChainNode):
+        yield node.node
+
+
+def find_secret_refs(trees: dict[str, Any], text: str) -> list[SecretRef]:
+    from s4e_secret_agent.template import SecretRef
+    from s4e_secret_agent.template.functions import normalize_secret_path
+
+    refs: list[SecretRef] = []
+    seen: set[tuple[str, str, tuple[str, ...]]] = set()
+
+    def visit(node: p.Node) -> None:
+        if isinstance(node, p.CommandNode) and node.args:
+            head = node.args[0]
+            if isinstance(head, p.IdentifierNode) and head.ident in ("secret", "secrets"):
+                literal = [a.text for a in node.args[1:] if isinstance(a, p.StringNode)]
+                if literal and len(literal) == len(node.args) - 1:
+                    path = normalize_secret_path(literal[0])
+                    args = tuple(a for a in literal[1:] if a) if head.ident == "secret" else ()
+                    key = (head.ident, path, args)
+                    if path and key not in seen:
+                        seen.add(key)
+                        before = text[:node.pos]
+                        line = before.count("\n") + 1
+                        col = len(before) - (before.rfind("\n") + 1)
+                        refs.append(SecretRef(head.ident, path, args, line, col))
+        for child in _children(node):
+            visit(child)
+
+    for tree in trees.values():
+        visit(tree.root)
+    return refs
