@@ -62,9 +62,8 @@ def parse_signal(value: str | int) -> signal_module.Signals:
 def _find_shell() -> str | None:
     import shutil
 
-    found = shutil.which("sh")
-    if found:
-        return found
+    if shutil.which("sh"):
+        return "sh"  # as consul-template does; also matches the config layer's ("sh", "-c", ...)
     for candidate in ("/bin/sh", "/usr/bin/sh"):
         if os.access(candidate, os.X_OK):
             return candidate
@@ -99,7 +98,7 @@ class CommandAction:
     """Run ``command`` (string or argv list, see :func:`prepare_command`)."""
 
     template: str
-    command: str | tuple[str, ...]
+    command: str | Sequence[str]  # stored as a tuple when given as a list
     timeout: float | None = None
     kind: ClassVar[str] = "command"
 

@@ -228,8 +228,7 @@ def test_prepare_command_rules() -> None:
     assert prepare_command(["nginx", "-s", "reload"]) == ["nginx", "-s", "reload"]
     assert prepare_command("true") == ["true"]
     assert prepare_command(["true"]) == ["true"]
-    shell, flag, text = prepare_command("nginx -s reload")
-    assert os.path.basename(shell) == "sh" and flag == "-c" and text == "nginx -s reload"
+    assert prepare_command("nginx -s reload") == ["sh", "-c", "nginx -s reload"]
     assert prepare_command(["kill -HUP 1"])[1:] == ["-c", "kill -HUP 1"]
     assert prepare_command("a;b") == ["a;b"]  # no whitespace: no shell (consul-template)
     for empty in ("", " ", [], [""]):
@@ -288,6 +287,15 @@ def test_command_runs_without_a_writable_temporary_directory(
     out = tmp_path / "out"
     (result,) = run_actions([CommandAction("t", f"echo ran > '{out}'")])
     assert result.ok and out.read_text() == "ran\n"
+
+
+def test_string_and_config_forms_of_one_command_are_the_same_action(tmp_path: Path) -> None:
+    log_file = tmp_path / "log"
+    text = f"echo once >> '{log_file}'"
+    results = run_actions([CommandAction("a", text), CommandAction("b", ("sh", "-c", text)),
+                           CommandAction("c", [text])])
+    assert len(results) == 1 and results[0].templates == ("a", "b", "c")
+    assert log_file.read_text() == "once\n"
 
 
 def test_shared_command_runs_once_and_order_is_template_order(tmp_path: Path) -> None:
