@@ -287,6 +287,7 @@ def test_native_sidecar_is_a_restartable_init_container_gated_by_readyz() -> Non
     assert agent["args"][0] == "sidecar"
     assert agent["startupProbe"]["httpGet"] == {"path": "/readyz", "port": "agent-metrics"}
     assert agent["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert "readinessProbe" not in agent
     assert agent["ports"] == [{"name": "agent-metrics", "containerPort": 9102, "protocol": "TCP"}]
     assert "--metrics-listen" in agent["args"]
     assert [c["name"] for c in spec["containers"]] == ["core"]
@@ -308,7 +309,8 @@ def test_classic_sidecar_has_an_init_container_and_a_sidecar() -> None:
     assert [c["name"] for c in spec["containers"]] == ["core", "s4e-secret-agent"]
     sidecar = spec["containers"][1]
     assert sidecar["args"][0] == "sidecar"
-    assert sidecar["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert sidecar["startupProbe"]["httpGet"]["path"] == "/readyz"
+    assert "readinessProbe" not in sidecar, "a sidecar's readiness would gate the whole pod"
     labels = find(objects, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
     assert labels["s4e-secret-agent/metrics"] == "true"
 

@@ -192,19 +192,29 @@ volumeMounts:
 {{- define "s4e-secret-agent.sidecarContainer" -}}
 - name: s4e-secret-agent
   {{- include "s4e-secret-agent.containerBody" (list . "sidecar") | nindent 2 }}
-  readinessProbe:
-    httpGet:
-      path: /readyz
-      port: agent-metrics
-    periodSeconds: 10
-    timeoutSeconds: 2
-  livenessProbe:
-    httpGet:
-      path: /healthz
-      port: agent-metrics
-    periodSeconds: 10
-    timeoutSeconds: 2
-    failureThreshold: 6
+  {{- include "s4e-secret-agent.probes" . | nindent 2 }}
+{{- end -}}
+
+{{/*
+Probes: the startup probe passes after the first render and holds back the liveness probe.
+No readiness probe: a sidecar's readiness counts for the whole pod, and an app usually keeps
+working with the credentials it has while Vault is briefly unreachable (docs/health.md).
+*/}}
+{{- define "s4e-secret-agent.probes" -}}
+startupProbe:
+  httpGet:
+    path: /readyz
+    port: agent-metrics
+  periodSeconds: 1
+  timeoutSeconds: 2
+  failureThreshold: 300
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: agent-metrics
+  periodSeconds: 10
+  timeoutSeconds: 2
+  failureThreshold: 3
 {{- end -}}
 
 {{/*
@@ -217,26 +227,7 @@ the main containers.
 - name: s4e-secret-agent
   restartPolicy: Always
   {{- include "s4e-secret-agent.containerBody" (list . "sidecar") | nindent 2 }}
-  startupProbe:
-    httpGet:
-      path: /readyz
-      port: agent-metrics
-    periodSeconds: 1
-    timeoutSeconds: 2
-    failureThreshold: 300
-  readinessProbe:
-    httpGet:
-      path: /readyz
-      port: agent-metrics
-    periodSeconds: 10
-    timeoutSeconds: 2
-  livenessProbe:
-    httpGet:
-      path: /healthz
-      port: agent-metrics
-    periodSeconds: 10
-    timeoutSeconds: 2
-    failureThreshold: 6
+  {{- include "s4e-secret-agent.probes" . | nindent 2 }}
 {{- end -}}
 
 {{/* The agent's entries for spec.initContainers, per the component's mode. */}}
