@@ -334,9 +334,12 @@ def _ensure_secrets_engine(vault: _Vault, report: BootstrapReport, mount: str, k
 def _ensure_kv_secret(vault: _Vault, report: BootstrapReport, spec: SecretSpec,
                       given: Mapping[str, str]) -> None:
     data_path = f"{KV_MOUNT}/data/{spec.name}"
-    stored = vault.read(data_path)
+    # The metadata gives the version to check-and-set against even when the newest version
+    # was deleted (then the data read answers 404 and the secret is written afresh).
+    metadata = vault.read(f"{KV_MOUNT}/metadata/{spec.name}")
+    version = int((metadata or {}).get("current_version") or 0)
+    stored = vault.read(data_path) if metadata is not None else None
     current: dict[str, Any] = dict((stored or {}).get("data") or {})
-    version = int(((stored or {}).get("metadata") or {}).get("version") or 0)
     # Stored values win over defaults, explicit values win over stored ones; only missing
     # secret keys are generated, so a second run never rotates anything by itself.
     desired: dict[str, Any] = dict(spec.defaults)

@@ -26,10 +26,17 @@ from s4e_secret_agent.bootstrap import (
     parse_duration,
     policy_hcl,
 )
-from s4e_secret_agent.errors import ExitCode, PermissionDeniedError, UsageError, VaultError
+from s4e_secret_agent.errors import (
+    ExitCode,
+    PermissionDeniedError,
+    UsageError,
+    VaultError,
+    VaultUnavailableError,
+)
 from s4e_secret_agent.vault import new_client
 from tests.testbed.kubernetes import KubernetesAPI, ServiceAccountIssuer
 from tests.testbed.openbao import OpenBaoServer
+from tests.testbed.ports import free_port
 from tests.testbed.postgres import PostgresCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -255,9 +262,31 @@ def test_a_kv_v1_mount_is_refused_with_the_fix() -> None:
         assert "enable-versioning s4e/" in str(caught.value)
 
 
+def test_a_deleted_secret_is_written_again_and_others_kept() -> None:
+    with OpenBaoServer() as bao:
+        options = BootstrapOptions(auth="approle")
+        bootstrap(new_client(bao.address, bao.root_token), options)
+        client = bao.client()
+        redis_before = client.secrets.kv.v2.read_secret_version(
+            path="redis", mount_point="s4e", raise_on_deleted_version=True)["data"]
+        client.secrets.kv.v2.delete_latest_version_of_secret(path="app", mount_point="s4e")
+        report = bootstrap(new_client(bao.address, bao.root_token), options)
+        assert [(c.action, c.item) for c in report.changed] == [("created", "s4e/data/app")]
+        app = client.secrets.kv.v2.read_secret_version(
+            path="app", mount_point="s4e", raise_on_deleted_version=True)["data"]
+        assert app["metadata"]["version"] == 2
+        assert set(app["data"]) == {"secret_key", "smtp_password"}
+        assert client.secrets.kv.v2.read_secret_version(
+            path="redis", mount_point="s4e", raise_on_deleted_version=True)["data"] == (
+            redis_before)
+
+
 def test_unreachable_or_refused_server_maps_to_agent_errors(server: OpenBaoServer) -> None:
     with pytest.raises(PermissionDeniedError):
         bootstrap(new_client(server.address, "not-a-token"), BootstrapOptions())
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(VaultUnavailableError, match=f"Vault at {nowhere} is unavailable"):
+        bootstrap(new_client(nowhere, "t", timeout=5), BootstrapOptions())
 
 
 def test_policy_matches_the_guide() -> None:

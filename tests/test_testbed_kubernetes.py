@@ -126,3 +126,34 @@ def test_token_file_is_written_for_agents(kubernetes_api: KubernetesAPI, tmp_pat
     claims = jwt.decode(path.read_text(), options={"verify_signature": False})
     assert claims["kubernetes.io"]["serviceaccount"]["name"] == "s4e-core"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_reviewer_jwt_and_role_audience(openbao: OpenBaoServer,
+                                        kubernetes_api: KubernetesAPI) -> None:
+    client = openbao.client()
+    mount = "kubernetes-reviewer-check"
+    if f"{mount}/" not in client.sys.list_auth_methods()["data"]:
+        client.sys.enable_auth_method("kubernetes", path=mount)
+    reviewer = kubernetes_api.token("vault-auth", "kube-system")
+    client.write_data(f"auth/{mount}/config", data={
+        "kubernetes_host": kubernetes_api.host, "kubernetes_ca_cert": kubernetes_api.ca_pem,
+        "token_reviewer_jwt": reviewer, "disable_local_ca_jwt": True})
+    client.write_data(f"auth/{mount}/role/aud", data={
+        "bound_service_account_names": ["s4e-core"], "bound_service_account_namespaces": ["s4e"],
+        "audience": "vault", "token_policies": ["default"]})
+    login = hvac.Client(url=openbao.address)
+    kubernetes_api.clear_reviews()
+    auth = login.auth.kubernetes.login(
+        "aud", kubernetes_api.token("s4e-core", audiences=("vault",)), mount_point=mount)
+    assert auth["auth"]["metadata"]["service_account_name"] == "s4e-core"
+    [review] = kubernetes_api.reviews
+    assert review.reviewer == "system:serviceaccount:kube-system:vault-auth"
+    assert review.audiences == ("vault",)
+    with pytest.raises(hvac.exceptions.Forbidden, match="audience"):
+        login.auth.kubernetes.login("aud", kubernetes_api.token("s4e-core"), mount_point=mount)
+    # A reviewer whose account is gone gets 401 from the API: every login is refused.
+    kubernetes_api.issuer.delete_service_account("kube-system", "vault-auth")
+    with pytest.raises(hvac.exceptions.Forbidden, match="permission denied"):
+        login.auth.kubernetes.login(
+            "aud", kubernetes_api.token("s4e-core", audiences=("vault",)), mount_point=mount)
+    assert kubernetes_api.reviews[-1].http_status == 401

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.testbed import postgres as postgres_module
 from tests.testbed.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres
@@ -61,3 +62,11 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_missing_binaries_fail_with_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setattr(postgres_module, "PG_BIN_ROOT", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="apt-get install postgresql-15"):
+        PostgresCluster()

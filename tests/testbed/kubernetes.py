@@ -219,6 +219,7 @@ class Review:
     error: str
     audiences: tuple[str, ...]
     http_status: int
+    reviewer: str = ""  # who asked: the bearer token's service account
 
 
 class ReviewError(Exception):
@@ -425,7 +426,7 @@ def _handler_for(api: KubernetesAPI) -> type[BaseHTTPRequestHandler]:
                 return
             bearer = self.headers.get("Authorization", "")
             try:
-                api._verify(bearer.removeprefix("Bearer ").strip())
+                reviewer = api._verify(bearer.removeprefix("Bearer ").strip())
             except ReviewError:
                 api._record(Review("", False, "Unauthorized", (), 401))
                 self._status(HTTPStatus.UNAUTHORIZED, "Unauthorized", "Unauthorized")
@@ -443,6 +444,7 @@ def _handler_for(api: KubernetesAPI) -> type[BaseHTTPRequestHandler]:
                 error=str(status.get("error", "")),
                 audiences=tuple(status.get("audiences", ())),
                 http_status=201,
+                reviewer=str(reviewer.get("sub", "")),
             ))
             self._reply(HTTPStatus.CREATED, {
                 "kind": "TokenReview",
