@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -181,11 +181,12 @@ class LeaseInfo:
         if ttl + min(_CAP_TOLERANCE, 0.01 * asked) < asked:
             end = now + ttl
             hard = end if hard is None else min(hard, end)
-        return replace(
-            self,
+        return LeaseInfo(
             ttl=ttl,
-            obtained_at=now,
             renewable=self.renewable if renewable is None else renewable,
+            obtained_at=now,
+            first_obtained_at=self.first_obtained_at,
+            original_ttl=self.original_ttl,
             max_expires_at=hard,
         )
 
