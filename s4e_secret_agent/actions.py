@@ -21,7 +21,7 @@ import logging
 import os
 import signal as signal_module
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, ClassVar, Final
 
@@ -154,8 +154,13 @@ def run_actions(
     *,
     timeout_default: float = DEFAULT_TIMEOUT,
     kill_grace: float = DEFAULT_KILL_GRACE,
+    on_result: Callable[[ActionResult], None] | None = None,
 ) -> list[ActionResult]:
-    """Run ``actions`` in order, each distinct action once; never raises for a failed action."""
+    """Run ``actions`` in order, each distinct action once; never raises for a failed action.
+
+    ``on_result`` is called as soon as each action has finished (e.g. to count it in the
+    metrics, which also tells the liveness check that the loop is making progress).
+    """
     groups: dict[tuple[object, ...], list[Action]] = {}
     for action in actions:
         groups.setdefault(action.dedup_key(), []).append(action)
@@ -182,6 +187,8 @@ def run_actions(
         else:
             log.warning("action failed: %s", result.detail, extra=fields)
         results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
 
 

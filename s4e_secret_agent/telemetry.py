@@ -218,7 +218,10 @@ class HealthState:
     Liveness: the runner calls :meth:`heartbeat` every loop iteration saying how long it may
     legitimately stay away (its planned sleep plus the work it is about to do). It is *stuck*
     when no heartbeat arrives within that time plus ``margin``. Before the first heartbeat
-    ``startup_grace`` applies.
+    ``startup_grace`` applies. :meth:`progress` (called for each finished Vault request and
+    action, see AgentMetrics) extends the deadline to at least ``margin`` from now, so a long
+    cycle of slow requests during a Vault outage is not mistaken for a hang; a request that
+    never returns is. ``margin`` exceeds the Vault client's default 60 s request timeout.
 
     Readiness: every configured template has rendered at least once and the token is valid.
     """
@@ -227,7 +230,7 @@ class HealthState:
         self,
         templates: Iterable[str] = (),
         *,
-        margin: float = 60.0,
+        margin: float = 90.0,
         startup_grace: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -250,6 +253,14 @@ class HealthState:
             self._last_beat = self._clock()
             self._allowed = max(0.0, max_sleep) + self._margin
             self._beats += 1
+
+    def progress(self) -> None:
+        """Work finished (a Vault request, an action): alive for at least ``margin`` more."""
+        with self._lock:
+            now = self._clock()
+            deadline = max(self._last_beat + self._allowed, now + self._margin)
+            self._last_beat = now
+            self._allowed = deadline - now
 
     def mark_rendered(self, template: str) -> None:
         with self._lock:
@@ -505,6 +516,8 @@ class AgentMetrics:
         kind_label = kind if kind in ACTION_KINDS else OTHER
         self._actions.labels(template=self._label("template", template), kind=kind_label,
                              result=_result(ok)).inc()
+        if self._health is not None:
+            self._health.progress()
 
     def observe_request(self, operation: str, duration: float, result: str = SUCCESS) -> None:
         """One Vault request: ``result`` is one of REQUEST_RESULTS (see request_result);
@@ -515,6 +528,8 @@ class AgentMetrics:
         self._requests.labels(operation=op,
                               result=result if result in REQUEST_RESULTS else "error").inc()
         self._durations.labels(operation=op).observe(max(0.0, duration))
+        if self._health is not None:
+            self._health.progress()
 
     def on_vault_request(self, event: RequestReport) -> None:
         """Callback for the Vault client: ``VaultClient(config, on_request=m.on_vault_request)``."""

@@ -302,9 +302,13 @@ def test_shared_command_runs_once_and_order_is_template_order(tmp_path: Path) ->
     log_file = tmp_path / "log"
     first = f"echo first >> '{log_file}'"
     second = ("sh", "-c", f"echo second >> '{log_file}'")
+    seen: list[tuple[str, str]] = []
     results = run_actions([CommandAction("a", first), CommandAction("b", second),
-                           CommandAction("c", first)])
+                           CommandAction("c", first)],
+                          on_result=lambda r: seen.append((r.template, log_file.read_text())))
     assert log_file.read_text() == "first\nsecond\n"
+    # reported as each finishes, not at the end
+    assert seen == [("a", "first\n"), ("b", "first\nsecond\n")]
     assert [(r.template, r.templates) for r in results] == [("a", ("a", "c")), ("b", ("b",))]
 
 

@@ -332,6 +332,25 @@ def test_healthz_turns_503_when_heartbeats_stop(agent: Agent) -> None:
     assert agent.request("GET", "/healthz")[0] == 200
 
 
+def test_finished_vault_requests_keep_a_slow_cycle_alive(agent: Agent) -> None:
+    """During an outage every request takes its full timeout; that is progress, not a hang."""
+    agent.health.heartbeat(max_sleep=0)
+    for _ in range(5):
+        agent.mono.now += 4.5  # each request times out after 4.5 s (margin is 5 s)
+        agent.metrics.observe_request("read", 4.5, "unavailable")
+        assert agent.request("GET", "/healthz")[0] == 200
+    agent.mono.now += 5.5  # the next request never returns
+    status, body, _ = agent.request("GET", "/healthz")
+    assert status == 503 and json.loads(body)["status"] == "stuck"
+
+
+def test_progress_never_shortens_an_announced_sleep(agent: Agent) -> None:
+    agent.health.heartbeat(max_sleep=30)
+    agent.metrics.on_action("app.env", "signal", ok=True)
+    agent.mono.now += 34
+    assert agent.request("GET", "/healthz")[0] == 200
+
+
 def test_healthz_fails_when_the_loop_never_starts() -> None:
     a = Agent()
     with a.server:
