@@ -274,6 +274,8 @@ def _short_reason(exc: BaseException) -> str:
     """A short cause for a connection failure (no URLs with query strings, no headers)."""
     text = str(exc)
     for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(certificate verify failed: [^'\"(]+)",
+                    r"(hostname '[^']+' doesn't match [^\")]+)",
+                    r"(EOF occurred in violation of protocol)",
                     r"(read timed out|timed out|Connection aborted|Connection reset by peer)",
                     r"(\[SSL: [A-Z_]+\] [^'\"(]+)"):
         found = re.search(pattern, text, re.IGNORECASE)
@@ -781,7 +783,13 @@ class VaultClient:
         if "wrong version number" in reason.lower():
             hints = ["vault.address uses https:// but the server speaks plain HTTP (or the "
                      "other way round)"]
-        if self.config.client_cert:
+        if "eof occurred" in reason.lower():
+            # The server hung up during the handshake: typically it requires a client
+            # certificate we did not send (or did not accept the one we sent).
+            hints = ["the server ended the TLS handshake: if it requires client certificates, "
+                     "set vault.client_cert / client_key (VAULT_CLIENT_CERT / "
+                     "VAULT_CLIENT_KEY)"]
+        elif self.config.client_cert:
             hints.append("check vault.client_cert / client_key")
         return TLSError(f"TLS handshake with {self.config.address} failed: {reason}",
                         hint="; ".join(hints), path=path)

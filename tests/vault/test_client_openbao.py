@@ -306,3 +306,22 @@ def test_request_log_lines_carry_paths_but_never_tokens_or_values(
     assert read_line.lease_ttl == 2764800  # type: ignore[attr-defined]
     everything = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert token not in everything and "do-not-log-me" not in everything
+
+
+def test_namespace_header_scopes_reads_and_kv_detection(openbao: OpenBaoServer,
+                                                        make_client: MakeClient) -> None:
+    import uuid
+
+    namespace = f"team-{uuid.uuid4().hex[:8]}"
+    key = f"only-in-{namespace}"
+    openbao.bao("namespace", "create", namespace)
+    openbao.bao("secrets", "enable", f"-ns={namespace}", "-path=secret", "-version=2", "kv")
+    openbao.bao("kv", "put", f"-ns={namespace}", "-mount=secret", key, "color=teal")
+    client, recorder = make_client(token=openbao.root_token, namespace=namespace)
+    secret = client.read(f"secret/{key}")
+    assert secret.read_path == f"secret/data/{key}" and secret.kv_version == 2
+    assert secret.data["data"] == {"color": "teal"}
+    assert [e.result for e in recorder.events] == ["ok", "ok"]
+    outside, _ = make_client(token=openbao.root_token)  # same path, root namespace
+    with pytest.raises(SecretNotFoundError):
+        outside.read(f"secret/{key}")

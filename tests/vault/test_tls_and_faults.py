@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,6 +83,7 @@ def test_tls_server_name_is_verified_instead_of_the_address(openbao_tls: OpenBao
         good.close()
         bad.close()
     assert "tls_server_name" in caught.value.hint
+    assert "doesn't match" in caught.value.message
 
 
 def test_tls_skip_verify_works_warns_once_and_emits_no_python_warnings(
@@ -160,3 +162,112 @@ def test_slow_vault_times_out_as_unavailable(openbao: OpenBaoServer, fault_proxy
     with pytest.raises(VaultUnavailableError, match="timed out"):
         client.lookup_self()
     assert recorder.events[-1].duration_s < 2.5
+
+
+# -- client certificates -------------------------------------------------------------------------
+
+
+def _issue(ca_key: Any, ca_cert: Any, common_name: str, *, server: bool) -> tuple[Any, Any]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+               .issuer_name(ca_cert.subject if ca_cert is not None else
+                            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+               .public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(minutes=5))
+               .not_valid_after(now + dt.timedelta(hours=1)))
+    if ca_cert is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        return key, builder.sign(key, hashes.SHA256())
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), False)
+    if server:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _write_pem(path: Path, key: Any, cert: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    path.with_suffix(".crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if key is not None:
+        path.with_suffix(".key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+
+
+@pytest.fixture
+def mtls_vault(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS endpoint that demands a client certificate and answers sys/health."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ca_key, ca_cert = _issue(None, None, "mtls test ca", server=False)
+    server_key, server_cert = _issue(ca_key, ca_cert, "127.0.0.1", server=True)
+    client_key, client_cert = _issue(ca_key, ca_cert, "s4e-agent", server=False)
+    _write_pem(tmp_path / "ca", None, ca_cert)
+    _write_pem(tmp_path / "server", server_key, server_cert)
+    _write_pem(tmp_path / "client", client_key, client_cert)
+
+    class Health(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = b'{"initialized":true,"sealed":false,"standby":false}\n'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    context.load_verify_locations(tmp_path / "ca.crt")
+    context.verify_mode = ssl.CERT_REQUIRED
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", tmp_path
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_client_certificate_is_presented(mtls_vault: tuple[str, Path]) -> None:
+    address, files = mtls_vault
+    client = VaultClient(VaultConfig(address=address, ca_cert=str(files / "ca.crt"),
+                                     client_cert=str(files / "client.crt"),
+                                     client_key=str(files / "client.key"),
+                                     client_timeout=10.0))
+    try:
+        assert client.health()["sealed"] is False
+    finally:
+        client.close()
+
+
+def test_missing_client_certificate_is_a_tls_error(mtls_vault: tuple[str, Path]) -> None:
+    address, files = mtls_vault
+    client = VaultClient(VaultConfig(address=address, ca_cert=str(files / "ca.crt"),
+                                     client_timeout=10.0))
+    try:
+        with pytest.raises(TLSError) as caught:
+            client.health()
+    finally:
+        client.close()
+    assert "client_cert" in caught.value.hint
