@@ -263,5 +263,7 @@ def test_stack_flow_with_real_servers(
         )
         assert app.returncode == 0, app.stderr
         user = app.stdout.strip()
-        assert user.startswith("v-") and postgres.role_exists(user)
+        # Vault names database users after the login (approle) and the role (s4e-app).
+        assert user.startswith("v-approle-s4e-app-"), user
+        assert postgres.role_exists(user)
         assert "DB_PASS" not in init.stdout + init.stderr
