@@ -613,3 +613,39 @@ def test_every_value_is_documented() -> None:
 
     undocumented = [leaf for leaf in leaves(values, "") if leaf not in documented]
     assert undocumented == []
+
+
+# Documentation -------------------------------------------------------------------------------
+
+
+def _doc_values_blocks() -> list[str]:
+    """YAML blocks of docs/kubernetes.md that are values for this chart.
+
+    Skips the S4E values file shown as the starting point and the pod-template snippets.
+    """
+    text = (CHART_DIR.parents[1] / "docs" / "kubernetes.md").read_text(encoding="utf-8")
+    chart_keys = set(yaml.safe_load((CHART_DIR / "values.yaml").read_text()))
+    blocks = []
+    for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S):
+        if block.startswith("# s4e-values.yaml") or block.lstrip().startswith("{{"):
+            continue
+        document = yaml.safe_load(block)
+        if isinstance(document, dict) and set(document) <= chart_keys:
+            blocks.append(block)
+    return blocks
+
+
+def test_values_shown_in_the_kubernetes_guide_render() -> None:
+    blocks = _doc_values_blocks()
+    assert len(blocks) >= 4
+    for block in blocks:
+        values = yaml.safe_load(block)
+        objects = manifests(values)
+        for _, metadata, spec in pod_specs(objects):
+            assert restricted_violations(metadata, spec) == []
+    combined: dict[str, Any] = {}
+    for block in blocks:
+        combined = _merge(combined, yaml.safe_load(block))
+    objects = manifests(combined)
+    assert find(objects, "PodMonitor") and find(objects, "PrometheusRule")
+    assert _agent_config(objects, "core")["vault"]["ca_cert"] == "/vault/tls/ca.crt"
