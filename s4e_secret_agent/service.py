@@ -8,6 +8,7 @@ request loses nothing). Signal handlers, the HTTP server and the file watcher on
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -120,27 +121,39 @@ def _watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, str
     return paths
 
 
+def _content_hash(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return ""
+
+
 def _start_watcher(runner: Runner, paths: dict[str, str]) -> threading.Thread | None:
-    """Watch the directories of ``paths`` (Kubernetes swaps symlinks, so a file watch alone
-    misses updates) and post the matching event when anything in them changes."""
+    """Watch the directories of ``paths`` and post the matching event when a file's *content*
+    changes. Directories, not files, are watched because Kubernetes updates projected tokens
+    and ConfigMaps by swapping a ``..data`` symlink; comparing content ignores unrelated
+    files in the same directory and touches that change nothing."""
     if not paths:
         return None
     directories = sorted({os.path.dirname(p) for p in paths if os.path.isdir(os.path.dirname(p))})
     if not directories:
         return None
+    seen = {path: _content_hash(path) for path in paths}
 
     def watch() -> None:
         from watchfiles import watch as watch_changes
 
         try:
-            for changes in watch_changes(*directories, stop_event=runner.stop,
-                                         debounce=200, step=50, rust_timeout=1000,
-                                         yield_on_timeout=False, raise_interrupt=False):
+            for _ in watch_changes(*directories, stop_event=runner.stop, debounce=200,
+                                   step=50, rust_timeout=1000, yield_on_timeout=False,
+                                   raise_interrupt=False):
                 posted: set[str] = set()
-                for _, changed in changes:
-                    directory = os.path.dirname(os.path.abspath(changed))
-                    for path, event in paths.items():
-                        if os.path.dirname(path) == directory and event not in posted:
+                for path, event in paths.items():
+                    digest = _content_hash(path)
+                    if digest != seen[path]:
+                        seen[path] = digest
+                        if event not in posted:
                             posted.add(event)
                             runner.events.put(event)
         except Exception as exc:  # a watcher failure must not take the agent down
