@@ -160,14 +160,11 @@ def _collect_strings(value: Any, out: list[str]) -> None:
 
 
 def _collect_leaf(value: Any, out: list[str], fmt: Callable[[Any], str]) -> None:
-    if isinstance(value, dict):
-        for v in value.values():
+    if isinstance(value, (dict, list)):
+        for v in value.values() if isinstance(value, dict) else value:
             _collect_leaf(v, out, fmt)
-        out.append(fmt(value))
-    elif isinstance(value, list):
-        for v in value:
-            _collect_leaf(v, out, fmt)
-        out.append(fmt(value))
+        if value:
+            out.append(fmt(value))
     elif value is not None and not isinstance(value, bool):
         text = fmt(value)
         if len(text) >= 3:

@@ -19,7 +19,6 @@ from s4e_secret_agent.template.values import (
     MISSING,
     GoMethodValue,
     GoStruct,
-    Int32,
     NilPointer,
     Number,
     StringList,
@@ -180,8 +179,6 @@ class Executor:
             return ExecError(self.redact(f"template: {name}: {message}"))
         line, col = self.location(node)
         context = p.node_string(node)
-        if len(context) > 20:
-            context = context[:20] + "..."
         return ExecError(
             self.redact(f"template: {self.parse_name}:{line}:{col}: executing "
                         f"{go_quote(name)} at <{context}>: {message}"),
@@ -327,17 +324,17 @@ class Executor:
         if isinstance(value, RangeChannel):
             if nvars > 1:
                 raise self.error("can't use " + format_value(value) +
-                                 " to iterate over more than one variable", node)
+                                 " to iterate over more than one variable")
             return ((i, v) for i, v in enumerate(value.values()))
         if isinstance(value, int) and not isinstance(value, bool):
             if nvars > 1:
                 raise self.error(f"can't use {int(value)} to iterate over more than one "
-                                 "variable", node)
+                                 "variable")
             if value > MAX_RANGE_ITERATIONS:
                 raise self.error(f"range ran more than {MAX_RANGE_ITERATIONS} iterations", node)
             typ = type(value)
             return ((typ(i), typ(i)) for i in range(int(value)))
-        raise self.error(f"range can't iterate over {format_value(value)}", node)
+        raise self.error(f"range can't iterate over {format_value(value)}")
 
     def walk_template(self, dot: Any, node: p.TemplateNode, scope: Scope) -> None:
         self.node = node
@@ -445,8 +442,6 @@ class Executor:
                 c in text for c in ".eEpP"):
             return node.float64
         if node.is_int:
-            if node.text.startswith("'"):
-                return Int32(node.int64)
             return node.int64
         if node.is_uint:
             raise self.error(f"{text} overflows int")
@@ -476,12 +471,16 @@ class Executor:
     def eval_field_chain(self, dot: Any, receiver: Any, node: p.Node, idents: list[str],
                          args: list[p.Node], final: Any, scope: Scope) -> Any:
         n = len(idents)
+        boxed = False
         for i in range(n - 1):
+            # A value looked up in a map[string]interface{} is an interface value: Go names
+            # its type "interface {}" in errors until a pipeline unwraps it.
+            boxed = isinstance(receiver, dict) and not isinstance(receiver, StringMap)
             receiver = self.eval_field(dot, idents[i], node, None, _NO_FINAL, receiver, scope)
-        return self.eval_field(dot, idents[n - 1], node, args, final, receiver, scope)
+        return self.eval_field(dot, idents[n - 1], node, args, final, receiver, scope, boxed)
 
     def eval_field(self, dot: Any, name: str, node: p.Node, args: list[p.Node] | None,
-                   final: Any, receiver: Any, scope: Scope) -> Any:
+                   final: Any, receiver: Any, scope: Scope, boxed: bool = False) -> Any:
         if receiver is MISSING:
             if self.missing_error:
                 raise self.error(f"nil data; no entry for key {go_quote(name)}", node)
@@ -513,7 +512,8 @@ class Executor:
                                  f"{receiver.go_type}", node)
         if isinstance(receiver, NilPointer) and name in receiver.fields:
             raise self.error(f"nil pointer evaluating {receiver.type_name}.{name}", node)
-        raise self.error(f"can't evaluate field {name} in type {go_type_name(receiver)}", node)
+        type_name = "interface {}" if boxed else go_type_name(receiver)
+        raise self.error(f"can't evaluate field {name} in type {type_name}", node)
 
     def eval_function(self, dot: Any, ident: p.IdentifierNode, cmd: p.Node,
                       args: list[p.Node] | None, final: Any, scope: Scope) -> Any:

@@ -102,7 +102,7 @@ def builtin_eq(arg1: Any, *arg2: Any) -> bool:
             elif k1 == "uint" and k2 == "int":
                 truth = arg >= 0 and int(arg1) == int(arg)
             elif arg1 is not MISSING and arg is not MISSING:
-                raise FuncError(_ERR_BAD_CMP)
+                raise FuncError(f"{_ERR_BAD_CMP}: {go_type_name(arg1)} and {go_type_name(arg)}")
         elif k1 in ("bool", "int", "uint", "float", "complex", "string"):
             truth = _scalar(arg1) == _scalar(arg)
         else:
@@ -142,7 +142,7 @@ def builtin_lt(arg1: Any, arg2: Any) -> bool:
             return arg1 < 0 or int(arg1) < int(arg2)
         if k1 == "uint" and k2 == "int":
             return arg2 >= 0 and int(arg1) < int(arg2)
-        raise FuncError(_ERR_BAD_CMP)
+        raise FuncError(f"{_ERR_BAD_CMP}: {go_type_name(arg1)} and {go_type_name(arg2)}")
     if k1 in ("bool", "complex"):
         raise FuncError(_ERR_BAD_TYPE)
     if k1 == "string":
@@ -688,12 +688,21 @@ def ct_regex_match(pattern: str, s: str) -> bool:
     return compile_go_regexp(pattern).search(s) is not None
 
 
+def _per_rune(s: str, convert: Callable[[str], str]) -> str:
+    # Go maps rune to rune: no "ß" -> "SS" expansion.
+    out = []
+    for ch in s:
+        mapped = convert(ch)
+        out.append(mapped if len(mapped) == 1 else ch)
+    return "".join(out)
+
+
 def ct_to_lower(s: str) -> str:
-    return s.lower()
+    return s.lower() if s.isascii() else _per_rune(s, str.lower)
 
 
 def ct_to_upper(s: str) -> str:
-    return s.upper()
+    return s.upper() if s.isascii() else _per_rune(s, str.upper)
 
 
 def ct_to_title(s: str) -> str:

@@ -392,7 +392,7 @@ class _BadVerb(Exception):
     pass
 
 
-def _fmt_arg(value: Any, verb: str, spec: _Spec) -> str:
+def _fmt_arg(value: Any, verb: str, spec: _Spec, plus_v: bool = False) -> str:
     if verb == "T":
         return _pad(go_type_name(value), spec)
     if verb == "v" and spec.sharp:
@@ -444,10 +444,10 @@ def _fmt_arg(value: Any, verb: str, spec: _Spec) -> str:
                 return _fmt_string(value.text, verb, spec)
             raise _BadVerb
         if isinstance(value, (list, dict)):
-            return _fmt_composite(value, verb, spec)
+            return _fmt_composite(value, verb, spec, plus_v)
         if isinstance(value, (GoStruct, NilPointer, GoTime)):
             if verb in "vs" or isinstance(value, GoStruct):
-                return _pad(format_value(value, plus=spec.plus), spec)
+                return _pad(format_value(value, plus=plus_v), spec)
             raise _BadVerb
         if verb in "vs":
             return _pad(format_value(value), spec)
@@ -456,15 +456,15 @@ def _fmt_arg(value: Any, verb: str, spec: _Spec) -> str:
         return bad_verb(verb, value)
 
 
-def _fmt_composite(value: list[Any] | dict[Any, Any], verb: str, spec: _Spec) -> str:
+def _fmt_composite(value: list[Any] | dict[Any, Any], verb: str, spec: _Spec,
+                   plus_v: bool) -> str:
     if isinstance(value, list):
-        if verb in "sxXq" and isinstance(value, StringList) and False:
-            pass
-        items = [_fmt_arg(v, verb, spec) for v in value]
+        items = [_fmt_arg(v, verb, spec, plus_v) for v in value]
         return "[" + " ".join(items) + "]"
     parts = []
     for k in sort_keys(value):
-        parts.append(f"{_fmt_arg(k, verb, spec)}:{_fmt_arg(value[k], verb, spec)}")
+        key = _fmt_arg(k, verb, spec, plus_v)
+        parts.append(f"{key}:{_fmt_arg(value[k], verb, spec, plus_v)}")
     return "map[" + " ".join(parts) + "]"
 
 
@@ -599,7 +599,12 @@ def sprintf(fmt: str, args: list[Any]) -> str:
         argnum += 1
         if verb == "w":
             verb = "v"
-        out.append(_fmt_arg(value, verb, spec))
+        plus_v = False
+        if verb == "v" and spec.plus:
+            # "%+v" adds field names; it is not a sign flag
+            spec.plus = False
+            plus_v = True
+        out.append(_fmt_arg(value, verb, spec, plus_v))
     if not reordered and argnum < len(args):
         extra = ", ".join(
             "<nil>" if a is None or a is MISSING else f"{go_type_name(a)}={format_value(a)}"

@@ -18,14 +18,10 @@ from s4e_secret_agent.template.values import (
     MISSING,
     GoStruct,
     GoTime,
+    IfaceMap,
     NilPointer,
     Number,
 )
-
-
-class IfaceMap(dict[Any, Any]):
-    """yaml.v2 decodes mappings to ``map[interface{}]interface{}``."""
-
 
 # --------------------------------------------------------------------------------------------
 # yaml.v2 resolution (what a plain scalar would read back as)
@@ -380,8 +376,10 @@ def _is_table_array(v: Any) -> bool:
 def to_toml(value: Any) -> str:
     if isinstance(value, GoStruct):
         value = value.fields
+    if value is None or value is MISSING:
+        raise FuncError("reflect: call of reflect.Value.Type on zero Value")
     if not isinstance(value, dict):
-        raise FuncError("toTOML: toml: top-level values must be Go maps or structs")
+        return _toml_value(value)
     lines: list[str] = []
     _toml_table(value, [], lines, 0)
     return "\n".join(lines) + ("\n" if lines else "")

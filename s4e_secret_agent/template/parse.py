@@ -1039,12 +1039,14 @@ class Parser:
 
     def _template_control(self, tok: Token) -> Node:
         context = "template clause"
-        name = self._parse_template_name(self._next_non_space(), context)
+        name_tok = self._next_non_space()
+        name = self._parse_template_name(name_tok, context)
         pipe: PipeNode | None = None
         if self._next_non_space().kind != RIGHT_DELIM:
             self._backup()
             pipe = self._pipeline(context, RIGHT_DELIM)
-        return TemplateNode(tok.pos, tok.line, name, pipe)
+        del tok
+        return TemplateNode(name_tok.pos, name_tok.line, name, pipe)
 
     def _parse_template_name(self, tok: Token, context: str) -> str:
         if tok.kind in (STRING, RAW_STRING):
@@ -1145,16 +1147,18 @@ class Parser:
         if node is None:
             return None
         if self._peek().kind == FIELD:
+            # Like Go, the combined node is positioned at the first chained field.
+            chain_pos = self._peek().pos
             chain_fields: list[str] = []
             while self._peek().kind == FIELD:
                 chain_fields.append(self._next().value[1:])
             if isinstance(node, FieldNode):
-                return FieldNode(node.pos, node.ident + chain_fields)
+                return FieldNode(chain_pos, node.ident + chain_fields)
             if isinstance(node, VariableNode):
-                return VariableNode(node.pos, node.ident + chain_fields)
+                return VariableNode(chain_pos, node.ident + chain_fields)
             if isinstance(node, (BoolNode, StringNode, NumberNode, NilNode, DotNode)):
                 raise self._errorf(f"unexpected . after term {_go_quote(node_string(node))}")
-            return ChainNode(node.pos, node, chain_fields)
+            return ChainNode(chain_pos, node, chain_fields)
         return node
 
     def _term(self) -> Node | None:

@@ -74,6 +74,10 @@ class StringMap(dict[str, str]):
     """Go ``map[string]string``."""
 
 
+class IfaceMap(dict[Any, Any]):
+    """Go ``map[interface{}]interface{}`` (what yaml.v2 decodes mappings to)."""
+
+
 class _Missing:
     """The invalid ``reflect.Value``: prints as ``<no value>``."""
 
@@ -175,6 +179,8 @@ def go_type_name(value: Any) -> str:
         return "[]interface {}"
     if isinstance(value, StringMap):
         return "map[string]string"
+    if isinstance(value, IfaceMap):
+        return "map[interface {}]interface {}"
     if isinstance(value, dict):
         return "map[string]interface {}"
     if isinstance(value, GoStruct):
