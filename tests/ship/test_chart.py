@@ -649,3 +649,20 @@ def test_values_shown_in_the_kubernetes_guide_render() -> None:
     objects = manifests(combined)
     assert find(objects, "PodMonitor") and find(objects, "PrometheusRule")
     assert _agent_config(objects, "core")["vault"]["ca_cert"] == "/vault/tls/ca.crt"
+
+
+def test_config_checksum_rolls_pods_when_templates_change() -> None:
+    def checksum(values: dict[str, Any]) -> str:
+        deployment = find(manifests(values), "Deployment")[0]
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        value: str = annotations["checksum/s4e-secret-agent-config"]
+        return value
+
+    base = _variant("native-sidecar")
+    changed = _merge(base, {"core": {"templates": [{"name": "db", "contents": "x"}]}})
+    assert re.fullmatch(r"[0-9a-f]{64}", checksum(base))
+    assert checksum(base) == checksum(copy.deepcopy(base))
+    assert checksum(base) != checksum(changed)
+    # The checksum covers only the component's own configuration.
+    other = _merge(base, {"trigger": {"templates": [{"name": "db", "contents": "x"}]}})
+    assert checksum(base) == checksum(other)

@@ -24,7 +24,8 @@ List-valued templates emit YAML list items, so they compose with the including c
 
 Public names: initContainers, containers (per the component's mode), initContainer,
 sidecarContainer, nativeSidecarContainer, volumes, secretsVolume, secretsVolumeMount,
-podSettings, podSecurityContext, podLabels, config (the agent's configuration file).
+podSettings, podSecurityContext, podLabels, podAnnotations (config checksum), config (the
+agent's configuration file).
 */}}
 
 {{/* Resolved settings of one component, as YAML (read back with fromYaml). */}}
@@ -329,6 +330,17 @@ shareProcessNamespace: true
 {{ end -}}
 securityContext:
   {{- include "s4e-secret-agent.podSecurityContext" . | nindent 2 }}
+{{- end -}}
+
+{{/*
+Annotations for the pod template: a checksum of the agent configuration, so that changing the
+templates in values rolls the pods (the agent reads its configuration once, at start).
+*/}}
+{{- define "s4e-secret-agent.podAnnotations" -}}
+{{- $s := include "s4e-secret-agent.settings" . | fromYaml -}}
+{{- if not $s.annotations -}}
+checksum/s4e-secret-agent-config: {{ include "s4e-secret-agent.config" . | sha256sum }}
+{{- end -}}
 {{- end -}}
 
 {{/* Labels for the pod template: the PodMonitor and the metrics Service select on them. */}}
