@@ -178,7 +178,8 @@ def run_actions(
         else:
             result = _send_signal(first, templates)
         result = replace(result, duration=time.monotonic() - started)
-        fields = {"template": result.template, "kind": result.kind, "ok": result.ok,
+        fields = {"event": "action", "template": result.template, "kind": result.kind,
+                  "ok": result.ok,
                   "duration_seconds": round(result.duration, 3)}
         if result.exit_code is not None:
             fields["exit_code"] = result.exit_code

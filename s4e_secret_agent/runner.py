@@ -431,13 +431,10 @@ class Runner:
                 if signals or not isinstance(a, SignalAction)]
         if not todo:
             return
+        # actions.py logs each result; here they are only counted.
         for result in run_actions(todo):
             for name in result.templates or (result.template,):
                 self.metrics.on_action(name, result.kind, result.ok)
-            level = logging.INFO if result.ok else logging.WARNING
-            log.log(level, "%s action for %s: %s", result.kind, result.template, result.detail,
-                    extra={"event": "action", "kind": result.kind, "ok": result.ok,
-                           "template": result.template})
 
     # -- init mode ---------------------------------------------------------------------------
 

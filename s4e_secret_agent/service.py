@@ -184,7 +184,7 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     server = None
     if config.agent.metrics_listen:
         server = TelemetryServer(config.agent.metrics_listen, metrics=metrics, health=health,
-                                 events=runner.events,  # type: ignore[arg-type]
+                                 events=runner.events,
                                  enable_quit=config.agent.enable_quit)
         server.start()
     if config.pid_file:

@@ -656,7 +656,7 @@ class TelemetryServer:
         listen: str,
         metrics: AgentMetrics,
         health: HealthState,
-        events: queue.Queue[str],
+        events: queue.Queue[str] | queue.SimpleQueue[str],
         *,
         enable_quit: bool = False,
     ) -> None:
