@@ -2,10 +2,10 @@
 #
 # s4e-secret-agent image: an init container or sidecar that delivers Vault secrets into a pod.
 #
-# Two stages: the first builds the wheel and a self-contained virtualenv with every dependency
-# and pre-compiled bytecode; the second copies only that virtualenv onto a clean base, so no
-# compiler, pip cache or source tree ships. The result runs as a numeric non-root user and
-# writes nothing outside /vault/secrets and /tmp, so it works with readOnlyRootFilesystem.
+# Stage 1 builds wheels: the agent's own and one for every dependency. The final stage installs
+# them offline into a virtualenv, reading them through a bind mount so that no wheel, compiler
+# or source file ends up in a layer. The result runs as a numeric non-root user and writes
+# nothing outside /vault/secrets and /tmp, so it works with readOnlyRootFilesystem.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -13,20 +13,13 @@ FROM ${PYTHON_IMAGE} AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY s4e_secret_agent ./s4e_secret_agent
-
-# The virtualenv has no pip of its own: the build stage's pip installs into it from outside, so
-# the final image carries no package installer. Bytecode is compiled here, once, because the
-# root filesystem is read-only at run time.
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
-    && python -m venv --without-pip /opt/s4e-secret-agent \
-    && python -m pip --python /opt/s4e-secret-agent/bin/python install /wheels/*.whl \
-    && python -m compileall -q -j 0 /opt/s4e-secret-agent \
-    && /opt/s4e-secret-agent/bin/s4e-secret-agent version
+RUN python -m pip wheel --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE}
 
@@ -37,7 +30,20 @@ LABEL org.opencontainers.image.title="s4e-secret-agent" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/python:3.11-slim-bookworm"
 
-COPY --from=build /opt/s4e-secret-agent /opt/s4e-secret-agent
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1
+
+# The virtualenv has no pip of its own: the base image's pip installs into it from outside.
+# --no-index: only the wheels built above, nothing fetched here. Bytecode is compiled now, once,
+# because the root filesystem is read-only at run time.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    python -m venv --without-pip /opt/s4e-secret-agent \
+    && python -m pip --python /opt/s4e-secret-agent/bin/python install --no-index \
+        --find-links=/wheels /wheels/s4e_secret_agent-*.whl \
+    && python -m compileall -q -j 0 /opt/s4e-secret-agent \
+    && /opt/s4e-secret-agent/bin/s4e-secret-agent version
 
 # /vault/secrets is the default output directory; group 0 with group write lets platforms that
 # assign a random UID (OpenShift) write there too, as long as the volume is mounted over it.
@@ -46,7 +52,6 @@ RUN mkdir -p /vault/secrets \
     && chmod 2770 /vault/secrets
 
 ENV PATH=/opt/s4e-secret-agent/bin:${PATH} \
-    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TMPDIR=/tmp
 

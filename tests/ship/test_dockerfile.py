@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -64,11 +65,14 @@ def test_multi_stage_on_a_pinned_slim_python_base(dockerfile: Dockerfile) -> Non
     for stage in dockerfile.stages:
         base = dockerfile.resolve(stage.base)
         assert re.fullmatch(r"python:3\.11-slim-bookworm", base), base
-    # The final stage takes only the built virtualenv from the build stage, nothing else.
-    copies = final.all("COPY")
-    assert [c.arguments for c in copies] == [
-        "--from=build /opt/s4e-secret-agent /opt/s4e-secret-agent"
-    ]
+    # The final stage copies nothing: it reads the build stage's wheels through a bind mount
+    # while installing, so no wheel or source file lands in one of its layers.
+    assert not final.all("COPY") and not final.all("ADD")
+    mounts = [run.arguments.split()[0] for run in final.all("RUN")
+              if run.arguments.startswith("--mount=")]
+    assert mounts == ["--mount=type=bind,from=build,source=/wheels,target=/wheels"]
+    (build_run,) = build.all("RUN")
+    assert build_run.arguments.startswith("python -m pip wheel --wheel-dir /wheels .")
 
 
 def test_runs_as_a_numeric_non_root_user(dockerfile: Dockerfile) -> None:
@@ -106,11 +110,12 @@ def test_read_only_root_filesystem_ready(dockerfile: Dockerfile) -> None:
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["TMPDIR"] == "/tmp"
     assert env["PATH"].startswith("/opt/s4e-secret-agent/bin:")
-    build_runs = " ".join(run.arguments for run in build.all("RUN"))
-    assert "compileall" in build_runs, "bytecode must be compiled at build time"
-    assert "--without-pip" in build_runs, "the shipped virtualenv carries no installer"
-    # The secrets directory exists and belongs to the agent's uid with group 0 (arbitrary UIDs).
     final_runs = " ".join(run.arguments for run in final.all("RUN"))
+    assert "compileall" in final_runs, "bytecode must be compiled at build time"
+    assert "--without-pip" in final_runs, "the shipped virtualenv carries no installer"
+    assert "--no-index" in final_runs, "the final stage installs only the built wheels"
+    assert not any("compileall" in run.arguments for run in build.all("RUN"))
+    # The secrets directory exists and belongs to the agent's uid with group 0 (arbitrary UIDs).
     assert "chown 10001:0 /vault/secrets" in final_runs
 
 
@@ -118,6 +123,17 @@ def test_oci_labels(dockerfile: Dockerfile) -> None:
     labels = " ".join(label.arguments for label in _final(dockerfile).all("LABEL"))
     for key in ("title", "description", "version", "licenses", "base.name"):
         assert f"org.opencontainers.image.{key}=" in labels
+
+
+def _project_version() -> str:
+    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+        version: str = tomllib.load(handle)["project"]["version"]
+    return version
+
+
+def test_version_label_default_matches_the_package(dockerfile: Dockerfile) -> None:
+    (arg,) = [a for a in _final(dockerfile).all("ARG") if a.arguments.startswith("VERSION=")]
+    assert arg.arguments == f"VERSION={_project_version()}"
 
 
 def test_metrics_port_matches_the_chart(dockerfile: Dockerfile) -> None:
@@ -136,49 +152,53 @@ def test_build_context_holds_what_the_copies_need_and_nothing_else() -> None:
 
 
 @pytest.mark.slow
-def test_build_stage_replayed_on_the_real_context(tmp_path: Path) -> None:
-    """Run the Dockerfile's build RUN line (paths moved under tmp) and the installed agent."""
+def test_build_replayed_on_the_real_context(tmp_path: Path) -> None:
+    """Run the Dockerfile's install steps (paths moved under tmp) and the installed agent."""
     dockerfile = parse()
-    build = dockerfile.stages[0]
+    build, final = dockerfile.stages
     source = tmp_path / "src"
     for relative in build_context():
         target = source / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / relative, target)
-    (run,) = build.all("RUN")
-    script = (
-        run.arguments.replace("/wheels", str(tmp_path / "wheels"))
-        .replace("/opt/s4e-secret-agent", str(tmp_path / "opt"))
-    )
+    (build_run,) = build.all("RUN")
+    (install_run,) = [run for run in final.all("RUN") if run.arguments.startswith("--mount=")]
+
+    def replay(arguments: str, env: dict[str, str]) -> str:
+        script = re.sub(r"^--mount=\S+\s+", "", arguments)
+        script = (script.replace("/wheels", str(tmp_path / "wheels"))
+                  .replace("/opt/s4e-secret-agent", str(tmp_path / "opt")))
+        result = subprocess.run(
+            ["sh", "-ec", script], cwd=source, env=env,
+            capture_output=True, text=True, timeout=280, check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout
+
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "python").symlink_to(sys.executable)
-    env = {
-        **os.environ,
-        **_env(build),
-        "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
-        # The package's dependencies are installed by every test run already; downloading them
-        # again would only measure the network. The wheel, the virtualenv without pip, the
-        # bytecode compilation and the entry point are what this replay checks.
-        "PIP_NO_DEPS": "1",
-    }
-    result = subprocess.run(
-        ["sh", "-ec", script], cwd=source, env=env,
-        capture_output=True, text=True, timeout=280, check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "s4e-secret-agent" in result.stdout
+    path = f"{bindir}{os.pathsep}{os.environ['PATH']}"
+    # The dependencies are installed by every test run already; downloading them again would
+    # only measure the network. The wheel, the offline install into a virtualenv without pip,
+    # the bytecode compilation and the entry point are what this replay checks.
+    no_deps = {"PIP_NO_DEPS": "1"}
+    replay(build_run.arguments, {**os.environ, **_env(build), "PATH": path, **no_deps})
+    assert [p.name for p in (tmp_path / "wheels").iterdir()] == [
+        f"s4e_secret_agent-{_project_version()}-py3-none-any.whl"]
+    output = replay(install_run.arguments, {**os.environ, **_env(final), "PATH": path, **no_deps})
+    assert "s4e-secret-agent" in output
+    assert not (tmp_path / "opt/bin/pip").exists()
 
     # At run time (PYTHONDONTWRITEBYTECODE=1, as the image sets) the virtualenv stays untouched.
     def snapshot() -> set[str]:
         return {str(p) for p in (tmp_path / "opt").rglob("*")}
 
     before = snapshot()
-    runtime_env = {**os.environ, **_env(_final(dockerfile)), "PATH": str(tmp_path / "opt/bin")}
+    runtime_env = {**os.environ, **_env(final), "PATH": str(tmp_path / "opt/bin")}
     version = subprocess.run(
         [str(tmp_path / "opt/bin/s4e-secret-agent"), "version"], env=runtime_env,
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert version.returncode == 0, version.stderr
     assert snapshot() == before
-    assert not (tmp_path / "opt/bin/pip").exists()
