@@ -54,6 +54,9 @@ class RenderContext:
     now: Callable[[], float] = time.time
 
 
+_DEFAULT_CONTEXT = RenderContext()
+
+
 @dataclass(frozen=True)
 class SecretRef:
     """A literal ``secret``/``secrets`` call found by static analysis."""
@@ -96,27 +99,14 @@ class Template:
     def render(self, ctx: RenderContext | None = None) -> str:
         """Execute the template; returns the output text."""
         from s4e_secret_agent.template.execute import Executor
-        from s4e_secret_agent.template.functions import build_funcs
+        from s4e_secret_agent.template.functions import template_funcs
         from s4e_secret_agent.template.values import MISSING
 
-        ctx = ctx or RenderContext()
-        secret_values: list[str] = []
-
-        def remember(secret: Any) -> None:
-            _collect_strings(secret, secret_values)
-
-        def redact(message: str) -> str:
-            # Like consul-template's "redactinator": no secret value may reach an error.
-            for value in sorted(set(secret_values), key=len, reverse=True):
-                if len(value) >= 1 and value in message:
-                    message = message.replace(value, "[redacted]")
-            return message
-
-        funcs = build_funcs(ctx, {}, remember)
-        executor = Executor(self._trees, self.name, funcs,
+        ctx = ctx or _DEFAULT_CONTEXT
+        executor = Executor(self._trees, self.name, template_funcs(),
                             error_on_missing_key=ctx.error_on_missing_key
                             or self.error_on_missing_key,
-                            text=self.text, redact=redact)
+                            text=self.text, ctx=ctx)
         try:
             return executor.execute(self.name, MISSING)
         except AgentError:
@@ -137,35 +127,3 @@ def decode_json(text: str | bytes) -> Any:
     from s4e_secret_agent.template.gojson import decode_json as _decode
 
     return _decode(text)
-
-
-def _collect_strings(value: Any, out: list[str]) -> None:
-    from s4e_secret_agent.template.gofmt import format_value
-    from s4e_secret_agent.template.values import GoStruct
-
-    if isinstance(value, GoStruct):
-        data = value.fields.get("Data")
-        if isinstance(data, dict):
-            for v in data.values():
-                _collect_leaf(v, out, format_value)
-        for key in ("LeaseID",):
-            lease = value.fields.get(key)
-            if isinstance(lease, str) and lease:
-                out.append(lease)
-        auth = value.fields.get("Auth")
-        if isinstance(auth, GoStruct):
-            token = auth.fields.get("ClientToken")
-            if isinstance(token, str) and token:
-                out.append(token)
-
-
-def _collect_leaf(value: Any, out: list[str], fmt: Callable[[Any], str]) -> None:
-    if isinstance(value, (dict, list)):
-        for v in value.values() if isinstance(value, dict) else value:
-            _collect_leaf(v, out, fmt)
-        if value:
-            out.append(fmt(value))
-    elif value is not None and not isinstance(value, bool):
-        text = fmt(value)
-        if len(text) >= 3:
-            out.append(text)

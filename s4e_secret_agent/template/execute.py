@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
 from s4e_secret_agent.template import parse as p
@@ -28,6 +28,9 @@ from s4e_secret_agent.template.values import (
     go_type_name,
     is_true,
 )
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template import RenderContext
 
 # Go allows 100000 nested template calls; Python's stack does not, so we stop far earlier.
 MAX_TEMPLATE_DEPTH = 100
@@ -148,13 +151,16 @@ class Executor:
     """One execution of a template set: output buffer, options, function table."""
 
     def __init__(self, trees: dict[str, p.Tree], parse_name: str, funcs: dict[str, GoFunc],
-                 *, error_on_missing_key: bool, text: str, redact: Callable[[str], str]) -> None:
+                 *, error_on_missing_key: bool, text: str, ctx: RenderContext) -> None:
         self.trees = trees
         self.parse_name = parse_name
         self.funcs = funcs
         self.missing_error = error_on_missing_key
         self.text = text
-        self.redact = redact
+        self.ctx = ctx  # the RenderContext: where secret/env/file read from
+        # Vault responses by (path, write args): one read per render, like consul-template.
+        self.cache: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self.scratch: Any = None
         self.out: list[str] = []
         self.out_len = 0
         self.iterations = 0
@@ -171,6 +177,12 @@ class Executor:
         col = len(text[nl + 1:].encode("utf-8", "surrogateescape")) if nl >= 0 else len(
             text.encode("utf-8", "surrogateescape"))
         return line, col
+
+    def redact(self, message: str) -> str:
+        """Replace every secret value read so far (consul-template's "redactinator")."""
+        from s4e_secret_agent.template.redact import redact_secrets
+
+        return redact_secrets(message, self.cache.values())
 
     def error(self, message: str, node: p.Node | None = None) -> ExecError:
         node = node if node is not None else self.node

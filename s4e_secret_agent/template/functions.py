@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
 
 from s4e_secret_agent.template.execute import (
     ANY,
@@ -47,9 +48,6 @@ from s4e_secret_agent.template.values import (
     int_kind,
     is_true,
 )
-
-if TYPE_CHECKING:
-    from s4e_secret_agent.template import RenderContext
 
 MAX_STRING_CHARS = 64 * 1024 * 1024
 
@@ -1119,69 +1117,101 @@ def parse_write_args(args: tuple[str, ...]) -> tuple[str, ...]:
 # the function table
 
 
-def build_funcs(ctx: RenderContext, secret_cache: dict[tuple[str, tuple[str, ...]], Any],
-                record_secret_values: Callable[[Any], None]) -> dict[str, GoFunc]:
+def _secret(state: Executor, *args: str) -> Any:
     from s4e_secret_agent.errors import AgentError
 
-    def secret(*args: str) -> Any:
-        if not args:
-            return None
-        path = normalize_secret_path(args[0])
-        if path == "":
-            raise FuncError(f"vault.read: invalid format: {go_quote(path)}")
-        rest = parse_write_args(args[1:])
-        key = (path, rest)
-        if key not in secret_cache:
-            try:
-                envelope = ctx.secret(path, rest)
-            except AgentError:
-                raise
-            except Exception as exc:
-                raise FuncError(f"vault.read({path}): {type(exc).__name__}") from None
-            secret_cache[key] = secret_from_envelope(envelope)
-            record_secret_values(secret_cache[key])
-        return secret_cache[key]
-
-    def secrets(path: str) -> StringList:
-        if path == "":
-            return StringList()
-        path = ct_trim_space(path).strip("/")
-        key = ("\x00list", (path,))
-        if key not in secret_cache:
-            try:
-                envelope = ctx.secrets(path)
-            except AgentError:
-                raise
-            except Exception as exc:
-                raise FuncError(f"vault.list({path}): {type(exc).__name__}") from None
-            secret_cache[key] = list_from_envelope(path, envelope)
-        result: StringList = secret_cache[key]
-        return result
-
-    def env(name: str) -> str:
-        return ctx.env(name)
-
-    def file(path: str) -> str:
-        if path == "":
-            return ""
+    if not args:
+        return None
+    path = normalize_secret_path(args[0])
+    if path == "":
+        raise FuncError(f"vault.read: invalid format: {go_quote(path)}")
+    rest = parse_write_args(args[1:])
+    key = (path, rest)
+    cache = state.cache
+    if key not in cache:
         try:
-            return ctx.file(ct_trim_space(path))
+            envelope = state.ctx.secret(path, rest)
         except AgentError:
             raise
         except Exception as exc:
-            raise FuncError(f"file({ct_trim_space(path)}): {type(exc).__name__}") from None
+            raise FuncError(f"vault.read({path}): {type(exc).__name__}") from None
+        cache[key] = secret_from_envelope(envelope)
+    return cache[key]
 
-    scratch = Scratch()
 
-    def execute_template(state: Executor, name: str, *data: Any) -> str:
-        if len(data) > 1:
-            raise FuncError("executeTemplate: wrong number of arguments, expected 1 or 2, but "
-                            f"got {len(data) + 1}")
-        dot = data[0] if data else MISSING
-        if dot is None:
-            dot = MISSING
-        return state.execute_nested(name, dot)
+def _secrets(state: Executor, path: str) -> StringList:
+    from s4e_secret_agent.errors import AgentError
 
+    if path == "":
+        return StringList()
+    path = ct_trim_space(path).strip("/")
+    key = ("\x00list", (path,))
+    cache = state.cache
+    if key not in cache:
+        try:
+            envelope = state.ctx.secrets(path)
+        except AgentError:
+            raise
+        except Exception as exc:
+            raise FuncError(f"vault.list({path}): {type(exc).__name__}") from None
+        cache[key] = list_from_envelope(path, envelope)
+    result: StringList = cache[key]
+    return result
+
+
+def _env(state: Executor, name: str) -> str:
+    return state.ctx.env(name)
+
+
+def _must_env(state: Executor, name: str) -> str:
+    value = state.ctx.env(name)
+    if value == "":
+        raise FuncError(f"required environment variable {name} is empty")
+    return value
+
+
+def _env_or_default(state: Executor, name: str, default: str) -> str:
+    value = state.ctx.env(name)
+    return value if value != "" else default
+
+
+def _file(state: Executor, path: str) -> str:
+    from s4e_secret_agent.errors import AgentError
+
+    if path == "":
+        return ""
+    try:
+        return state.ctx.file(ct_trim_space(path))
+    except AgentError:
+        raise
+    except Exception as exc:
+        raise FuncError(f"file({ct_trim_space(path)}): {type(exc).__name__}") from None
+
+
+def _scratch(state: Executor) -> Scratch:
+    if state.scratch is None:
+        state.scratch = Scratch()
+    scratch: Scratch = state.scratch
+    return scratch
+
+
+def _execute_template(state: Executor, name: str, *data: Any) -> str:
+    if len(data) > 1:
+        raise FuncError("executeTemplate: wrong number of arguments, expected 1 or 2, but "
+                        f"got {len(data) + 1}")
+    dot = data[0] if data else MISSING
+    if dot is None:
+        dot = MISSING
+    return state.execute_nested(name, dot)
+
+
+def _timestamp(state: Executor, *args: str) -> str:
+    return ct_timestamp(state.ctx.now)(*args)
+
+
+@lru_cache(maxsize=1)
+def template_funcs() -> dict[str, GoFunc]:
+    """The function table (built once; the context-bound ones get the executor)."""
     funcs: dict[str, GoFunc] = {
         # Go builtins
         "and": GoFunc(lambda *a: a[0], (VALUE,), VALUE),
@@ -1203,14 +1233,16 @@ def build_funcs(ctx: RenderContext, secret_cache: dict[tuple[str, tuple[str, ...
         "le": GoFunc(builtin_le, (VALUE, VALUE)),
         "gt": GoFunc(builtin_gt, (VALUE, VALUE)),
         "ge": GoFunc(builtin_ge, (VALUE, VALUE)),
-        # consul-template: data sources
-        "secret": GoFunc(secret, (), STRING),
-        "secrets": GoFunc(secrets, (STRING,)),
-        "env": GoFunc(env, (STRING,)),
-        "file": GoFunc(file, (STRING,)),
-        "scratch": GoFunc(lambda: scratch, ()),
-        "executeTemplate": GoFunc(execute_template, (STRING,), ANY, needs_state=True),
-        "timestamp": GoFunc(ct_timestamp(ctx.now), (), STRING),
+        # consul-template: data sources (they reach the RenderContext through the executor)
+        "secret": GoFunc(_secret, (), STRING, needs_state=True),
+        "secrets": GoFunc(_secrets, (STRING,), needs_state=True),
+        "env": GoFunc(_env, (STRING,), needs_state=True),
+        "mustEnv": GoFunc(_must_env, (STRING,), needs_state=True),
+        "envOrDefault": GoFunc(_env_or_default, (STRING, STRING), needs_state=True),
+        "file": GoFunc(_file, (STRING,), needs_state=True),
+        "scratch": GoFunc(_scratch, (), needs_state=True),
+        "executeTemplate": GoFunc(_execute_template, (STRING,), ANY, needs_state=True),
+        "timestamp": GoFunc(_timestamp, (), STRING, needs_state=True),
         # consul-template: helpers
         "base64Decode": GoFunc(ct_base64_decode, (STRING,)),
         "base64Encode": GoFunc(ct_base64_encode, (STRING,)),
@@ -1265,18 +1297,6 @@ def build_funcs(ctx: RenderContext, secret_cache: dict[tuple[str, tuple[str, ...
         # ours
         "shellQuote": GoFunc(shell_quote, (ANY,)),
     }
-    def must_env(name: str) -> str:
-        value = ctx.env(name)
-        if value == "":
-            raise FuncError(f"required environment variable {name} is empty")
-        return value
-
-    def env_or_default(name: str, default: str) -> str:
-        value = ctx.env(name)
-        return value if value != "" else default
-
-    funcs["mustEnv"] = GoFunc(must_env, (STRING,))
-    funcs["envOrDefault"] = GoFunc(env_or_default, (STRING, STRING))
     for name in _UNSUPPORTED:
         funcs[name] = GoFunc(_unsupported(name), (), ANY)
     from s4e_secret_agent.template.sprig import sprig_funcs
