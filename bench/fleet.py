@@ -17,6 +17,10 @@ NumPy arrays of times with a random source that draws one number per pod.
 Three schedules are compared: the agent's default (``DEFAULT_POLICY``), Vault Agent's
 (``TimingPolicy.vault_agent()``) and one without any jitter (``TimingPolicy.lockstep()``).
 
+A second study takes the fleet in steady state through a Vault outage (every request fails
+for 10 or 30 minutes) and counts the failed attempts, the burst when Vault comes back, and the
+logins and rotations the outage causes, for two ways of retrying failed KV re-reads.
+
 Usage::
 
     python -m bench.fleet            # 1,000 and 10,000 pods over 24 h, prints JSON + tables
@@ -45,10 +49,14 @@ from s4e_secret_agent.leases import (
     DEFAULT_POLICY,
     Action,
     LeaseInfo,
+    Scheduled,
     TimingPolicy,
+    after_renew_failure,
     next_lease_action,
     next_token_action,
+    retry_at,
     static_refresh_at,
+    static_retry_at,
 )
 
 HOUR = 3600.0
@@ -473,11 +481,212 @@ def plot_timeline(directory: Path, seed: int = 7) -> Path:
     return path
 
 
+# --- an outage ------------------------------------------------------------------------------
+
+KV_RETRIES: dict[str, Callable[[int, float, TimingPolicy, random.Random], float]] = {
+    "retry_at": lambda n, now, policy, rng: retry_at(n, now, policy, rng),
+    "static_retry_at": static_retry_at,
+}
+
+
+@dataclass(frozen=True)
+class OutageConfig:
+    """Vault is down (every request fails) from ``outage_at`` for ``minutes``.
+
+    The fleet is in steady state: the window starts one hour before the outage with every
+    timer at a random point of its cycle, and ends ``after_hours`` after the outage.
+    """
+
+    minutes: float = 10.0
+    outage_at: float = 6 * HOUR
+    before_hours: float = 1.0
+    after_hours: float = 1.5
+
+
+def simulate_outage(
+    fleet: FleetConfig, outage: OutageConfig, kv_retry: str, policy_name: str = "s4e"
+) -> dict[str, Any]:
+    """Requests (successful and failed) around a Vault outage, per second of the window."""
+    started = time.perf_counter()
+    policy = POLICIES[policy_name]()
+    retry_kv = KV_RETRIES[kv_retry]
+    rng = random.Random(fleet.seed + 1)
+    begin = outage.outage_at - outage.before_hours * HOUR
+    down_from = outage.outage_at
+    down_until = outage.outage_at + outage.minutes * 60
+    end = outage.outage_at + outage.after_hours * HOUR
+    size = int(end - begin)
+    ok = np.zeros(size, dtype=np.int64)
+    failed = np.zeros(size, dtype=np.int64)
+    logins_after = 0
+    expired = 0
+    rotations = 0
+
+    def count(at: float) -> bool:
+        """Record a request at ``at``; True when Vault answered."""
+        up = not down_from <= at < down_until
+        (ok if up else failed)[int(at - begin)] += 1
+        return up
+
+    def steady(ttl: float) -> LeaseInfo:
+        """A credential renewed at a random point before the window (steady state)."""
+        obtained = begin - rng.uniform(0.0, 0.72 * ttl)
+        return LeaseInfo(ttl, True, obtained, obtained - 5 * HOUR, ttl)
+
+    for _ in range(fleet.pods):
+        for is_token, ttl in ((True, fleet.token_ttl), (False, fleet.db_ttl)):
+            cred = steady(ttl)
+            step = (
+                next_token_action(cred, policy, rng)
+                if is_token
+                else next_lease_action(cred, policy, rng)
+            )
+            if step is None:
+                continue
+            failures = 0
+            if step.at < begin:
+                step = Scheduled(step.kind, begin + rng.uniform(0.0, 60.0))
+            while step.at < end:
+                at = step.at
+                if at >= cred.expires_at and step.kind is Action.RENEW:
+                    expired += 1
+                if not count(at):
+                    if step.kind is Action.RENEW:
+                        step = after_renew_failure(cred, failures, at, policy, rng, token=is_token)
+                    else:
+                        step = Scheduled(
+                            step.kind, retry_at(failures, at, policy, rng, login=is_token)
+                        )
+                    failures += 1
+                    continue
+                failures = 0
+                if step.kind is Action.RENEW:
+                    cred = cred.renewed(ttl, at)
+                else:
+                    if at >= down_from:
+                        if is_token:
+                            logins_after += 1
+                        else:
+                            rotations += 1
+                    cred = LeaseInfo.fresh(ttl, True, at)
+                next_step = (
+                    next_token_action(cred, policy, rng)
+                    if is_token
+                    else next_lease_action(cred, policy, rng)
+                )
+                if next_step is None:
+                    break
+                step = next_step
+        for _ in range(fleet.kv_secrets):
+            at = begin + rng.uniform(0.0, policy.static_secret_render_interval)
+            failures = 0
+            while at < end:
+                if count(at):
+                    failures = 0
+                    at = static_refresh_at(at, policy, rng, first=False)
+                else:
+                    at = retry_kv(failures, at, policy, rng)
+                    failures += 1
+
+    total = ok + failed
+    rate = _rate(total)
+    first_bin = int(outage.before_hours * HOUR) // BIN
+    last_bin = first_bin + int(outage.minutes * 60) // BIN
+    normal = float(rate[:first_bin].mean())
+    after = rate[last_bin : last_bin + 600 // BIN]
+    calm = np.nonzero(rate[last_bin:] <= 1.5 * normal)[0]
+    return {
+        "kv_retry": kv_retry,
+        "pods": fleet.pods,
+        "outage_minutes": outage.minutes,
+        "normal_requests_per_s": normal,
+        "during_outage_attempts_per_s_mean": float(rate[first_bin:last_bin].mean()),
+        "during_outage_attempts_per_s_peak": float(rate[first_bin:last_bin].max()),
+        "after_recovery_peak_10s": float(after.max()),
+        "after_recovery_peak_over_normal": float(after.max() / normal),
+        "after_recovery_seconds_above_1_5x": int(calm[0] * BIN) if calm.size else None,
+        "logins_caused": logins_after,
+        "rotations_caused": rotations,
+        "renewals_after_expiry": expired,
+        "rate": rate,
+        "begin": begin,
+        "simulation_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def outage_table(results: Sequence[dict[str, Any]]) -> str:
+    """Markdown: the outage runs side by side."""
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("normal requests/s", lambda r: f"{r['normal_requests_per_s']:.0f}"),
+        (
+            "attempts/s during the outage, mean / peak (10 s)",
+            lambda r: (
+                f"{r['during_outage_attempts_per_s_mean']:.0f} / "
+                f"{r['during_outage_attempts_per_s_peak']:.0f}"
+            ),
+        ),
+        ("after recovery: busiest 10 s (req/s)", lambda r: f"{r['after_recovery_peak_10s']:.0f}"),
+        (
+            "after recovery: busiest 10 s / normal",
+            lambda r: f"{r['after_recovery_peak_over_normal']:.1f}",
+        ),
+        (
+            "after recovery: seconds until <= 1.5 x normal",
+            lambda r: str(r["after_recovery_seconds_above_1_5x"]),
+        ),
+        ("logins caused (tokens that expired)", lambda r: f"{r['logins_caused']:,}"),
+        ("database rotations caused", lambda r: f"{r['rotations_caused']:,}"),
+    ]
+    lines = [
+        "| | "
+        + " | ".join(f"{r['outage_minutes']:g} min, KV retry: `{r['kv_retry']}`" for r in results)
+        + " |",
+        "| --- |" + " ---: |" * len(results),
+    ]
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
+    return "\n".join(lines)
+
+
+def plot_outage(results: Sequence[dict[str, Any]], directory: Path) -> Path:
+    """Request rate around the outage for each run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(10, 2.4 * len(results)), sharex=True)
+    for ax, result in zip(np.atleast_1d(axes), results, strict=True):
+        rate = result["rate"]
+        minutes = (np.arange(rate.size) * BIN + result["begin"] - 6 * HOUR) / 60
+        ax.plot(minutes, rate, lw=0.7)
+        ax.axvspan(0, result["outage_minutes"], color="grey", alpha=0.25)
+        ax.axhline(result["normal_requests_per_s"], color="black", lw=0.6, ls="--")
+        ax.set_ylabel("req/s")
+        ax.set_title(
+            f"{result['pods']:,} pods, {result['outage_minutes']:g} min outage (grey), "
+            f"KV retries with {result['kv_retry']}; dashed: normal rate",
+            fontsize=9,
+        )
+        ax.grid(alpha=0.3)
+        ax.set_xlim(-20, 60)
+    np.atleast_1d(axes)[-1].set_xlabel("minutes after Vault went down")
+    fig.tight_layout()
+    path = directory / f"fleet-outage-{results[0]['pods']}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 # --- entry points ----------------------------------------------------------------------------
 
 
 def run(quick: bool = False, plot_dir: Path | None = None) -> dict[str, Any]:
-    """Run the study. ``quick``: 1,000 pods over 6 h (seconds); else 1,000 and 10,000 over 24 h."""
+    """Run the study. ``quick``: 1,000 pods over 6 h (seconds); else 1,000 and 10,000 over 24 h.
+
+    Also simulates a Vault outage (10 min; in the full run also 30 min) in steady state, with
+    the two ways of retrying failed KV re-reads (``retry_at``, ``static_retry_at``).
+    """
     started = time.perf_counter()
     fleets = (
         [FleetConfig(pods=1_000, hours=6.0)]
@@ -498,7 +707,18 @@ def run(quick: bool = False, plot_dir: Path | None = None) -> dict[str, Any]:
             plot_dir.mkdir(parents=True, exist_ok=True)
             entry["plots"] = [str(p) for p in plot_requests(sims, plot_dir)]
         results["fleets"].append(entry)
+    outage_fleet = FleetConfig(pods=1_000 if quick else 10_000)
+    outages = [
+        simulate_outage(outage_fleet, OutageConfig(minutes=minutes), kv_retry)
+        for minutes in ((10.0,) if quick else (10.0, 30.0))
+        for kv_retry in KV_RETRIES
+    ]
+    results["outage"] = {
+        "runs": [{k: v for k, v in r.items() if k not in ("rate", "begin")} for r in outages],
+        "table": outage_table(outages),
+    }
     if plot_dir is not None:
+        results["outage"]["plot"] = str(plot_outage(outages, plot_dir))
         results["timeline_plot"] = str(plot_timeline(plot_dir))
     results["elapsed_seconds"] = round(time.perf_counter() - started, 2)
     return results
@@ -518,6 +738,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(fleet["comparison_table"])
         print()
         print(fleet["sizing_table"])
+    print("\n## Vault outage\n")
+    print(results["outage"]["table"])
     print(f"\nsimulated in {results['elapsed_seconds']} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

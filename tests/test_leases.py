@@ -25,6 +25,7 @@ from s4e_secret_agent.leases import (
     retry_at,
     revoke_old_at,
     static_refresh_at,
+    static_retry_at,
 )
 
 HOUR = 3600.0
@@ -325,6 +326,17 @@ def test_retry_at_uses_login_or_read_backoff() -> None:
     rng = random.Random(10)
     assert 100.0 + 1.0 <= retry_at(20, 100.0, DEFAULT_POLICY, rng, login=True) <= 400.0
     assert 100.0 + 1.0 <= retry_at(20, 100.0, DEFAULT_POLICY, rng) <= 160.0
+
+
+def test_static_retry_backs_off_up_to_the_refresh_interval() -> None:
+    rng = random.Random(11)
+    assert static_retry_at(0, 50.0, DEFAULT_POLICY, rng) == 51.0  # a blip: retry quickly
+    late = [static_retry_at(30, 0.0, DEFAULT_POLICY, rng) for _ in range(500)]
+    assert min(late) >= 1.0
+    assert max(late) <= 300.0
+    assert max(late) > 200.0  # beyond retry_backoff_max (60 s), spread over the interval
+    short = TimingPolicy(static_secret_render_interval=10.0)
+    assert max(static_retry_at(30, 0.0, short, rng) for _ in range(200)) <= 60.0
 
 
 # --- configuration ---------------------------------------------------------------------------
