@@ -242,7 +242,11 @@ class Executor:
         self.node = node
         kind = type(node)
         if kind is p.TextNode:
-            self.write(node.text)  # type: ignore[attr-defined]
+            text: str = node.text  # type: ignore[attr-defined]
+            self.out_len += len(text)
+            if self.out_len > MAX_OUTPUT_CHARS:
+                raise self.error(f"output is larger than {MAX_OUTPUT_CHARS} characters")
+            self.out.append(text)
         elif kind is p.ActionNode:
             assert isinstance(node, p.ActionNode)
             value = self.eval_pipeline(dot, node.pipe, scope)
@@ -481,15 +485,36 @@ class Executor:
         return self.eval_field_chain(dot, value, var, var.ident[1:], args, final, scope)
 
     def eval_field_chain(self, dot: Any, receiver: Any, node: p.Node, idents: list[str],
-                         args: list[p.Node], final: Any, scope: Scope) -> Any:
-        n = len(idents)
+                         args: list[p.Node] | None, final: Any, scope: Scope) -> Any:
+        last = len(idents) - 1
+        plain_last = final is _NO_FINAL and (args is None or len(args) <= 1)
         boxed = False
-        for i in range(n - 1):
-            # A value looked up in a map[string]interface{} is an interface value: Go names
-            # its type "interface {}" in errors until a pipeline unwraps it.
-            boxed = isinstance(receiver, dict) and not isinstance(receiver, StringMap)
-            receiver = self.eval_field(dot, idents[i], node, None, _NO_FINAL, receiver, scope)
-        return self.eval_field(dot, idents[n - 1], node, args, final, receiver, scope, boxed)
+        for i, name in enumerate(idents):
+            kind = type(receiver)
+            if i < last or plain_last:
+                # Fast paths: a key of a JSON object, a field of the Secret struct.
+                if kind is dict:
+                    if name in receiver:
+                        receiver = receiver[name]
+                    elif self.missing_error:
+                        raise self.error(f"map has no entry for key {go_quote(name)}", node)
+                    else:
+                        receiver = None
+                    # A value looked up in a map[string]interface{} is an interface value:
+                    # Go names its type "interface {}" in errors until a pipeline unwraps it.
+                    boxed = True
+                    continue
+                if kind is GoStruct and name in receiver.fields:
+                    receiver = receiver.fields[name]
+                    boxed = False
+                    continue
+            if i < last:
+                receiver = self.eval_field(dot, name, node, None, _NO_FINAL, receiver, scope,
+                                           boxed)
+                boxed = False
+            else:
+                return self.eval_field(dot, name, node, args, final, receiver, scope, boxed)
+        return receiver
 
     def eval_field(self, dot: Any, name: str, node: p.Node, args: list[p.Node] | None,
                    final: Any, receiver: Any, scope: Scope, boxed: bool = False) -> Any:
