@@ -188,6 +188,7 @@ class Runner:
         stop: threading.Event | None = None,
         environ: Mapping[str, str] | None = None,
         reload_config: Callable[[], AgentConfig] | None = None,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.metrics: MetricsSink = metrics if metrics is not None else _NoMetrics()
@@ -199,6 +200,7 @@ class Runner:
         self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.environ = os.environ if environ is None else environ
         self._reload_config = reload_config
+        self._on_ready = on_ready
         self.policy = leases.TimingPolicy.from_config(config)
         self.templates = parse_templates(config)
         self.cache: dict[SecretKey, CachedSecret] = {}
@@ -270,11 +272,7 @@ class Runner:
         self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng)
         self.token_failures = 0
         self._credential_fingerprint = self._credential_file_fingerprint()
-        self._publish_token(info.ttl)
-        log.info("logged in", extra={"event": "login", "method": method.type,
-                                     "accessor": info.accessor, "ttl": info.ttl,
-                                     "renewable": info.renewable,
-                                     "policies": ",".join(info.policies)})
+        self._publish_token(info.ttl)  # vault.py logs the login itself (accessor, ttl)
         self.write_sinks()
         return info
 
@@ -474,6 +472,11 @@ class Runner:
         self._render_pending()
         self._loop()
 
+    def _announce_ready(self) -> None:
+        if self._on_ready is not None and all(t.rendered_once for t in self.templates):
+            callback, self._on_ready = self._on_ready, None
+            callback()
+
     def _sleep(self, seconds: float) -> None:
         self._wait_event(seconds)
 
@@ -500,6 +503,7 @@ class Runner:
                         tmpl.config.name, exc, extra={"event": "render_failed",
                                                       "template": tmpl.config.name})
         self.run_actions(changed)
+        self._announce_ready()
 
     def _next_due(self) -> float:
         due = math.inf

@@ -165,8 +165,11 @@ def _start_watcher(runner: Runner, paths: dict[str, str]) -> threading.Thread | 
 
 
 def run_sidecar(config: AgentConfig, sources: ConfigSources,
-                reload_config: Callable[[], AgentConfig] | None = None) -> None:
-    """``sidecar``: render, then keep everything fresh until stopped (or exit_when)."""
+                reload_config: Callable[[], AgentConfig] | None = None,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """``sidecar``: render, then keep everything fresh until stopped (or exit_when).
+
+    ``on_ready`` is called once, when every template has been rendered the first time."""
     from s4e_secret_agent.runner import parse_templates, secret_labels
     from s4e_secret_agent.telemetry import AgentMetrics, HealthState, TelemetryServer
 
@@ -180,7 +183,8 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
                  for kind in (("command",) if t.exec else ()) + (("signal",) if t.signal else ())],
         health=health,
     )
-    runner = Runner(config, metrics=metrics, health=health, reload_config=reload_config)
+    runner = Runner(config, metrics=metrics, health=health, reload_config=reload_config,
+                    on_ready=on_ready)
     server = None
     if config.agent.metrics_listen:
         server = TelemetryServer(config.agent.metrics_listen, metrics=metrics, health=health,

@@ -148,7 +148,7 @@ def test_db_credentials_are_renewed_then_rotated_before_expiry_with_zero_failed_
         rotations = agent.sample("s4e_secret_agent_secret_rotations_total",
                                  secret="database/creds/s4e-short")
         assert rotations is not None and rotations >= 2
-        assert len(agent.events("login")) == 1
+        assert len(agent.events("login", "s4e_secret_agent.vault")) == 1
 
 
 def test_changed_kv_secret_is_rerendered_and_the_app_signalled_once(
@@ -212,7 +212,7 @@ def test_vault_outage_keeps_files_and_token_then_renewals_resume(
         # Renewals resume without a new login (token ttl 20 s outlives the outage).
         wait_for(lambda: (agent.sample("s4e_secret_agent_token_renewals_total",
                                        result="success") or 0) >= 1, 25, what="renewal")
-        assert len(agent.events("login")) == 1
+        assert len(agent.events("login", "s4e_secret_agent.vault")) == 1
         # Sealed and unsealed: same story.
         sidecar_vault.seal()
         try:
@@ -222,7 +222,7 @@ def test_vault_outage_keeps_files_and_token_then_renewals_resume(
             sidecar_vault.unseal()
         _put_kv(sidecar_vault, "sidecar-outage", {"value": "v2"})
         wait_for(lambda: out.read_text() == "v2", 15, what="render after unseal")
-        assert len(agent.events("login")) == 1
+        assert len(agent.events("login", "s4e_secret_agent.vault")) == 1
 
 
 def test_token_revoked_server_side_leads_to_a_new_login_and_a_new_sa_token_is_used(
@@ -235,13 +235,13 @@ def test_token_revoked_server_side_leads_to_a_new_login_and_a_new_sa_token_is_us
     with Sidecar(_config(sidecar_vault.address, token, "sidecar-long", templates),
                  tmp_path) as agent:
         agent.wait_ready()
-        accessor = agent.events("login")[0]["accessor"]
+        accessor = agent.events("login", "s4e_secret_agent.vault")[0]["accessor"]
         sidecar_vault.client().auth.token.revoke_accessor(accessor)
-        wait_for(lambda: len(agent.events("login")) == 2, 15, what="login after revocation")
+        wait_for(lambda: len(agent.events("login", "s4e_secret_agent.vault")) == 2, 15, what="login after revocation")
         # Kubernetes rotates the projected token: the next login must use the new one.
         reviews_before = len(kubernetes_api.reviews)
         write_token(token, kubernetes_api.token("s4e-scan"))
-        wait_for(lambda: len(agent.events("login")) == 3, 15, what="login with the new JWT")
+        wait_for(lambda: len(agent.events("login", "s4e_secret_agent.vault")) == 3, 15, what="login with the new JWT")
         reviewed = [r.username for r in kubernetes_api.reviews[reviews_before:]]
         assert "system:serviceaccount:s4e:s4e-scan" in reviewed
         assert agent.get("/readyz")[0] == 200
@@ -309,7 +309,7 @@ def test_metrics_report_the_ttls_openbao_issued_and_no_secret_values(
     with Sidecar(_config(sidecar_vault.address, token, "sidecar-short", templates),
                  tmp_path) as agent:
         agent.wait_ready()
-        accessor = agent.events("login")[0]["accessor"]
+        accessor = agent.events("login", "s4e_secret_agent.vault")[0]["accessor"]
         looked_up = openbao.client().auth.token.lookup_accessor(accessor)["data"]["ttl"]
         ttl = agent.sample("s4e_secret_agent_token_ttl_seconds")
         assert ttl is not None
