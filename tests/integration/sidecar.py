@@ -82,6 +82,10 @@ class Sidecar:
         return [r for r in self.records()
                 if r.get("event") == name and r.get("logger", logger) == logger]
 
+    def logins(self) -> list[dict[str, Any]]:
+        """One record per login (the Vault module logs each, with accessor and ttl)."""
+        return self.events("login", "s4e_secret_agent.vault")
+
     def get(self, path: str) -> tuple[int, bytes]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:

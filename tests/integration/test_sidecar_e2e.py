@@ -148,7 +148,7 @@ def test_db_credentials_are_renewed_then_rotated_before_expiry_with_zero_failed_
         rotations = agent.sample("s4e_secret_agent_secret_rotations_total",
                                  secret="database/creds/s4e-short")
         assert rotations is not None and rotations >= 2
-        assert len(agent.events("login", "s4e_secret_agent.vault")) == 1
+        assert len(agent.logins()) == 1
 
 
 def test_changed_kv_secret_is_rerendered_and_the_app_signalled_once(
@@ -171,7 +171,8 @@ def test_changed_kv_secret_is_rerendered_and_the_app_signalled_once(
         assert a.read_text() == "A=first-value"
         first_mtime = a.stat().st_mtime_ns
         # Unchanged secret: several re-reads (interval 1 s), no write, no signal.
-        wait_for(lambda: agent.events("action", "s4e_secret_agent.actions"), 5, what="first render's signal")
+        wait_for(lambda: agent.events("action", "s4e_secret_agent.actions"), 5,
+                 what="first render's signal")
         signals_at_start = _hups(hups)
         wait_for(lambda: len(agent.events("vault_request", "s4e_secret_agent.vault")) > 8, 15,
                  what="re-reads")
@@ -212,7 +213,7 @@ def test_vault_outage_keeps_files_and_token_then_renewals_resume(
         # Renewals resume without a new login (token ttl 20 s outlives the outage).
         wait_for(lambda: (agent.sample("s4e_secret_agent_token_renewals_total",
                                        result="success") or 0) >= 1, 25, what="renewal")
-        assert len(agent.events("login", "s4e_secret_agent.vault")) == 1
+        assert len(agent.logins()) == 1
         # Sealed and unsealed: same story.
         sidecar_vault.seal()
         try:
@@ -222,7 +223,7 @@ def test_vault_outage_keeps_files_and_token_then_renewals_resume(
             sidecar_vault.unseal()
         _put_kv(sidecar_vault, "sidecar-outage", {"value": "v2"})
         wait_for(lambda: out.read_text() == "v2", 15, what="render after unseal")
-        assert len(agent.events("login", "s4e_secret_agent.vault")) == 1
+        assert len(agent.logins()) == 1
 
 
 def test_token_revoked_server_side_leads_to_a_new_login_and_a_new_sa_token_is_used(
@@ -235,13 +236,13 @@ def test_token_revoked_server_side_leads_to_a_new_login_and_a_new_sa_token_is_us
     with Sidecar(_config(sidecar_vault.address, token, "sidecar-long", templates),
                  tmp_path) as agent:
         agent.wait_ready()
-        accessor = agent.events("login", "s4e_secret_agent.vault")[0]["accessor"]
+        accessor = agent.logins()[0]["accessor"]
         sidecar_vault.client().auth.token.revoke_accessor(accessor)
-        wait_for(lambda: len(agent.events("login", "s4e_secret_agent.vault")) == 2, 15, what="login after revocation")
+        wait_for(lambda: len(agent.logins()) == 2, 15, what="login after revocation")
         # Kubernetes rotates the projected token: the next login must use the new one.
         reviews_before = len(kubernetes_api.reviews)
         write_token(token, kubernetes_api.token("s4e-scan"))
-        wait_for(lambda: len(agent.events("login", "s4e_secret_agent.vault")) == 3, 15, what="login with the new JWT")
+        wait_for(lambda: len(agent.logins()) == 3, 15, what="login with the new JWT")
         reviewed = [r.username for r in kubernetes_api.reviews[reviews_before:]]
         assert "system:serviceaccount:s4e:s4e-scan" in reviewed
         assert agent.get("/readyz")[0] == 200
@@ -309,7 +310,7 @@ def test_metrics_report_the_ttls_openbao_issued_and_no_secret_values(
     with Sidecar(_config(sidecar_vault.address, token, "sidecar-short", templates),
                  tmp_path) as agent:
         agent.wait_ready()
-        accessor = agent.events("login", "s4e_secret_agent.vault")[0]["accessor"]
+        accessor = agent.logins()[0]["accessor"]
         looked_up = openbao.client().auth.token.lookup_accessor(accessor)["data"]["ttl"]
         ttl = agent.sample("s4e_secret_agent_token_ttl_seconds")
         assert ttl is not None
