@@ -267,3 +267,14 @@ def test_stack_flow_with_real_servers(
         assert user.startswith("v-approle-s4e-app-"), user
         assert postgres.role_exists(user)
         assert "DB_PASS" not in init.stdout + init.stderr
+
+        # The static secrets file round-trips through the shell exactly (shellQuote).
+        stored = vault.client().secrets.kv.v2.read_secret_version(
+            path="app", mount_point="s4e", raise_on_deleted_version=True)["data"]["data"]
+        printed = subprocess.run(
+            ["sh", "-ec", f'. "{secrets_dir / "app"}"; printf "%s\\n%s" "$SECRET_KEY" '
+                          '"$SMTP_PASSWORD"'],
+            env=agent_env, capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout.split("\n") == [stored["secret_key"], stored["smtp_password"]]
