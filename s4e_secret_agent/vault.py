@@ -277,7 +277,7 @@ def _short_reason(exc: BaseException) -> str:
                     r"(hostname '[^']+' doesn't match [^\")]+)",
                     r"(EOF occurred in violation of protocol)",
                     r"(read timed out|timed out|Connection aborted|Connection reset by peer)",
-                    r"(\[SSL: [A-Z_]+\] [^'\"(]+)"):
+                    r"(\[SSL: [A-Z0-9_]+\] [^'\"(]+)"):
         found = re.search(pattern, text, re.IGNORECASE)
         if found:
             return found.group(1).strip().rstrip(".")
@@ -772,25 +772,27 @@ class VaultClient:
 
     def _tls_error(self, path: str, exc: BaseException) -> TLSError:
         reason = _short_reason(exc)
-        hints = ["set vault.ca_cert / VAULT_CACERT to the CA file that signed Vault's "
-                 "certificate"]
-        if "mismatch" in reason.lower() or "hostname" in reason.lower():
-            hints.append("set vault.tls_server_name / VAULT_TLS_SERVER_NAME to a name in the "
-                         "certificate")
-        elif self.config.tls_server_name:
-            hints.append(f"check that tls_server_name {self.config.tls_server_name!r} is in "
-                         "the certificate")
-        if "wrong version number" in reason.lower():
+        lowered = reason.lower()
+        if "wrong version number" in lowered:
             hints = ["vault.address uses https:// but the server speaks plain HTTP (or the "
                      "other way round)"]
-        if "eof occurred" in reason.lower():
-            # The server hung up during the handshake: typically it requires a client
-            # certificate we did not send (or did not accept the one we sent).
+        elif "eof occurred" in lowered or ("alert" in lowered and "certificate" in lowered):
+            # The server hung up or alerted during the handshake: typically it requires a
+            # client certificate we did not send (or does not accept the one we sent).
             hints = ["the server ended the TLS handshake: if it requires client certificates, "
                      "set vault.client_cert / client_key (VAULT_CLIENT_CERT / "
                      "VAULT_CLIENT_KEY)"]
-        elif self.config.client_cert:
-            hints.append("check vault.client_cert / client_key")
+        else:
+            hints = ["set vault.ca_cert / VAULT_CACERT to the CA file that signed Vault's "
+                     "certificate"]
+            if "mismatch" in lowered or "hostname" in lowered:
+                hints.append("set vault.tls_server_name / VAULT_TLS_SERVER_NAME to a name in "
+                             "the certificate")
+            elif self.config.tls_server_name:
+                hints.append(f"check that tls_server_name {self.config.tls_server_name!r} is "
+                             "in the certificate")
+            if self.config.client_cert:
+                hints.append("check vault.client_cert / client_key")
         return TLSError(f"TLS handshake with {self.config.address} failed: {reason}",
                         hint="; ".join(hints), path=path)
 

@@ -57,3 +57,34 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(date, now) == pytest.approx(90.0)
     past = email.utils.formatdate(now - 90, usegmt=True)
     assert parse_retry_after(past, now) == 0.0
+
+
+@pytest.mark.parametrize(("cause", "reason", "hint"), [
+    ("SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+     "unable to get local issuer certificate (_ssl.c:1006)')",
+     "certificate verify failed: unable to get local issuer certificate", "VAULT_CACERT"),
+    ("SSLError(1, '[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required "
+     "(_ssl.c:2580)')",
+     "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required",
+     "client_cert"),
+    ("SSLEOFError(8, 'EOF occurred in violation of protocol (_ssl.c:2427)')",
+     "EOF occurred in violation of protocol", "client_cert"),
+    ("SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')",
+     "[SSL: WRONG_VERSION_NUMBER] wrong version number", "plain HTTP"),
+])
+def test_tls_failure_reasons_and_hints(cause: str, reason: str, hint: str) -> None:
+    import requests
+
+    from s4e_secret_agent.config.model import VaultConfig
+    from s4e_secret_agent.vault import VaultClient
+
+    exc = requests.exceptions.SSLError(
+        "HTTPSConnectionPool(host='vault', port=8200): Max retries exceeded with url: "
+        f"/v1/sys/health (Caused by SSLError({cause}))")
+    client = VaultClient(VaultConfig(address="https://vault:8200"))
+    try:
+        err = client._tls_error("sys/health", exc)
+    finally:
+        client.close()
+    assert err.message == f"TLS handshake with https://vault:8200 failed: {reason}"
+    assert hint in err.hint
