@@ -25,7 +25,7 @@ List-valued templates emit YAML list items, so they compose with the including c
 Public names: initContainers, containers (per the component's mode), initContainer,
 sidecarContainer, nativeSidecarContainer, volumes, secretsVolume, secretsVolumeMount,
 podSettings, podSecurityContext, podLabels, podAnnotations (config checksum), config (the
-agent's configuration file).
+agent's configuration file), configMap (the ConfigMap holding it).
 */}}
 
 {{/* Resolved settings of one component, as YAML (read back with fromYaml). */}}
@@ -76,6 +76,22 @@ image: {{ printf "%s:%s" $values.image.repository ($values.image.tag | default .
 {{- end -}}
 {{- $templateConfig := dict "static_secret_render_interval" $values.agent.staticSecretRenderInterval "exit_on_retry_failure" $values.agent.exitOnRetryFailure -}}
 {{- toYaml (dict "vault" $vault "auto_auth" (dict "method" $method) "template_config" $templateConfig "template" $templates) -}}
+{{- end -}}
+
+{{/* The ConfigMap holding one component's agent configuration, mounted by its pods. */}}
+{{- define "s4e-secret-agent.configMap" -}}
+{{- $s := include "s4e-secret-agent.settings" . | fromYaml -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ $s.configMapName }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "s4e-secret-agent.labels" .root | nindent 4 }}
+    s4e-secret-agent/component: {{ .component }}
+data:
+  config.yaml: |
+    {{- include "s4e-secret-agent.config" . | nindent 4 }}
 {{- end -}}
 
 {{- define "s4e-secret-agent.securityContext" -}}
