@@ -114,9 +114,17 @@ class OpenBaoDevServer:
         except BaseException:
             self.stop()
             raise
-        match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text(errors="replace"))
-        self.unseal_key = match.group(1) if match else ""
+        self.unseal_key = self._unseal_key_from_log()
         return self
+
+    def _unseal_key_from_log(self, timeout: float = 10.0) -> str:
+        """The dev unseal key: the server prints it shortly after it starts serving."""
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.search(r"Unseal Key: (\S+)", self.log_path.read_text(errors="replace"))
+            if match or time.monotonic() > deadline:
+                return match.group(1) if match else ""
+            time.sleep(0.05)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         import requests
