@@ -306,7 +306,12 @@ class Executor:
                 if self.iterations > MAX_RANGE_ITERATIONS:
                     raise self.error(
                         f"range ran more than {MAX_RANGE_ITERATIONS} iterations", node)
-                if decl:
+                if node.pipe.is_assign:
+                    # "range $i = ..." / "range $k, $v = ...": assign existing variables.
+                    self.set_var(scope, decl[0].ident[0], index if len(decl) > 1 else elem)
+                    if len(decl) > 1:
+                        self.set_var(scope, decl[1].ident[0], elem)
+                elif decl:
                     scope.vars[mark - 1][1] = elem
                     if len(decl) > 1:
                         scope.vars[mark - 2][1] = index
@@ -322,6 +327,12 @@ class Executor:
                 self.walk(dot, node.else_list, scope)
         finally:
             scope.pop(outer)
+
+    def set_var(self, scope: Scope, name: str, value: Any) -> None:
+        entry = scope.lookup(name)
+        if entry is None:
+            raise self.error(f"undefined variable: {name}")
+        entry[1] = value
 
     def range_items(self, value: Any, nvars: int, node: p.BranchNode) -> Iterator[
             tuple[Any, Any]]:

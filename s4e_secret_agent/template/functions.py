@@ -268,9 +268,10 @@ def builtin_slice(item: Any, *indexes: Any) -> Any:
 
 
 def _eval_args(args: tuple[Any, ...]) -> str:
+    # Go's evalArgs: a nil argument prints as "<no value>" here (not "<nil>").
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return sprint([_printable(a) for a in args])
+    return sprint(["<no value>" if a is None or a is MISSING else a for a in args])
 
 
 def _printable(v: Any) -> Any:

@@ -670,6 +670,8 @@ def _parse_go_float(text: str) -> float | None:
     t = text.replace("_", "")
     low = t.lower().lstrip("+-")
     if low.startswith("0x"):
+        if "p" not in low:
+            return None
         try:
             return float.fromhex(t)
         except ValueError:
@@ -689,7 +691,9 @@ def new_number(pos: int, text: str, kind: str) -> NumberNode:
         value, tail = unquote_char(text[1:], "'")
         if tail != "'":
             raise ValueError(f"malformed character constant: {text}")
-        code = ord(value) if len(value) == 1 else value.encode("utf-8", "surrogateescape")[0]
+        code = ord(value)
+        if 0xDC80 <= code <= 0xDCFF:  # a "\xFF" byte escape
+            code -= 0xDC00
         node.int64 = node.uint64 = code
         node.float64 = float(code)
         node.is_int = node.is_uint = node.is_float = True
@@ -713,7 +717,7 @@ def new_number(pos: int, text: str, kind: str) -> NumberNode:
             return node
     ival = _parse_go_int(text)
     if ival is not None:
-        if 0 <= ival < 1 << 64 and not text.startswith("-"):
+        if 0 <= ival < 1 << 64 and not text.startswith(("-", "+")):
             node.is_uint = True
             node.uint64 = ival
         if -(1 << 63) <= ival < 1 << 63:
@@ -927,7 +931,8 @@ class Parser:
             node = self._text_or_action()
             if isinstance(node, Marker):
                 raise self._errorf(f"unexpected {node.label}")
-            root.nodes.append(node)
+            if not isinstance(node, CommentNode):
+                root.nodes.append(node)
         self._add_tree(Tree(self.name, root, self.text))
         return self.trees
 
@@ -958,7 +963,8 @@ class Parser:
             node = self._text_or_action()
             if isinstance(node, Marker):
                 return lst, node
-            lst.nodes.append(node)
+            if not isinstance(node, CommentNode):
+                lst.nodes.append(node)
         raise self._errorf("unexpected EOF")
 
     def _text_or_action(self) -> Node | Marker:
