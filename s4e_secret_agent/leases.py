@@ -372,9 +372,14 @@ def _uniform(rng: random.Random, low: float, high: float) -> float:
     return low if high <= low else rng.uniform(low, high)
 
 
-def renew_fraction(lease: LeaseInfo, policy: TimingPolicy, rng: random.Random) -> float:
-    """Fraction of the current ttl after which to renew (or re-login for non-renewable)."""
-    first = lease.obtained_at == lease.first_obtained_at
+def renew_fraction(
+    lease: LeaseInfo, policy: TimingPolicy, rng: random.Random, *, spread: bool = False
+) -> float:
+    """Fraction of the current ttl after which to renew (or re-login for non-renewable).
+
+    Drawn from the wide first-renewal window for a fresh credential or when ``spread``.
+    """
+    first = spread or lease.obtained_at == lease.first_obtained_at
     low = policy.first_renew_fraction_min if first else policy.renew_fraction_min
     return _uniform(rng, low, policy.renew_fraction_max)
 
@@ -432,17 +437,20 @@ def relogin_now(now: float, reason: str) -> Scheduled:
 
 
 def next_token_action(
-    token: LeaseInfo, policy: TimingPolicy, rng: random.Random
+    token: LeaseInfo, policy: TimingPolicy, rng: random.Random, *, spread: bool = False
 ) -> Scheduled | None:
     """After a login or a successful renewal: when to renew, or when to log in again.
 
     ``None`` for a token without expiry (ttl 0, e.g. a root token). A token whose end is known
     (max TTL reached) or that is not renewable is replaced by a new login at the usual renewal
     point, while the current one still has a quarter or more of its ttl left.
+    ``spread``: pass ``True`` after a renewal that succeeded only after failed attempts (an
+    outage). The next renewal then comes from the wide first-renewal window, so that a fleet
+    that recovered in the same minute does not stay in step.
     """
     if token.ttl <= 0:
         return None
-    at = token.obtained_at + token.ttl * renew_fraction(token, policy, rng)
+    at = token.obtained_at + token.ttl * renew_fraction(token, policy, rng, spread=spread)
     if not token.renewable:
         return Scheduled(Action.RELOGIN, at, "token is not renewable")
     if token.capped:
@@ -450,8 +458,12 @@ def next_token_action(
     return Scheduled(Action.RENEW, at, "renew token")
 
 
-def next_lease_action(lease: LeaseInfo, policy: TimingPolicy, rng: random.Random) -> Scheduled:
+def next_lease_action(
+    lease: LeaseInfo, policy: TimingPolicy, rng: random.Random, *, spread: bool = False
+) -> Scheduled:
     """After a read or a successful renewal of a secret: renew it, or read it again when.
+
+    ``spread``: as for :func:`next_token_action`, after a success that followed failures.
 
     * ttl 0 (no lease, e.g. KV): read again like a static secret.
     * Not renewable: read again at ``lease_renewal_threshold`` (+/- jitter) of the ttl.
@@ -461,7 +473,7 @@ def next_lease_action(lease: LeaseInfo, policy: TimingPolicy, rng: random.Random
     if lease.ttl <= 0:
         return Scheduled(
             Action.REFETCH,
-            static_refresh_at(lease.obtained_at, policy, rng, first=False),
+            static_refresh_at(lease.obtained_at, policy, rng, first=spread),
             "static secret",
         )
     if not lease.renewable:
@@ -475,7 +487,7 @@ def next_lease_action(lease: LeaseInfo, policy: TimingPolicy, rng: random.Random
             lease.obtained_at + lease.ttl * fraction,
             "lease is not renewable",
         )
-    renew_at = lease.obtained_at + lease.ttl * renew_fraction(lease, policy, rng)
+    renew_at = lease.obtained_at + lease.ttl * renew_fraction(lease, policy, rng, spread=spread)
     hard = lease.max_expires_at
     if hard is None:
         return Scheduled(Action.RENEW, renew_at, "renew lease")
@@ -486,9 +498,9 @@ def next_lease_action(lease: LeaseInfo, policy: TimingPolicy, rng: random.Random
         # Less than the overlap is left (the cap was only seen now): fetch new credentials
         # soon, spread over a small part of what is left so that leases capped together are
         # not all replaced in the same second.
-        spread = min(0.05 * max(hard - now, 0.0), renew_at - now)
+        window = min(0.05 * max(hard - now, 0.0), renew_at - now)
         return Scheduled(
-            Action.REFETCH, now + _uniform(rng, 0.0, spread), "lease reaches its max TTL"
+            Action.REFETCH, now + _uniform(rng, 0.0, window), "lease reaches its max TTL"
         )
     if lease.expires_at >= hard - _CAP_TOLERANCE:
         # Renewing cannot extend it any more: replace it no later than the usual renewal
@@ -546,8 +558,10 @@ def static_refresh_at(
 ) -> float:
     """When to read a secret without a lease (KV) again after reading it at ``fetched_at``.
 
-    ``first``: this was the first read since start or login; the next read is then spread
-    over a wider window so that pods started together do not stay in step.
+    ``first``: this was the first read since start or login, or the first success after failed
+    reads (an outage); the next read is then spread over a wider window so that pods that
+    started, or recovered, together do not stay in step. Without it, a fleet that retried
+    through an outage comes back in lockstep and hits Vault in waves (docs/fleet.md).
     """
     interval = policy.static_secret_render_interval
     high = policy.static_fraction + policy.static_jitter

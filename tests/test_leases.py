@@ -98,6 +98,25 @@ def test_fresh_token_first_renewal_is_spread_wider() -> None:
     assert max(fractions) <= VAULT_RENEW_HIGH + EPS
 
 
+def test_spread_after_recovery_widens_the_window_again() -> None:
+    """A fleet that came back from an outage together must not stay in step."""
+    token = renewed_token()
+    lease = LeaseInfo.fresh(HOUR, True, 0.0).renewed(HOUR, 100.0)
+    for next_action in (next_token_action, next_lease_action):
+        target = token if next_action is next_token_action else lease
+        narrow = [next_action(target, DEFAULT_POLICY, rng) for rng in draws(500)]
+        wide = [next_action(target, DEFAULT_POLICY, rng, spread=True) for rng in draws(500)]
+        narrow_at = [s.at for s in narrow if s is not None]
+        wide_at = [s.at for s in wide if s is not None]
+        assert min(narrow_at) >= 100.0 + VAULT_RENEW_LOW * HOUR - EPS
+        assert min(wide_at) < 100.0 + 0.4 * HOUR
+        assert max(wide_at) <= 100.0 + VAULT_RENEW_HIGH * HOUR + EPS
+    kv = LeaseInfo.fresh(0, False, 0.0)
+    assert (
+        min(next_lease_action(kv, DEFAULT_POLICY, rng, spread=True).at for rng in draws(500)) < 60
+    )
+
+
 def test_lockstep_policy_has_no_jitter() -> None:
     policy = TimingPolicy.lockstep()
     token = LeaseInfo.fresh(HOUR, True, 0.0)
