@@ -385,7 +385,10 @@ class Runner:
         def secrets(path: str) -> Any:
             key = SecretKey("list", path)
             deps.add(key)
-            return self.get_secret(key, retry=retry).envelope
+            envelope = self.get_secret(key, retry=retry).envelope
+            # Vault answers a LIST of a missing folder with 404 (no body): consul-template
+            # renders that as an empty list.
+            return envelope if envelope is not None else {"data": {"keys": []}}
 
         environ = self.environ
         context = RenderContext(

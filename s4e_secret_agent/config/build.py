@@ -301,9 +301,12 @@ class Builder:
                     config, "secret_id_response_wrapping_path", path),
             }
         if kind == "jwt":
-            self.check_keys(config, path, {"role", "path"})
+            self.check_keys(config, path, {"role", "path", "remove_jwt_after_reading"})
             return {"role": self.required_text(config, "role", path),
-                    "path": self.required_text(config, "path", path)}
+                    "path": self.required_text(config, "path", path),
+                    # Vault Agent deletes the JWT file after reading it unless told not to.
+                    "remove_jwt_after_reading": self.get(
+                        config, "remove_jwt_after_reading", path, values.parse_bool, True)}
         if kind == "token_file":
             self.check_keys(config, path, {"token_file_path"})
             return {"token_file_path": self.required_text(config, "token_file_path", path)}

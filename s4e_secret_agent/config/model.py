@@ -87,7 +87,8 @@ class AuthMethodConfig:
     - approle: ``role_id_file_path`` (str), ``secret_id_file_path`` (str | None),
       ``remove_secret_id_file_after_reading`` (bool), ``secret_id_response_wrapping_path``
       (str | None)
-    - jwt: ``role`` (str), ``path`` (str, the file holding the JWT)
+    - jwt: ``role`` (str), ``path`` (str, the file holding the JWT),
+      ``remove_jwt_after_reading`` (bool, default true as in Vault Agent)
     - token_file: ``token_file_path`` (str)
     - token: ``token`` (:class:`SecretText`)
     """

@@ -47,6 +47,8 @@ _METHOD_PARAMS: tuple[tuple[str, str, str, str], ...] = (
      "the secret ID file holds a wrapping token created at this path"),
     ("jwt", "role", "required", "Vault role to log in as"),
     ("jwt", "path", "required", "file holding the JWT, re-read at every login"),
+    ("jwt", "remove_jwt_after_reading", "`true`",
+     "delete the JWT file once read (as Vault Agent); set false for a projected token"),
     ("token_file", "token_file_path", "required", "file holding a Vault token"),
     ("token", "token", "`VAULT_TOKEN`", "the token itself (prefer the environment variable)"),
 )
