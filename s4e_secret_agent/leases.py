@@ -39,15 +39,26 @@ What :data:`DEFAULT_POLICY` does better:
   instead of hitting Vault in lockstep for hours. Static re-reads are centred on the configured
   interval (5 m means 5 m on average, +/- 10 %).
 
-Typical use by the runner::
+Typical use (times in seconds; a login at t=0 returned a renewable 1 h token):
 
-    token = LeaseInfo.fresh(ttl=3600, renewable=True, now=now)
-    step = next_token_action(token, policy, rng)          # Scheduled("renew", at=...)
-    # ... at step.at, renew; Vault answers ttl=...
-    token = token.renewed(ttl=answer_ttl, now=now)        # detects the max-TTL cap
-    step = next_token_action(token, policy, rng)          # "renew" again, or "relogin"
-    # renewal failed with a transient error (attempt counts from 0):
-    step = after_renew_failure(token, attempt, now, policy, rng)
+>>> import random
+>>> rng = random.Random(1)
+>>> token = LeaseInfo.fresh(ttl=3600, renewable=True, now=0.0)
+>>> step = next_token_action(token, DEFAULT_POLICY, rng)
+>>> step.kind, 0.35 * 3600 <= step.at <= 0.74 * 3600
+(<Action.RENEW: 'renew'>, True)
+>>> token = token.renewed(ttl=3600, now=step.at)     # Vault extended it by the full hour
+>>> token.capped
+False
+>>> token = token.renewed(ttl=1200, now=5000.0)      # only 20 min more: the max TTL is near
+>>> token.capped, token.max_expires_at
+(True, 6200.0)
+>>> next_token_action(token, DEFAULT_POLICY, rng).kind
+<Action.RELOGIN: 'relogin'>
+>>> # Vault unreachable at renewal time: retry, keep the token while it is valid.
+>>> retry = after_renew_failure(token, 0, 5800.0, DEFAULT_POLICY, rng, token=True)
+>>> retry.kind, retry.at
+(<Action.RENEW: 'renew'>, 5801.0)
 
 Public API: :class:`Action`, :class:`Scheduled`, :class:`LeaseInfo`, :class:`TimingPolicy`,
 :data:`DEFAULT_POLICY`, :func:`next_token_action`, :func:`next_lease_action`,

@@ -25,6 +25,23 @@ How a write happens (:func:`write_file`):
 Note that the destination's inode changes on every update: programs watching it must watch the
 path (or its directory), not the inode. This is the same as Vault Agent.
 
+Example:
+
+>>> import os, shutil, tempfile
+>>> volume = tempfile.mkdtemp()
+>>> check_writable(os.path.join(volume, "secrets"))          # creates it, probes it
+>>> dest = os.path.join(volume, "secrets", "db.env")
+>>> result = write_file(dest, b"PGUSER=app", mode=0o640)
+>>> result.changed, result.created, oct(result.mode)
+(True, True, '0o640')
+>>> write_file(dest, b"PGUSER=app").changed               # same bytes, mode: no write
+False
+>>> write_file(dest, b"PGUSER=app", mode=0o400).content_changed
+False
+>>> read_current(dest)
+b'PGUSER=app'
+>>> shutil.rmtree(volume)
+
 Public API: :func:`write_file`, :class:`WriteResult`, :func:`check_writable`,
 :func:`read_current`, :func:`resolve_owner`.
 """

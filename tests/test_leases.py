@@ -358,6 +358,16 @@ def test_static_retry_backs_off_up_to_the_refresh_interval() -> None:
     assert max(static_retry_at(30, 0.0, short, rng) for _ in range(200)) <= 60.0
 
 
+def test_module_example_runs() -> None:
+    import doctest
+
+    from s4e_secret_agent import leases
+
+    failed, tried = doctest.testmod(leases, raise_on_error=False, report=True)
+    assert tried > 5
+    assert failed == 0
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 

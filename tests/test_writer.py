@@ -399,3 +399,11 @@ def test_concurrent_reader_never_sees_a_partial_file(memory_dir: Path) -> None:
     assert bad == 0
     assert reads > 100  # the reader really raced the writer
     assert entries(tmp_path) == ["expected", "secret.txt", "stop"]
+
+
+def test_module_example_runs() -> None:
+    import doctest
+
+    failed, tried = doctest.testmod(writer, raise_on_error=False, report=True)
+    assert tried > 5
+    assert failed == 0
