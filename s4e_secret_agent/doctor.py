@@ -1,0 +1,1283 @@
+"""``s4e-secret-agent doctor``: diagnose the configuration, the way to Vault, the login and every
+secret the templates read, and say for each problem what to fix.
+
+The checks run in order and each one reports OK, WARN, FAIL or SKIP (a prerequisite failed):
+
+1. ``config``: the configuration loads (errors name the file, line and config path);
+2. ``templates``: every template parses (name, line:column) and which paths it reads;
+3. ``destination:<dir>``: the agent can create files there;
+4. ``dns``, ``tcp``, ``tls``: Vault's address resolves, accepts a connection, and its
+   certificate verifies against the configured CA (done with :mod:`socket`/:mod:`ssl` directly
+   so that a failure names its exact cause: the server's issuer and names are shown next to the
+   CA and server name the agent uses);
+5. ``health``: ``sys/health`` (initialized, sealed, standby, version);
+6. ``service-account-token``/``jwt`` and ``login``: the JWT's claims (decoded, not verified)
+   and a real login with the configured method and role;
+7. ``token``: policies, TTL, renewable;
+8. ``secret:<path>``: per literal template path, the token's capabilities and a real read,
+   the KV version, a missing path, the KV v2 ``data/`` prefix mistake, a denied path;
+9. ``lease:<path>``: dynamic secrets whose lease is short for the rotation overlap; then
+   ``cleanup``: the leases the doctor created and its own token are revoked.
+
+Vault is reached through :class:`s4e_secret_agent.vault.VaultClient` (the agent's own client
+and error mapping) and logins through :mod:`s4e_secret_agent.auth`, so the doctor sees what the
+agent would see. Nothing here is on the agent's runtime path. Secret values are never kept or
+shown: only key names, paths, policies and claims.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import socket
+import ssl
+import time
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from s4e_secret_agent.config.model import (
+    DEFAULT_TOKEN_PATH,
+    AgentConfig,
+    AuthMethodConfig,
+    ConfigSources,
+    LoadedConfig,
+    VaultConfig,
+)
+from s4e_secret_agent.errors import (
+    AgentError,
+    AuthError,
+    ConfigError,
+    ExitCode,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    TemplateError,
+    VaultError,
+    WriteError,
+)
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template import SecretRef
+    from s4e_secret_agent.vault import SecretResponse, VaultClient
+
+OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
+
+# A service-account token or Vault token closer than this to its end is worth a warning.
+JWT_EXPIRY_WARNING_S = 600.0
+TOKEN_TTL_WARNING_S = 300.0
+# Dynamic credentials shorter than this (or than 3x the rotation overlap) leave the app little
+# time to switch: S4E's troubleshooting row "Expired credentials: TTL too short".
+LEASE_TTL_WARNING_S = 600.0
+LEASE_OVERLAP_FACTOR = 3.0
+
+_CA_FIX_NAMES = "vault.ca_cert / VAULT_CACERT (--ca-cert, annotation vault.hashicorp.com/ca-cert)"
+_VOLUME_FIX = ("in Kubernetes mount a writable volume there (emptyDir, medium: Memory) and set "
+               "the pod's securityContext.fsGroup so the agent's user may write")
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class Check:
+    """One diagnosis line. ``details`` holds names, paths, claims, never secret values."""
+
+    name: str
+    status: str  # OK | WARN | FAIL | SKIP
+    message: str
+    fix: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "message": self.message,
+                "fix": self.fix, "details": dict(self.details)}
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status == FAIL for c in self.checks)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.DOCTOR_FAILED if self.failed else ExitCode.OK
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for c in self.checks if c.status == s) for s in (OK, WARN, FAIL, SKIP)}
+
+    def as_json(self) -> str:
+        return json.dumps([c.as_dict() for c in self.checks], indent=2, default=str) + "\n"
+
+    def as_text(self) -> str:
+        lines: list[str] = []
+        for check in self.checks:
+            lines.append(f"{check.status:<4}  {check.name}: {check.message}")
+            if check.fix:
+                lines.append(f"      fix: {check.fix}")
+            for key, value in check.details.items():
+                lines.append(f"      {key}: {_detail_text(value)}")
+        counts = self.counts()
+        verdict = ("problems found: fix the FAIL lines above" if self.failed
+                   else "no blocking problems")
+        lines.append("")
+        lines.append(f"doctor: {counts[OK]} ok, {counts[WARN]} warnings, {counts[FAIL]} failed, "
+                     f"{counts[SKIP]} skipped; {verdict}")
+        return "\n".join(lines) + "\n"
+
+
+def _detail_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) if value else "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def _duration(seconds: float) -> str:
+    """``3300`` -> ``55m``, ``90`` -> ``1m30s``, ``7200`` -> ``2h``."""
+    total = round(abs(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "",
+             f"{secs}s" if secs or total == 0 else ""]
+    return "".join(parts)
+
+
+def _utc(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------------------------
+# Service-account tokens / JWTs (decoded for display, never verified)
+
+
+@dataclass(frozen=True)
+class JwtClaims:
+    subject: str
+    issuer: str
+    audiences: tuple[str, ...]
+    expires_at: float | None
+    service_account: str | None
+    namespace: str | None
+
+    def describe(self, now: float) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if self.service_account is not None:
+            details["service_account"] = self.service_account
+            details["namespace"] = self.namespace or "(none)"
+        else:
+            details["subject"] = self.subject or "(none)"
+        details["audiences"] = list(self.audiences)
+        details["issuer"] = self.issuer or "(none)"
+        details["expires"] = self.expiry_text(now)
+        return details
+
+    def expiry_text(self, now: float) -> str:
+        if self.expires_at is None:
+            return "never (no exp claim: a legacy Secret-based token)"
+        left = self.expires_at - now
+        when = _utc(self.expires_at)
+        if left <= 0:
+            return f"{when} (expired {_duration(-left)} ago)"
+        return f"{when} (in {_duration(left)})"
+
+
+def decode_jwt(token: str) -> JwtClaims | None:
+    """The claims of a JWT without verifying it (``None`` if it is not a JWT)."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    aud = claims.get("aud")
+    audiences = (aud,) if isinstance(aud, str) else tuple(str(a) for a in aud or ()) \
+        if isinstance(aud, list) else ()
+    exp = claims.get("exp")
+    expires_at = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) \
+        else None
+    subject = str(claims.get("sub") or "")
+    name: str | None = None
+    namespace: str | None = None
+    projected = claims.get("kubernetes.io")
+    if isinstance(projected, dict):
+        account = projected.get("serviceaccount")
+        if isinstance(account, dict) and account.get("name"):
+            name = str(account["name"])
+        if projected.get("namespace"):
+            namespace = str(projected["namespace"])
+    if name is None and claims.get("kubernetes.io/serviceaccount/service-account.name"):
+        name = str(claims["kubernetes.io/serviceaccount/service-account.name"])
+        namespace = str(claims.get("kubernetes.io/serviceaccount/namespace") or "") or None
+    if name is None and subject.startswith("system:serviceaccount:"):
+        pieces = subject.split(":")
+        if len(pieces) == 4:
+            namespace, name = pieces[2], pieces[3]
+    return JwtClaims(subject=subject, issuer=str(claims.get("iss") or ""),
+                     audiences=audiences, expires_at=expires_at, service_account=name,
+                     namespace=namespace)
+
+
+# --------------------------------------------------------------------------------------------
+# X.509 (a minimal DER reader: the stdlib only describes certificates that verified, and the
+# interesting case is the one that did not)
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    subject: str
+    issuer: str
+    names: tuple[str, ...]  # subjectAltName entries: "DNS:vault.example", "IP:10.0.0.1"
+    not_before: dt.datetime | None
+    not_after: dt.datetime | None
+
+    def describe(self) -> dict[str, Any]:
+        return {"subject": self.subject or "(empty)", "issuer": self.issuer or "(empty)",
+                "names": list(self.names),
+                "valid_until": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+                if self.not_after else "(unknown)"}
+
+
+_NAME_ATTRIBUTES = {"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
+                    "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.5": "serialNumber",
+                    "1.2.840.113549.1.9.1": "emailAddress"}
+_SAN_OID = "2.5.29.17"
+
+
+def _der_element(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at ``pos``."""
+    tag = data[pos]
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4:
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(data[pos:pos + count], "big")
+        pos += count
+    if pos + length > len(data):
+        raise ValueError("truncated DER")
+    return tag, pos, pos + length
+
+
+def _der_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    children = []
+    pos = start
+    while pos < end:
+        element = _der_element(data, pos)
+        children.append(element)
+        pos = element[2]
+    return children
+
+
+def _oid_text(raw: bytes) -> str:
+    arcs: list[int] = []
+    value = 0
+    for byte in raw:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    if not arcs:
+        return ""
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in [first, arcs[0] - 40 * first, *arcs[1:]])
+
+
+def _der_string(tag: int, raw: bytes) -> str:
+    if tag == 0x1E:
+        return raw.decode("utf-16-be", "replace")
+    return raw.decode("utf-8" if tag == 0x0C else "latin-1", "replace")
+
+
+def _der_name(data: bytes, start: int, end: int) -> str:
+    parts = []
+    for _, set_start, set_end in _der_children(data, start, end):
+        for _, seq_start, seq_end in _der_children(data, set_start, set_end):
+            (_, oid_s, oid_e), (value_tag, val_s, val_e) = _der_children(data, seq_start,
+                                                                         seq_end)[:2]
+            oid = _oid_text(data[oid_s:oid_e])
+            parts.append(f"{_NAME_ATTRIBUTES.get(oid, oid)}="
+                         f"{_der_string(value_tag, data[val_s:val_e])}")
+    return ", ".join(parts)
+
+
+def _der_time(tag: int, raw: bytes) -> dt.datetime | None:
+    text = raw.decode("ascii", "replace").rstrip("Z")
+    try:
+        if tag == 0x17:  # UTCTime: YYMMDDHHMMSS
+            parsed = dt.datetime.strptime(text, "%y%m%d%H%M%S")
+        else:  # GeneralizedTime
+            parsed = dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=dt.UTC)
+
+
+def _der_alt_names(data: bytes, start: int, end: int) -> list[str]:
+    names = []
+    _, seq_start, seq_end = _der_element(data, start)
+    for tag, s, e in _der_children(data, seq_start, seq_end):
+        raw = data[s:e]
+        if tag == 0x82:
+            names.append("DNS:" + raw.decode("ascii", "replace"))
+        elif tag == 0x87 and len(raw) in (4, 16):
+            names.append("IP:" + str(ipaddress.ip_address(raw)))
+        elif tag == 0x86:
+            names.append("URI:" + raw.decode("ascii", "replace"))
+        elif tag == 0x81:
+            names.append("email:" + raw.decode("ascii", "replace"))
+    return names
+
+
+def parse_certificate(der: bytes) -> CertificateInfo | None:
+    """Subject, issuer, subjectAltNames and validity of a DER certificate (``None`` if the
+    bytes are not one)."""
+    try:
+        _, cert_start, cert_end = _der_element(der, 0)
+        _, tbs_start, tbs_end = _der_children(der, cert_start, cert_end)[0]
+        fields = _der_children(der, tbs_start, tbs_end)
+        if fields and fields[0][0] == 0xA0:  # explicit version
+            fields = fields[1:]
+        issuer = _der_name(der, fields[2][1], fields[2][2])
+        validity = _der_children(der, fields[3][1], fields[3][2])
+        subject = _der_name(der, fields[4][1], fields[4][2])
+        names: list[str] = []
+        for tag, start, _ in fields[6:]:
+            if tag != 0xA3:
+                continue
+            _, exts_start, exts_end = _der_element(der, start)
+            for _, ext_start, ext_end in _der_children(der, exts_start, exts_end):
+                parts = _der_children(der, ext_start, ext_end)
+                if _oid_text(der[parts[0][1]:parts[0][2]]) == _SAN_OID:
+                    value = parts[-1]
+                    names = _der_alt_names(der, value[1], value[2])
+        not_before = _der_time(validity[0][0], der[validity[0][1]:validity[0][2]])
+        not_after = _der_time(validity[1][0], der[validity[1][1]:validity[1][2]])
+    except (IndexError, ValueError):
+        return None
+    return CertificateInfo(subject, issuer, tuple(names), not_before, not_after)
+
+
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.DOTALL)
+
+
+def pem_certificates(text: str) -> list[CertificateInfo]:
+    """Every certificate in a PEM bundle that could be decoded."""
+    found = []
+    for block in _PEM_BLOCK.findall(text):
+        try:
+            der = base64.b64decode("".join(block.split()), validate=True)
+        except (ValueError, binascii.Error):
+            continue
+        info = parse_certificate(der)
+        if info is not None:
+            found.append(info)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# The diagnosis
+
+
+@dataclass
+class _SecretUse:
+    ref: SecretRef
+    users: list[str] = field(default_factory=list)  # "db 1:5"
+
+
+@dataclass(frozen=True)
+class _Mount:
+    path: str
+    type: str
+    kv_version: int | None
+
+
+@dataclass
+class _Lease:
+    path: str
+    lease_id: str = field(repr=False)
+    ttl: int
+    renewable: bool
+
+
+class Diagnosis:
+    """Runs the checks once; ``run()`` returns the report. Never raises for what it checks."""
+
+    def __init__(self, sources: ConfigSources, *, timeout: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.sources = sources
+        self.timeout = timeout
+        self.clock = clock
+        self.checks: list[Check] = []
+        self.leases: list[_Lease] = []
+        self.jwt: JwtClaims | None = None
+        self.logged_in = False
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def add(self, name: str, status: str, message: str, fix: str = "",
+            details: Mapping[str, Any] | None = None) -> Check:
+        check = Check(name, status, message, fix, dict(details or {}))
+        self.checks.append(check)
+        return check
+
+    def skip(self, names: Sequence[str], reason: str) -> None:
+        for name in names:
+            self.add(name, SKIP, reason)
+
+    # -- the order of checks -----------------------------------------------------------------
+
+    def run(self) -> DoctorReport:
+        loaded = self.check_config()
+        later = ["destinations", "dns", "tcp", "tls", "health", "login", "token", "secrets"]
+        if loaded is None:
+            self.skip(later, "the configuration must load first")
+            return DoctorReport(tuple(self.checks))
+        config = loaded.config
+        uses = self.check_templates(config)
+        self.check_destinations(config)
+        if not self.check_connection(config.vault):
+            self.skip(["health", "login", "token", "secrets"], "Vault is not reachable")
+            return DoctorReport(tuple(self.checks))
+        from s4e_secret_agent.vault import VaultClient
+
+        vault = VaultClient(replace(config.vault, client_timeout=self.timeout))
+        try:
+            if not self.check_health(vault):
+                self.skip(["login", "token", "secrets"], "Vault cannot serve requests (health)")
+            elif not self.check_login(vault, config.auto_auth.method):
+                self.skip(["token", "secrets"], "not logged in (see login)")
+            else:
+                self.check_token(vault)
+                if not uses:
+                    self.add("secrets", OK, "the templates read no literal Vault paths")
+                for use in uses.values():
+                    self.check_secret(vault, use)
+                self.check_leases(config)
+        finally:
+            self.cleanup(vault)
+            vault.close()
+        return DoctorReport(tuple(self.checks))
+
+    # -- 1. configuration --------------------------------------------------------------------
+
+    def check_config(self) -> LoadedConfig | None:
+        from s4e_secret_agent.config.load import load_config
+
+        try:
+            loaded = load_config(self.sources)
+        except ConfigError as err:
+            if "template does not parse" in err.message:
+                self.add("config", FAIL, "a template does not parse (see templates)",
+                         fix=err.hint, details={"where": err.path or "(top level)"})
+                self.add("templates", FAIL, err.message,
+                         fix="fix the template syntax at the line:column shown (Go "
+                             "text/template: check {{ }} pairs, end for every with/range/if)")
+            else:
+                self.add("config", FAIL, err.message, fix=err.hint or
+                         "fix the configuration at the path shown")
+                self.add("templates", SKIP, "the configuration must load first")
+            return None
+        except AgentError as err:
+            self.add("config", FAIL, err.message, fix=err.hint)
+            self.add("templates", SKIP, "the configuration must load first")
+            return None
+        config = loaded.config
+        method = config.auto_auth.method
+        role = method.params.get("role")
+        summary = (f"{', '.join(loaded.sources) or 'defaults'}: Vault {config.vault.address}, "
+                   f"{method.type} auth at {method.mount_path}"
+                   + (f" (role {role})" if role else "")
+                   + f", {len(config.templates)} template(s)")
+        if loaded.warnings:
+            self.add("config", WARN, summary + f"; {len(loaded.warnings)} warning(s)",
+                     fix="review the warnings: those settings have no effect",
+                     details={"warnings": list(loaded.warnings)})
+        else:
+            self.add("config", OK, summary)
+        return loaded
+
+    # -- 2. templates ------------------------------------------------------------------------
+
+    def check_templates(self, config: AgentConfig) -> dict[tuple[str, str, tuple[str, ...]],
+                                                           _SecretUse]:
+        from s4e_secret_agent.template import Template
+
+        uses: dict[tuple[str, str, tuple[str, ...]], _SecretUse] = {}
+        reads: dict[str, list[str]] = {}
+        failures: list[str] = []
+        for tmpl in config.templates:
+            try:
+                parsed = Template.parse(tmpl.contents, name=tmpl.name,
+                                        left_delim=tmpl.left_delimiter,
+                                        right_delim=tmpl.right_delimiter)
+                refs = parsed.secret_refs()
+            except TemplateError as err:
+                failures.append(err.message)
+                continue
+            paths = reads.setdefault(tmpl.name, [])
+            for ref in refs:
+                use = uses.setdefault((ref.kind, ref.path, ref.args), _SecretUse(ref))
+                use.users.append(f"{tmpl.name} {ref.line}:{ref.col}")
+                if ref.path not in paths:
+                    paths.append(ref.path)
+        if failures:
+            self.add("templates", FAIL, "; ".join(failures),
+                     fix="fix the template syntax at the line:column shown")
+        elif not config.templates:
+            self.add("templates", OK, "no templates configured")
+        else:
+            details = {name: paths or ["(no literal Vault paths)"]
+                       for name, paths in reads.items()}
+            self.add("templates", OK, f"{len(config.templates)} template(s) parse; "
+                     f"{len(uses)} distinct Vault path(s) to check", details=details)
+        return uses
+
+    # -- 3. destinations ---------------------------------------------------------------------
+
+    def check_destinations(self, config: AgentConfig) -> None:
+        from s4e_secret_agent.writer import check_writable
+
+        wanted: dict[str, tuple[bool, list[str]]] = {}
+        for tmpl in config.templates:
+            directory = os.path.dirname(os.path.abspath(tmpl.destination))
+            create, users = wanted.setdefault(directory, (tmpl.create_dest_dirs, []))
+            wanted[directory] = (create and tmpl.create_dest_dirs, [*users, tmpl.name])
+        for sink in config.auto_auth.sinks:
+            directory = os.path.dirname(os.path.abspath(sink.path))
+            create, users = wanted.setdefault(directory, (True, []))
+            wanted[directory] = (create, [*users, "token sink"])
+        for directory, (create, users) in wanted.items():
+            name = f"destination:{directory}"
+            details = {"used_by": users}
+            try:
+                if os.path.lexists(directory) or not create:
+                    check_writable(directory, create=False)
+                    self.add(name, OK, "writable", details=details)
+                    continue
+                parent = _nearest_existing(directory)
+                check_writable(parent, create=False)
+                self.add(name, OK, f"does not exist yet; the agent creates it under {parent} "
+                         "(writable)", details=details)
+            except WriteError as err:
+                self.add(name, FAIL, err.message,
+                         fix=f"{err.hint}; {_VOLUME_FIX}" if err.hint else _VOLUME_FIX,
+                         details=details)
+
+    # -- 4. connectivity ---------------------------------------------------------------------
+
+    def check_connection(self, vault: VaultConfig) -> bool:
+        parts = urlsplit(vault.address)
+        host = parts.hostname or ""
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            port = 0
+        if parts.scheme not in ("http", "https") or not host or not port:
+            self.add("dns", FAIL, f"vault.address {vault.address!r} is not an http(s) URL "
+                     "with a host", fix="set vault.address / VAULT_ADDR to e.g. "
+                                        "https://vault.vault.svc:8200")
+            self.skip(["tcp", "tls"], "the address must be valid first")
+            return False
+        proxy = _proxy_for(vault.address, host)
+        target_host, target_port = host, port
+        if proxy:
+            proxy_parts = urlsplit(proxy)
+            target_host = proxy_parts.hostname or host
+            target_port = proxy_parts.port or 3128
+        addresses = self._check_dns(target_host, target_port, proxy)
+        if not addresses:
+            self.skip(["tcp", "tls"], "the host name must resolve first")
+            return False
+        if not self._check_tcp(target_host, target_port, addresses, proxy, vault.address):
+            self.skip(["tls"], "a TCP connection must succeed first")
+            return False
+        if parts.scheme == "http":
+            loopback = _is_loopback(host)
+            self.add("tls", OK if loopback else WARN,
+                     "plain http://: no TLS" + ("" if loopback else
+                                                ", secrets cross the network unencrypted"),
+                     fix="" if loopback else "serve Vault over https:// and set vault.ca_cert")
+            return True
+        if proxy:
+            self.add("tls", SKIP, f"connections go through the proxy {_without_credentials(proxy)}"
+                     "; TLS is checked by the health request")
+            return True
+        return self._check_tls(vault, host, port, addresses[0])
+
+    def _check_dns(self, host: str, port: int, proxy: str) -> list[str]:
+        via = f" (the proxy {_without_credentials(proxy)})" if proxy else ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            self.add("dns", OK, f"{host} is an IP address{via}: nothing to resolve")
+            return [host]
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+            self.add("dns", FAIL, f"cannot resolve {host}{via}: {reason}",
+                     fix="check the host in vault.address / VAULT_ADDR; in Kubernetes use the "
+                         "service name <service>.<namespace>.svc and check the pod's DNS "
+                         "(dnsPolicy, CoreDNS)")
+            return []
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        self.add("dns", OK, f"{host}{via} resolves to {', '.join(addresses)}")
+        return addresses
+
+    def _check_tcp(self, host: str, port: int, addresses: list[str], proxy: str,
+                   address: str) -> bool:
+        via = f" (the proxy {_without_credentials(proxy)})" if proxy else ""
+        errors = []
+        for ip in addresses:
+            started = time.monotonic()
+            try:
+                with socket.create_connection((ip, port), timeout=self.timeout):
+                    took = (time.monotonic() - started) * 1000
+                    self.add("tcp", OK, f"connected to {_host_port(ip, port)}{via} "
+                             f"in {took:.0f} ms")
+                    return True
+            except ConnectionRefusedError:
+                errors.append(f"{_host_port(ip, port)}: connection refused")
+            except TimeoutError:
+                errors.append(f"{_host_port(ip, port)}: timed out after {self.timeout:g}s")
+            except OSError as exc:
+                errors.append(f"{_host_port(ip, port)}: {exc.strerror or type(exc).__name__}")
+        refused = all("refused" in e for e in errors)
+        fix = ("nothing listens there: check the port in vault.address / VAULT_ADDR and that "
+               "Vault is running" if refused else
+               "a firewall, NetworkPolicy or route drops the traffic: allow egress from the "
+               f"pod to {host}:{port}")
+        self.add("tcp", FAIL, f"cannot connect to {address}{via}: {'; '.join(errors)}",
+                 fix=fix)
+        return False
+
+    def _check_tls(self, vault: VaultConfig, host: str, port: int, ip: str) -> bool:
+        server_name = vault.tls_server_name or host
+        details: dict[str, Any] = {"server_name": server_name,
+                                   "ca_cert": vault.ca_cert or vault.ca_path
+                                   or "(system trust store)"}
+        try:
+            context = ssl.create_default_context(cafile=vault.ca_cert or None,
+                                                 capath=vault.ca_path or None)
+        except (OSError, ssl.SSLError) as exc:
+            self.add("tls", FAIL, f"cannot load the CA {vault.ca_cert or vault.ca_path}: "
+                     f"{_os_reason(exc)}",
+                     fix=f"set {_CA_FIX_NAMES} to a readable PEM file with Vault's CA",
+                     details=details)
+            return False
+        if vault.client_cert:
+            try:
+                context.load_cert_chain(vault.client_cert, vault.client_key or None)
+            except (OSError, ssl.SSLError) as exc:
+                self.add("tls", FAIL, f"cannot load the client certificate "
+                         f"{vault.client_cert}: {_os_reason(exc)}",
+                         fix="set vault.client_cert / client_key (VAULT_CLIENT_CERT / "
+                             "VAULT_CLIENT_KEY) to a readable PEM certificate and its key",
+                         details=details)
+                return False
+        if vault.tls_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            with socket.create_connection((ip, port), timeout=self.timeout) as raw, \
+                    context.wrap_socket(raw, server_hostname=server_name) as tls:
+                der = tls.getpeercert(binary_form=True)
+                version = tls.version()
+        except ssl.SSLCertVerificationError as exc:
+            self._tls_verify_failure(vault, exc, server_name, ip, port, details)
+            return False
+        except (ssl.SSLError, OSError) as exc:
+            self._tls_other_failure(vault, exc, details)
+            return False
+        cert = parse_certificate(der) if der else None
+        if cert is not None:
+            details.update(cert.describe())
+        if vault.tls_skip_verify:
+            self.add("tls", WARN, f"{version} handshake OK but the certificate is NOT verified "
+                     "(tls_skip_verify)", fix=f"unset VAULT_SKIP_VERIFY and set "
+                                              f"{_CA_FIX_NAMES} instead", details=details)
+            return True
+        left = (cert.not_after.timestamp() - self.clock()) if cert and cert.not_after else None
+        if left is not None and left < 7 * 86400:
+            self.add("tls", WARN, f"{version}; Vault's certificate expires in {_duration(left)}",
+                     fix="renew Vault's TLS certificate", details=details)
+        else:
+            self.add("tls", OK, f"{version}; certificate verified for {server_name}",
+                     details=details)
+        return True
+
+    def _tls_verify_failure(self, vault: VaultConfig, exc: ssl.SSLCertVerificationError,
+                            server_name: str, ip: str, port: int,
+                            details: dict[str, Any]) -> None:
+        cert = self._unverified_certificate(vault, ip, port, server_name)
+        if cert is not None:
+            details.update({f"server_{k}": v for k, v in cert.describe().items()})
+        reason = exc.verify_message or exc.reason or str(exc)
+        code = exc.verify_code
+        if code == 62 or "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
+            names = ", ".join(cert.names) if cert and cert.names else "(no subjectAltName)"
+            self.add("tls", FAIL, f"Vault's certificate is not valid for {server_name!r}: "
+                     f"{reason}",
+                     fix=f"the certificate names {names}; use one of them in vault.address "
+                         "/ VAULT_ADDR, or set vault.tls_server_name / VAULT_TLS_SERVER_NAME "
+                         "to one of them", details=details)
+            return
+        if code in (9, 10):
+            self.add("tls", FAIL, f"Vault's certificate is outside its validity: {reason}",
+                     fix="renew Vault's TLS certificate (or check this machine's clock)",
+                     details=details)
+            return
+        issuer = cert.issuer if cert else "(unknown)"
+        if vault.ca_cert:
+            try:
+                with open(vault.ca_cert, encoding="utf-8", errors="replace") as handle:
+                    subjects = [c.subject for c in pem_certificates(handle.read())]
+            except OSError:
+                subjects = []
+            details["ca_cert_subjects"] = subjects or ["(no certificate could be read)"]
+            fix = (f"Vault's certificate was issued by {issuer!r}, but the CA file "
+                   f"{vault.ca_cert} holds {', '.join(repr(s) for s in subjects) or 'nothing'}"
+                   f": set {_CA_FIX_NAMES} to the PEM file of the CA {issuer!r} (in "
+                   "Kubernetes mount it from a Secret or ConfigMap)")
+        elif vault.ca_path:
+            fix = (f"Vault's certificate was issued by {issuer!r}, which is not in the "
+                   f"directory {vault.ca_path}: add that CA there or set {_CA_FIX_NAMES}")
+        else:
+            fix = (f"no CA is configured, so the system trust store was used and it does not "
+                   f"hold {issuer!r}: set {_CA_FIX_NAMES} to the PEM file of that CA")
+        self.add("tls", FAIL, f"Vault's certificate is not trusted: {reason}", fix=fix,
+                 details=details)
+
+    def _tls_other_failure(self, vault: VaultConfig, exc: BaseException,
+                           details: dict[str, Any]) -> None:
+        reason = (exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else None) \
+            or str(exc) or type(exc).__name__
+        lowered = reason.lower()
+        if "wrong_version_number" in lowered or "wrong version number" in lowered \
+                or "record layer failure" in lowered or "packet_length" in lowered:
+            fix = ("the server does not speak TLS there: use http:// in vault.address, or the "
+                   "port where Vault serves https")
+        elif "certificate" in lowered or "handshake" in lowered or isinstance(
+                exc, ssl.SSLEOFError | ConnectionResetError):
+            fix = ("the server ended the handshake: if it requires client certificates, set "
+                   "vault.client_cert / client_key (VAULT_CLIENT_CERT / VAULT_CLIENT_KEY)")
+        elif isinstance(exc, TimeoutError):
+            fix = "the TLS handshake timed out: check for a proxy or firewall in between"
+        else:
+            fix = f"check vault.address and {_CA_FIX_NAMES}"
+        self.add("tls", FAIL, f"TLS handshake with {vault.address} failed: {reason}", fix=fix,
+                 details=details)
+
+    def _unverified_certificate(self, vault: VaultConfig, ip: str, port: int,
+                                server_name: str) -> CertificateInfo | None:
+        """Vault's certificate fetched without verifying it, to show what it says."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            if vault.client_cert:
+                context.load_cert_chain(vault.client_cert, vault.client_key or None)
+            with socket.create_connection((ip, port), timeout=self.timeout) as raw, \
+                    context.wrap_socket(raw, server_hostname=server_name) as tls:
+                der = tls.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError):
+            return None
+        return parse_certificate(der) if der else None
+
+    # -- 5. health ---------------------------------------------------------------------------
+
+    def check_health(self, vault: VaultClient) -> bool:
+        try:
+            health = vault.health()
+        except VaultError as err:
+            self.add("health", FAIL, err.message, fix=err.hint)
+            return False
+        shown = ("initialized", "sealed", "standby", "version", "cluster_name")
+        details: dict[str, Any] = {k: health[k] for k in shown if k in health}
+        version = health.get("version") or "unknown"
+        status = health.get("status_code")
+        if health.get("initialized") is False:
+            self.add("health", FAIL, "Vault is not initialized",
+                     fix="initialize it (vault operator init / bao operator init)",
+                     details=details)
+            return False
+        if health.get("sealed") is True:
+            self.add("health", FAIL, f"Vault {version} is sealed",
+                     fix="unseal it (vault operator unseal / bao operator unseal) or check "
+                         "its auto-unseal (KMS/HSM access); the agent keeps retrying while "
+                         "Vault is sealed", details=details)
+            return False
+        if status == 472:
+            self.add("health", FAIL, "this node is a disaster-recovery secondary",
+                     fix="point vault.address at the primary cluster", details=details)
+            return False
+        if health.get("standby") is True and status != 473:
+            self.add("health", OK, f"Vault {version}: initialized, unsealed, standby (requests "
+                     "are forwarded to the active node)", details=details)
+            return True
+        role = "performance standby" if status == 473 else "active"
+        self.add("health", OK, f"Vault {version}: initialized, unsealed, {role}",
+                 details=details)
+        return True
+
+    # -- 6. login ----------------------------------------------------------------------------
+
+    def check_login(self, vault: VaultClient, method: AuthMethodConfig) -> bool:
+        if method.type in ("kubernetes", "jwt") and not self._check_jwt(method):
+            self.add("login", SKIP, "no usable JWT to log in with")
+            return False
+        if method.type == "approle" and method.params.get("secret_id_response_wrapping_path"):
+            self.add("login", SKIP, "the AppRole secret_id is response-wrapped: unwrapping it "
+                     "would use it up, so the doctor does not log in",
+                     fix="run the doctor with an unwrapped secret_id file to test the login")
+            return False
+        # The doctor must leave credential files as the agent will find them.
+        safe = replace(method, params={**method.params, "remove_jwt_after_reading": False,
+                                       "remove_secret_id_file_after_reading": False})
+        role = method.params.get("role")
+        what = f"{method.type} at {method.mount_path}" + (f" with role {role!r}" if role else "")
+        try:
+            info = vault.login(safe)
+        except AuthError as err:
+            self._login_failure(method, err, what)
+            return False
+        except AgentError as err:
+            self.add("login", FAIL, f"login with {what} failed: {err.message}", fix=err.hint)
+            return False
+        self.logged_in = method.type not in ("token", "token_file")
+        self.add("login", OK, f"logged in with {what}" if self.logged_in
+                 else f"the {method.type} token is valid",
+                 details={"accessor": info.accessor, "policies": list(info.policies)})
+        return True
+
+    def _check_jwt(self, method: AuthMethodConfig) -> bool:
+        kubernetes = method.type == "kubernetes"
+        name = "service-account-token" if kubernetes else "jwt"
+        path = str(method.params.get("token_path" if kubernetes else "path")
+                   or (DEFAULT_TOKEN_PATH if kubernetes else ""))
+        where = "auto_auth.method.config." + ("token_path" if kubernetes else "path")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read().strip()
+        except OSError as exc:
+            fix = ("mount the pod's service account token (automountServiceAccountToken: true "
+                   f"or a projected volume) or set {where}" if kubernetes
+                   else f"write the JWT to the file named by {where}")
+            self.add(name, FAIL, f"cannot read {path}: {exc.strerror or type(exc).__name__}",
+                     fix=fix)
+            return False
+        claims = decode_jwt(text)
+        if claims is None:
+            self.add(name, FAIL, f"{path} does not hold a JWT",
+                     fix=f"point {where} at the token file itself")
+            return False
+        self.jwt = claims
+        now = self.clock()
+        details = {"file": path, **claims.describe(now)}
+        who = (f"service account {claims.namespace}/{claims.service_account}"
+               if claims.service_account else f"subject {claims.subject!r}")
+        if claims.expires_at is not None and claims.expires_at <= now:
+            self.add(name, WARN, f"{who}: the token expired {_duration(now - claims.expires_at)}"
+                     " ago", fix="use the projected token the kubelet keeps fresh (do not copy "
+                                 "it into an image, Secret or file once)", details=details)
+        elif claims.expires_at is not None and claims.expires_at - now < JWT_EXPIRY_WARNING_S:
+            self.add(name, WARN, f"{who}: the token expires in "
+                     f"{_duration(claims.expires_at - now)}",
+                     fix="the kubelet refreshes projected tokens at 80% of their life; a token "
+                         "this close to its end usually is a copy that nobody refreshes",
+                     details=details)
+        else:
+            self.add(name, OK, who, details=details)
+        return True
+
+    def _login_failure(self, method: AuthMethodConfig, err: AuthError, what: str) -> None:
+        lowered = err.message.lower()
+        claims = self.jwt
+        now = self.clock()
+        details: dict[str, Any] = claims.describe(now) if claims else {}
+        role = str(method.params.get("role") or "")
+        role_path = f"{method.mount_path}/role/{role}"
+        account = claims.service_account if claims else None
+        namespace = claims.namespace if claims else None
+        fix = err.hint
+        if "service account name not authorized" in lowered and account:
+            fix = (f"the JWT belongs to service account {account!r} (namespace {namespace}): "
+                   f"add {account!r} to bound_service_account_names of {role_path}, or run "
+                   "the pod with a service account the role binds (serviceAccountName)")
+        elif "namespace not authorized" in lowered and namespace:
+            fix = (f"the JWT comes from namespace {namespace!r}: add it to "
+                   f"bound_service_account_namespaces of {role_path}, or deploy the pod in a "
+                   "namespace the role binds")
+        elif "invalid role name" in lowered or "role not found" in lowered:
+            fix = (f"there is no role {role!r} at {method.mount_path}: fix "
+                   "auto_auth.method.config.role (--role, annotation vault.hashicorp.com/role) "
+                   f"or create it (vault write {role_path} ...)")
+        elif "audience" in lowered and claims:
+            fix = (f"the JWT's audiences are {list(claims.audiences)}: set the role's audience "
+                   f"({role_path} audience=...) to one of them, or mount a projected token "
+                   "with the role's audience (serviceAccountToken.audience)")
+        elif ("expired" in lowered or "exp" in lowered.split()) and claims \
+                and claims.expires_at is not None:
+            fix = (f"the JWT expired at {_utc(claims.expires_at)}: use the projected token the "
+                   "kubelet refreshes instead of a copy")
+        self.add("login", FAIL, f"Vault refused the login with {what}: "
+                 f"{_vault_reason(err.message)}", fix=fix, details=details)
+
+    # -- 7. token ----------------------------------------------------------------------------
+
+    def check_token(self, vault: VaultClient) -> None:
+        try:
+            info = vault.lookup_self()
+        except VaultError as err:
+            if vault.token_info is None:
+                self.add("token", FAIL, f"cannot look up the token: {err.message}",
+                         fix=err.hint)
+                return
+            info = vault.token_info
+        details = {"policies": list(info.policies), "ttl": _duration(info.ttl) if info.ttl
+                   else "none", "renewable": info.renewable, "type": info.token_type}
+        problems: list[str] = []
+        fixes: list[str] = []
+        if info.ttl == 0:
+            problems.append("it never expires (a root or TTL-less token)")
+            fixes.append("use a token issued by an auth role, with a TTL")
+        elif info.ttl < TOKEN_TTL_WARNING_S:
+            problems.append(f"its TTL is only {_duration(info.ttl)}")
+            fixes.append("raise the role's token_ttl (e.g. 1h) so the agent is not logging in "
+                         "all the time")
+        if not info.renewable and info.ttl:
+            problems.append("it is not renewable")
+            fixes.append("use service tokens (token_type=service) on the role; the agent then "
+                         "renews instead of logging in again")
+        if set(info.policies) <= {"default"}:
+            problems.append("it has only the default policy")
+            fixes.append("attach the policy that grants the secrets to the role "
+                         "(token_policies)")
+        summary = (f"policies {', '.join(info.policies) or '(none)'}; TTL "
+                   f"{details['ttl']}; {'renewable' if info.renewable else 'not renewable'}")
+        if problems:
+            self.add("token", WARN, f"{summary}: {'; '.join(problems)}", fix="; ".join(fixes),
+                     details=details)
+        else:
+            self.add("token", OK, summary, details=details)
+
+    # -- 8. secrets --------------------------------------------------------------------------
+
+    def check_secret(self, vault: VaultClient, use: _SecretUse) -> None:
+        ref = use.ref
+        name = f"secret:{ref.path}"
+        raw = ref.path.split("?", 1)[0].strip().strip("/")
+        details: dict[str, Any] = {"used_by": use.users}
+        mount = self._mount(vault, raw)
+        if mount is not None:
+            details["mount"] = f"{mount.path} ({_engine(mount)})"
+        from s4e_secret_agent.vault import kv2_read_path
+
+        target = kv2_read_path(raw, mount.path) if mount and mount.kv_version == 2 else raw
+        capability = "list" if ref.kind == "secrets" else "update" if ref.args else "read"
+        alternatives = _other_forms(raw, target, mount)
+        caps = self._capabilities(vault, [target, *alternatives])
+        if target in caps:
+            details["capabilities"] = caps[target] or ["deny"]
+        if target != raw:
+            details["read_as"] = target
+        if ref.args:
+            self._write_style(name, target, capability, caps, details)
+            return
+        try:
+            if ref.kind == "secrets":
+                listed = vault.list(ref.path)
+                self.add(name, OK, f"lists {len(listed.list_keys)} key(s) at {target}",
+                         details={**details, "keys": listed.list_keys})
+                return
+            response = vault.read(ref.path)
+        except PermissionDeniedError:
+            self._denied(name, raw, target, mount, capability, caps, alternatives, details)
+            return
+        except SecretNotFoundError as err:
+            self._missing(name, raw, target, mount, err, details)
+            return
+        except VaultError as err:
+            self.add(name, FAIL, err.message, fix=err.hint, details=details)
+            return
+        self._read_ok(name, raw, target, mount, response, details)
+
+    def _read_ok(self, name: str, raw: str, target: str, mount: _Mount | None,
+                 response: SecretResponse, details: dict[str, Any]) -> None:
+        kv = response.kv_version or (mount.kv_version if mount else None)
+        data = response.data
+        if kv == 2 and isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
+            keys = sorted(str(k) for k in data["data"])
+            where = ".Data.data"
+        else:
+            keys = sorted(str(k) for k in data) if isinstance(data, Mapping) else []
+            where = ".Data"
+        details["keys"] = keys
+        if response.lease_id and response.lease_duration > 0:
+            self.leases.append(_Lease(raw, response.lease_id, response.lease_duration,
+                                      response.renewable))
+            details["lease"] = (f"{_duration(response.lease_duration)}, "
+                                f"{'renewable' if response.renewable else 'not renewable'}")
+        engine = f"KV v{kv}" if kv else (_engine(mount) if mount else "secret")
+        message = f"read {target} ({engine}); {len(keys)} key(s) under {where}"
+        if kv == 2 and target != raw:
+            message += (f"; the template names {raw}, which the agent reads as {target} "
+                        "(KV v2), as Vault Agent does")
+        self.add(name, OK, message, details=details)
+
+    def _write_style(self, name: str, target: str, capability: str,
+                     caps: Mapping[str, list[str]], details: dict[str, Any]) -> None:
+        granted = caps.get(target)
+        note = "a secret call with arguments writes (issues something): not executed"
+        if granted is None:
+            self.add(name, WARN, f"{note}; its capabilities could not be checked",
+                     details=details)
+        elif {"update", "create", "root"} & set(granted):
+            self.add(name, OK, f"{note}; the token may write {target}", details=details)
+        else:
+            self.add(name, FAIL, f"{note}; the token may not write {target}",
+                     fix=f"grant \"update\" on path \"{target}\" in a policy attached to the "
+                         "role", details=details)
+
+    def _denied(self, name: str, raw: str, target: str, mount: _Mount | None, capability: str,
+                caps: Mapping[str, list[str]], alternatives: list[str],
+                details: dict[str, Any]) -> None:
+        granted_elsewhere = [p for p in alternatives if {capability, "root"} & set(
+            caps.get(p, []))]
+        policies = self._policies()
+        if mount and mount.kv_version == 2 and granted_elsewhere:
+            wrong = granted_elsewhere[0]
+            self.add(name, FAIL, f"permission denied on {target}: the policy grants "
+                     f"{capability} on {wrong}, but {mount.path} is KV v2, whose data is read "
+                     f"at {target}",
+                     fix=f"in the policy{policies}, write path \"{target}\" instead of "
+                         f"\"{wrong}\" (KV v2 reads go to <mount>/data/<key>, lists to "
+                         "<mount>/metadata/<key>)", details=details)
+            return
+        if mount and mount.kv_version == 1 and granted_elsewhere:
+            wrong = granted_elsewhere[0]
+            self.add(name, FAIL, f"permission denied on {target}: the policy grants "
+                     f"{capability} on {wrong}, but {mount.path} is KV v1 (no data/ part)",
+                     fix=f"read \"{wrong}\" in the template (KV v1 has no data/ sub-path), or "
+                         f"grant {capability} on \"{target}\"", details=details)
+            return
+        fix = (f"grant \"{capability}\" on path \"{target}\" in a policy attached to the "
+               f"role{policies} (S4E troubleshooting: 403 / permission denied: check the "
+               "role's policies and the policy paths)")
+        if mount is None:
+            fix += (f"; the token cannot see which mount holds {raw}, so a KV v2 path is not "
+                    "rewritten: if it is KV v2, name the data/ form (mount/data/key) in the "
+                    "template and the policy")
+        self.add(name, FAIL, f"permission denied on {target}", fix=fix, details=details)
+
+    def _missing(self, name: str, raw: str, target: str, mount: _Mount | None,
+                 err: SecretNotFoundError, details: dict[str, Any]) -> None:
+        rest = raw[len(mount.path):] if mount and raw.startswith(mount.path) else ""
+        if mount and mount.kv_version == 1 and rest.startswith("data/"):
+            fix = (f"{mount.path} is KV v1: there is no data/ sub-path; read "
+                   f"\"{mount.path}{rest[len('data/'):]}\"")
+        elif "deleted" in err.message or "destroyed" in err.message:
+            fix = err.hint
+        elif mount and mount.kv_version == 2:
+            key = rest[len("data/"):] if rest.startswith("data/") else rest
+            fix = (f"write the secret (vault kv put {mount.path}{key} ...) or fix the path in "
+                   "the template")
+        else:
+            fix = err.hint or "check the path in the template"
+        self.add(name, FAIL, f"no secret at {target} (HTTP 404)", fix=fix, details=details)
+
+    def _mount(self, vault: VaultClient, raw: str) -> _Mount | None:
+        """The mount holding ``raw`` as the token sees it (``sys/internal/ui/mounts``)."""
+        try:
+            answer = vault.read(f"sys/internal/ui/mounts/{raw}")
+        except VaultError:
+            return None
+        data = answer.data
+        if not isinstance(data, Mapping) or not data.get("path"):
+            return None
+        options = data.get("options")
+        version = options.get("version") if isinstance(options, Mapping) else None
+        kind = str(data.get("type") or "")
+        kv_version = (2 if kind == "kv" and str(version) == "2" else 1) \
+            if kind in ("kv", "generic") else None
+        path = str(data["path"])
+        return _Mount(path if path.endswith("/") else path + "/", kind, kv_version)
+
+    def _capabilities(self, vault: VaultClient, paths: list[str]) -> dict[str, list[str]]:
+        try:
+            return vault.capabilities_self(list(dict.fromkeys(paths)))
+        except VaultError:
+            return {}
+
+    def _policies(self) -> str:
+        for check in reversed(self.checks):
+            if check.name == "token" and check.details.get("policies"):
+                return f" (the token has: {', '.join(check.details['policies'])})"
+        return ""
+
+    # -- 9. leases and cleanup ---------------------------------------------------------------
+
+    def check_leases(self, config: AgentConfig) -> None:
+        overlap_setting = config.agent.rotation_overlap
+        for lease in self.leases:
+            overlap = overlap_setting.seconds_for(lease.ttl)
+            limit = max(LEASE_TTL_WARNING_S, LEASE_OVERLAP_FACTOR * overlap)
+            details = {"ttl": _duration(lease.ttl), "renewable": lease.renewable,
+                       "rotation_overlap": f"{overlap_setting} = {_duration(overlap)}"}
+            name = f"lease:{lease.path}"
+            if lease.ttl < limit:
+                role_hint = _role_for(lease.path)
+                self.add(name, WARN, f"credentials expire in {_duration(lease.ttl)} (rotation "
+                         f"overlap {_duration(overlap)}); default_ttl may be too short",
+                         fix=f"increase default_ttl{role_hint} to at least "
+                             f"{_duration(limit)} (S4E troubleshooting: Expired credentials, "
+                             "TTL too short)", details=details)
+            else:
+                self.add(name, OK, f"credentials live {_duration(lease.ttl)}; new ones are "
+                         f"fetched {_duration(overlap)} before the end", details=details)
+
+    def cleanup(self, vault: VaultClient) -> None:
+        if not self.leases and not self.logged_in:
+            return
+        revoked, kept = 0, []
+        for lease in self.leases:
+            try:
+                vault.revoke_lease(lease.lease_id)
+                revoked += 1
+            except VaultError:
+                kept.append(lease)
+        if self.logged_in:
+            try:
+                vault.revoke_self()
+            except VaultError as err:
+                self.add("cleanup", WARN, f"could not revoke the doctor's token: {err.message}",
+                         fix="it expires on its own at the end of its TTL; "
+                             "leases read with it end then too")
+                return
+            self.add("cleanup", OK, "revoked the doctor's token and with it the "
+                     f"{len(self.leases)} lease(s) it created" if self.leases
+                     else "revoked the doctor's token")
+            return
+        if kept:
+            paths = ", ".join(sorted({lease.path for lease in kept}))
+            self.add("cleanup", WARN, f"could not revoke {len(kept)} lease(s) the doctor "
+                     f"created on {paths}; they end at their TTL",
+                     fix="grant update on sys/leases/revoke to revoke them, or revoke them "
+                         "by prefix as an operator")
+        else:
+            self.add("cleanup", OK, f"revoked the {revoked} lease(s) the doctor created")
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _nearest_existing(directory: str) -> str:
+    probe = directory
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return probe
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _proxy_for(address: str, host: str) -> str:
+    """The proxy ``requests`` would use for ``address`` (from the environment), or ``""``."""
+    proxies = urllib.request.getproxies()
+    scheme = urlsplit(address).scheme
+    proxy = proxies.get(scheme) or proxies.get("all") or ""
+    if not proxy or urllib.request.proxy_bypass(host):
+        return ""
+    return proxy
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        return parts._replace(netloc=parts.hostname or "").geturl() if not parts.port else \
+            parts._replace(netloc=f"{parts.hostname}:{parts.port}").geturl()
+    return url
+
+
+def _engine(mount: _Mount | None) -> str:
+    if mount is None:
+        return "unknown engine"
+    return f"KV v{mount.kv_version}" if mount.kv_version else mount.type
+
+
+def _other_forms(raw: str, target: str, mount: _Mount | None) -> list[str]:
+    """The path forms someone may have put in a policy instead of the one that is read."""
+    if mount is None or not mount.kv_version or not raw.startswith(mount.path):
+        return []
+    rest = raw[len(mount.path):]
+    if mount.kv_version == 2:
+        key = rest[len("data/"):] if rest.startswith("data/") else rest
+        forms = [mount.path + key]
+    else:
+        forms = [mount.path + rest[len("data/"):]] if rest.startswith("data/") else \
+            [mount.path + "data/" + rest]
+    return [f for f in forms if f != target]
+
+
+def _role_for(path: str) -> str:
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[-2] == "creds":
+        mount = "/".join(parts[:-2])
+        return f" of the role {mount}/roles/{parts[-1]} (vault write {mount}/roles/{parts[-1]} " \
+               "default_ttl=1h)"
+    return " of the secrets engine role"
+
+
+def _vault_reason(message: str) -> str:
+    """Vault's own words from a mapped login error ("... refused (HTTP 403): <reason>")."""
+    _, sep, reason = message.partition("): ")
+    return reason if sep else message
+
+
+def diagnose(sources: ConfigSources, *, timeout: float = 10.0,
+             clock: Callable[[], float] = time.time) -> DoctorReport:
+    """Run every check for the configuration named by ``sources``."""
+    return Diagnosis(sources, timeout=timeout, clock=clock).run()
+
