@@ -506,6 +506,10 @@ def format_go_syntax(value: Any) -> str:
     return format_value(value)
 
 
+# Go's fmt refuses widths and precisions beyond this (tooLarge).
+_TOO_LARGE = 1_000_000
+
+
 def sprintf(fmt: str, args: list[Any]) -> str:
     """``fmt.Sprintf`` over template values."""
     out: list[str] = []
@@ -549,7 +553,7 @@ def sprintf(fmt: str, args: list[Any]) -> str:
         if i < n and fmt[i] == "*":
             i += 1
             if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(
-                    args[argnum], bool):
+                    args[argnum], bool) and abs(int(args[argnum])) <= _TOO_LARGE:
                 spec.width = int(args[argnum])
                 if spec.width < 0:
                     spec.minus = True
@@ -565,13 +569,16 @@ def sprintf(fmt: str, args: list[Any]) -> str:
                 i += 1
             if i > start:
                 spec.width = int(fmt[start:i])
+                if spec.width > _TOO_LARGE:
+                    spec.width = -1
+                    out.append("%!(BADWIDTH)")
         # precision
         if i < n and fmt[i] == ".":
             i += 1
             if i < n and fmt[i] == "*":
                 i += 1
                 if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(
-                        args[argnum], bool):
+                        args[argnum], bool) and abs(int(args[argnum])) <= _TOO_LARGE:
                     spec.prec = int(args[argnum])
                     if spec.prec < 0:
                         spec.prec = -1
@@ -584,6 +591,9 @@ def sprintf(fmt: str, args: list[Any]) -> str:
                 while i < n and fmt[i].isdigit():
                     i += 1
                 spec.prec = int(fmt[start:i]) if i > start else 0
+                if spec.prec > _TOO_LARGE:
+                    spec.prec = -1
+                    out.append("%!(BADPREC)")
         if i >= n:
             out.append("%!(NOVERB)")
             break

@@ -48,6 +48,8 @@ def translate(pattern: str) -> str:
     multiline = False
     # per open group: how many "(?flags:" groups opened by a bare "(?flags)" must close with it
     pending = [0]
+    # per open group: whether it holds a repetition (for the nested-repetition guard)
+    repeats = [False]
     while i < n:
         c = pattern[i]
         if c == "\\":
@@ -100,6 +102,7 @@ def translate(pattern: str) -> str:
                     out.append(f"(?P<{name}>")
                     i = end + 1
                     pending.append(0)
+                    repeats.append(False)
                     continue
                 # flags: (?i) (?s) (?m) (?U) (?i:...)
                 m = re.match(r"\(\?([imsU]*)(?:-([imsU]*))?([:)])", pattern[i:])
@@ -123,8 +126,10 @@ def translate(pattern: str) -> str:
                     pending[-1] += 1
                 else:
                     pending.append(0)
+                    repeats.append(False)
                 continue
             pending.append(0)
+            repeats.append(False)
             out.append("(")
             i += 1
             continue
@@ -132,12 +137,22 @@ def translate(pattern: str) -> str:
             if len(pending) == 1:
                 raise _error(pattern, "unexpected )", pattern)
             out.append(")" * pending.pop() + ")")
+            inner_repeats = repeats.pop()
             i += 1
+            if inner_repeats and i < n and (pattern[i] in "*+" or pattern[i] == "{"):
+                # Go's RE2 matches (a+)+ in linear time; Python's backtracking engine can take
+                # exponential time on it, so such patterns are refused instead.
+                raise _error(pattern, "nested repetition is not supported by this agent "
+                             "(it can take exponential time)", pattern)
+            if inner_repeats:
+                repeats[-1] = True
             continue
         if c == "$" and not multiline:
             out.append("\\Z")
             i += 1
             continue
+        if c in "*+{":
+            repeats[-1] = True
         if c in "*+?" and i + 1 < n and pattern[i + 1] == "+":
             raise _error(pattern, "invalid nested repetition operator", pattern[i:i + 2])
         if c == "{":
