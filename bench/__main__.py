@@ -1,0 +1,130 @@
+"""``python -m bench [--quick] [--only NAME,...] [--json PATH] [--docs PATH]``.
+
+Runs the benchmarks, prints a table, writes the JSON results and (after a run of every
+benchmark, or when ``--docs`` is given) regenerates docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = ("import", "init", "template", "sidecar-idle", "sidecar-rss", "scale",
+         "sidecar-vs-agent", "fleet")
+NEEDS_STACK = {"init", "sidecar-idle", "sidecar-rss", "scale", "sidecar-vs-agent"}
+SIDECARS = {"sidecar-idle", "sidecar-rss", "sidecar-vs-agent"}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller sizes and shorter runs (under 2 minutes in total)")
+    parser.add_argument("--only", default="", metavar="NAME[,NAME...]",
+                        help=f"run only these benchmarks: {', '.join(NAMES)}")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json",
+                        metavar="PATH", help="where to write the results")
+    parser.add_argument("--docs", type=Path, default=None, metavar="PATH",
+                        help="regenerate this Markdown page (default: docs/benchmarks.md, "
+                             "and only when every benchmark ran)")
+    args = parser.parse_args(argv)
+    selected = [n.strip() for n in args.only.split(",") if n.strip()] or list(NAMES)
+    unknown = sorted(set(selected) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(NAMES)}")
+    args.selected = [n for n in NAMES if n in selected]
+    if args.docs is None and len(args.selected) == len(NAMES):
+        args.docs = ROOT / "docs" / "benchmarks.md"
+    return args
+
+
+def _say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def run_all(selected: Sequence[str], quick: bool) -> dict[str, Any]:
+    """Run ``selected``; a benchmark that fails is reported under ``errors`` and the others
+    still run."""
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, fn: Callable[[], Any], *, several: bool = False) -> None:
+        """Run one benchmark (``several``: one run giving several benchmarks' results)."""
+        _say(f"{name} ...")
+        started = time.perf_counter()
+        try:
+            value = fn()
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+            return
+        _say(f"{name} done in {time.perf_counter() - started:.1f} s")
+        if several:
+            results.update(value)
+        else:
+            results[name] = value
+
+    if "import" in selected:
+        from bench import startup
+
+        attempt("import", lambda: startup.run_import(quick))
+    if "template" in selected:
+        from bench import template_bench
+
+        attempt("template", lambda: template_bench.run(quick))
+    if NEEDS_STACK & set(selected):
+        from bench import scale, sidecars, startup
+        from bench.stack import Stack
+
+        count = scale.sizes(quick)[0] if "scale" in selected else 0
+        _say("starting OpenBao and PostgreSQL")
+        with Stack(scale_roles=count) as stack:
+            if "init" in selected:
+                attempt("init", lambda: startup.run_init(stack, quick))
+            wanted = SIDECARS & set(selected)
+            if wanted:
+                attempt(",".join(sorted(wanted)),
+                        lambda: sidecars.run(stack, quick, set(wanted)), several=True)
+            if "scale" in selected:
+                attempt("scale", lambda: scale.run(stack, quick))
+    if "fleet" in selected:
+        from bench import fleet
+
+        attempt("fleet", lambda: fleet.run(quick))
+    if errors:
+        results["errors"] = errors
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from bench import report
+
+    started = time.perf_counter()
+    machine = report.machine()
+    results = run_all(args.selected, args.quick)
+    document = {
+        "quick": args.quick,
+        "selected": args.selected,
+        "machine": machine,
+        "elapsed_seconds": round(time.perf_counter() - started, 1),
+        "results": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    print(report.console_table(report.rows(results)))
+    print(f"\n{document['elapsed_seconds']} s; results in {args.json}")
+    if args.docs is not None:
+        report.write_docs(args.docs, document)
+        print(f"docs: {args.docs}")
+    return 1 if "errors" in results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

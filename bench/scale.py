@@ -1,0 +1,119 @@
+"""``scale``: one sidecar with N templates and N leases (full: 1000, quick: 100).
+
+Template ``i`` renders KV secret ``s4e/data/scale/i`` and a dynamic PostgreSQL credential from
+its own database role ``bench-scale-i`` (ttl 1 h), so the agent holds N KV secrets and N
+renewable leases (one PostgreSQL user each). Measured:
+
+- first render: from process start until all N files exist;
+- CPU per re-read cycle: KV secrets are re-read every ``interval`` (jittered 0.9-1.1x), so a
+  window of 1.1 intervals re-reads each secret once; CPU over windows in which 0, 1 and 100
+  secrets changed (written at the window's start; their files are checked afterwards);
+- memory per template + lease: RSS difference to a reference sidecar with 10 templates of the
+  same kind, running at the same time, divided by the difference in template count.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.procstat import cpu_seconds, ratio, rss_bytes
+from bench.sidecars import Contender, _running
+from bench.stack import AgentJob, Stack, our_agent_argv, scale_db_role
+
+REFERENCE_TEMPLATES = 10
+
+
+def sizes(quick: bool) -> tuple[int, float]:
+    """(templates, static re-read interval in seconds)."""
+    return (100, 4.0) if quick else (1000, 15.0)
+
+
+def _job(stack: Stack, count: int, output: Path, leases: bool) -> AgentJob:
+    templates = {}
+    for i in range(count):
+        text = f'{{{{ with secret "s4e/data/scale/{i}" }}}}value={{{{ .Data.data.value }}}}\n'
+        text += "{{ end }}"
+        if leases:
+            text += (f'{{{{ with secret "database/creds/{scale_db_role(i)}" }}}}'
+                     "user={{ .Data.username }}\n{{ end }}")
+        templates[f"t{i:04d}"] = text
+    return AgentJob(templates, output)
+
+
+def run(stack: Stack, quick: bool) -> dict[str, Any]:
+    count, interval = sizes(quick)
+    leases = stack.has_postgres
+    client = stack.client()
+    for i in range(count):
+        client.secrets.kv.v2.create_or_update_secret(
+            path=f"scale/{i}", mount_point="s4e", secret={"value": f"v0-{i}"})
+    base = stack.workdir / "scale"
+    contenders = []
+    for name, n in (("scale", count), ("reference", REFERENCE_TEMPLATES)):
+        job = _job(stack, n, base / name / "out", leases)
+        config = stack.hcl_config(job, base / name, static_interval=f"{interval}s")
+        contenders.append(Contender(name, our_agent_argv("sidecar", config), job))
+    big, reference = contenders
+    assert big.job is not None
+
+    with _running(contenders):
+        started = time.monotonic()
+        while True:
+            for c in contenders:
+                c.check_alive()
+                if c.ready_at is None and c.job is not None and c.job.output.is_dir() and len(
+                        os.listdir(c.job.output)) >= len(c.job.templates):
+                    c.ready_at = time.monotonic()
+            if all(c.ready_at for c in contenders):
+                break
+            if time.monotonic() - started > 600:
+                raise RuntimeError("scale: first render not done after 600 s")
+            time.sleep(0.02)
+        assert big.ready_at is not None
+        first_render = big.ready_at - started
+        # Let the first round of re-reads (10-110 % of an interval after start) pass.
+        time.sleep(interval * 1.1)
+        window = interval * 1.1
+        cycles: dict[str, Any] = {}
+        for changed in (0, 1, min(100, count)):
+            for i in range(changed):
+                client.secrets.kv.v2.create_or_update_secret(
+                    path=f"scale/{i}", mount_point="s4e",
+                    secret={"value": f"v{changed}-{i}"})
+            cpu_before, t_before = cpu_seconds(big.pid) or 0.0, time.monotonic()
+            time.sleep(window)
+            cpu = (cpu_seconds(big.pid) or 0.0) - cpu_before
+            elapsed = time.monotonic() - t_before
+            seen = sum(1 for i in range(changed)
+                       if (big.job.output / f"t{i:04d}").read_text().startswith(
+                           f"value=v{changed}-{i}\n"))
+            cycles[str(changed)] = {
+                "cpu_ms_per_cycle": round(1000 * cpu * interval / elapsed, 1),
+                "files_updated": seen,
+            }
+        rss_big, rss_ref = rss_bytes(big.pid) or 0, rss_bytes(reference.pid) or 0
+
+    per_item = (rss_big - rss_ref) / (count - REFERENCE_TEMPLATES)
+    base_cpu = cycles["0"]["cpu_ms_per_cycle"]
+    for key, cycle in cycles.items():
+        if key != "0":
+            cycle["extra_ms_per_changed_secret"] = round(
+                (cycle["cpu_ms_per_cycle"] - base_cpu) / int(key), 2)
+    return {
+        "templates": count,
+        "kv_secrets": count,
+        "leases": count if leases else 0,
+        "lease_kind": "PostgreSQL dynamic credentials, one database role each (ttl 1 h)"
+                      if leases else "none (PostgreSQL not installed)",
+        "interval_seconds": interval,
+        "first_render_seconds": round(first_render, 2),
+        "first_render_ms_per_template": round(1000 * first_render / count, 2),
+        "cycles": cycles,
+        "rss_mib": round(rss_big / 2**20, 1),
+        "reference_rss_mib": round(rss_ref / 2**20, 1),
+        "kib_per_template_and_lease": round(per_item / 1024, 1),
+        "cpu_percent_idle_cycle": round(ratio(base_cpu, interval * 1000) * 100, 2),
+    }

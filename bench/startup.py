@@ -1,0 +1,152 @@
+"""Start-up cost: ``import`` (what ``init`` imports before its first Vault call, against
+``import hvac``) and ``init`` (S4E's five files, against ``bao agent`` and a plain hvac script).
+
+Runs are interleaved (each round runs every contender once, in a rotating order) and the
+figures are medians over the rounds, so a burst of load from other processes on the machine
+hits all contenders alike.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.procstat import RunResult, median, ratio, run_measured
+from bench.stack import Stack, agent_env, bao_agent_argv, our_agent_argv, s4e_job
+
+# The modules ``s4e-secret-agent init`` has loaded when it makes its first Vault request.
+INIT_MODULES = (
+    "s4e_secret_agent.cli",
+    "s4e_secret_agent.commands.init",
+    "s4e_secret_agent.commands._common",
+    "s4e_secret_agent.config.load",
+    "s4e_secret_agent.service",
+    "s4e_secret_agent.runner",
+    "s4e_secret_agent.vault",
+    "s4e_secret_agent.template",
+    "s4e_secret_agent.writer",
+)
+HVAC_SCRIPT = Path(__file__).with_name("hvac_init.py")
+
+
+def _rounds(contenders: dict[str, Callable[[], RunResult]], rounds: int,
+            ) -> dict[str, list[RunResult]]:
+    names = list(contenders)
+    results: dict[str, list[RunResult]] = {name: [] for name in names}
+    for name in names:  # warm the page cache; not counted
+        contenders[name]()
+    for i in range(rounds):
+        order = names[i % len(names):] + names[:i % len(names)]
+        for name in order:
+            result = contenders[name]()
+            if result.returncode != 0:
+                raise RuntimeError(f"{name} exited {result.returncode}: "
+                                   f"{result.stderr.decode(errors='replace')[-2000:]}")
+            results[name].append(result)
+    return results
+
+
+def _summary(runs: Sequence[RunResult]) -> dict[str, float]:
+    return {
+        "wall_ms": round(median([r.wall_seconds for r in runs]) * 1000, 1),
+        "cpu_ms": round(median([r.cpu_seconds for r in runs]) * 1000, 1),
+        "peak_rss_mib": round(median([r.peak_rss_bytes for r in runs]) / 2**20, 1),
+        "runs": len(runs),
+    }
+
+
+def run_import(quick: bool) -> dict[str, Any]:
+    python = sys.executable
+    ours = [python, "-c", "import " + ", ".join(INIT_MODULES)]
+    contenders = {
+        "ours": lambda: run_measured(ours, env=agent_env()),
+        "hvac": lambda: run_measured([python, "-c", "import hvac"], env=agent_env()),
+        "python": lambda: run_measured([python, "-c", "pass"], env=agent_env()),
+    }
+    results = {name: _summary(runs)
+               for name, runs in _rounds(contenders, 7 if quick else 21).items()}
+    out: dict[str, Any] = {
+        "ours": results["ours"], "hvac": results["hvac"], "bare_python": results["python"],
+        "ratio_wall_vs_hvac": round(ratio(results["ours"]["wall_ms"],
+                                          results["hvac"]["wall_ms"]), 3),
+        "goal": "wall <= 1.2x import hvac",
+        "top_imports": top_imports(INIT_MODULES),
+    }
+    out["goal_met"] = out["ratio_wall_vs_hvac"] <= 1.2
+    return out
+
+
+def top_imports(modules: Sequence[str], count: int = 12) -> list[dict[str, Any]]:
+    """The slowest top-level imports (cumulative microseconds, ``-X importtime``): where the
+    import time goes when a goal is missed."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "import " + ", ".join(modules)],
+                          capture_output=True, text=True, env=agent_env(), check=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match and len(match.group(3)) <= 3:  # top level or first nesting level
+            rows.append({"module": match.group(4), "cumulative_ms":
+                         round(int(match.group(2)) / 1000, 1), "depth": len(match.group(3)) // 2})
+    rows.sort(key=lambda r: r["cumulative_ms"], reverse=True)
+    return rows[:count]
+
+
+def run_init(stack: Stack, quick: bool) -> dict[str, Any]:
+    """S4E's init container job: log in, 4 KV reads + 1 database credential, 5 files."""
+    base = stack.workdir / "init"
+    db_role = "s4e-app" if stack.has_postgres else None
+    configs = {}
+    for name in ("ours", "bao", "hvac"):
+        configs[name] = stack.hcl_config(s4e_job(base / name / "out", db_role=db_role),
+                                         base / name, exit_after_auth=True)
+
+    def fresh(name: str) -> Path:
+        out = base / name / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        return out
+
+    def ours() -> RunResult:
+        fresh("ours")
+        return run_measured(our_agent_argv("init", configs["ours"]), env=agent_env())
+
+    def bao() -> RunResult:
+        fresh("bao")
+        return run_measured(bao_agent_argv(configs["bao"]), env=agent_env())
+
+    def hvac_script() -> RunResult:
+        out = fresh("hvac")
+        return run_measured([sys.executable, str(HVAC_SCRIPT), stack.address,
+                             str(stack.role_id_file), str(stack.secret_id_file), str(out),
+                             "1" if db_role else "0"], env=agent_env())
+
+    runs = _rounds({"ours": ours, "bao": bao, "hvac": hvac_script}, 5 if quick else 15)
+    for name in configs:
+        files = sorted(p.name for p in (base / name / "out").iterdir())
+        if len(files) != (5 if db_role else 4):
+            raise RuntimeError(f"{name} wrote {files}")
+    # The three write the same bytes for the KV files (the database files differ by design:
+    # each run gets its own credentials).
+    for file in ("db", "redis", "rabbitmq", "app"):
+        texts = {(base / name / "out" / file).read_bytes() for name in configs}
+        if len(texts) != 1:
+            sizes = {name: len((base / name / "out" / file).read_bytes()) for name in configs}
+            raise RuntimeError(f"the contenders rendered {file} differently (sizes {sizes})")
+    results = {name: _summary(r) for name, r in runs.items()}
+    ours_r, bao_r, hvac_r = results["ours"], results["bao"], results["hvac"]
+    out: dict[str, Any] = {
+        "ours": ours_r, "bao_agent": bao_r, "hvac_script": hvac_r,
+        "database_credential": bool(db_role),
+        "wall_vs_bao": round(ratio(ours_r["wall_ms"], bao_r["wall_ms"]), 3),
+        "peak_rss_vs_bao": round(ratio(ours_r["peak_rss_mib"], bao_r["peak_rss_mib"]), 3),
+        "wall_vs_hvac_script": round(ratio(ours_r["wall_ms"], hvac_r["wall_ms"]), 3),
+        "cpu_vs_hvac_script": round(ratio(ours_r["cpu_ms"], hvac_r["cpu_ms"]), 3),
+        "goals": {"wall_vs_bao": 1.0, "peak_rss_vs_bao": 0.5, "wall_vs_hvac_script": 1.15},
+    }
+    out["goals_met"] = {key: out[key] <= limit for key, limit in out["goals"].items()}
+    return out
