@@ -125,8 +125,9 @@ class DoctorReport:
             lines.append(f"{check.status:<4}  {check.name}: {check.message}")
             if check.fix:
                 lines.append(f"      fix: {check.fix}")
-            for key, value in check.details.items():
-                lines.append(f"      {key}: {_detail_text(value)}")
+            if check.status in (WARN, FAIL):  # the evidence behind a finding; --json has all
+                for key, value in check.details.items():
+                    lines.append(f"      {key}: {_detail_text(value)}")
         counts = self.counts()
         verdict = ("problems found: fix the FAIL lines above" if self.failed
                    else "no blocking problems")

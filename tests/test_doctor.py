@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from s4e_secret_agent.doctor import decode_jwt, parse_certificate, pem_certificates
+from s4e_secret_agent.config.model import ConfigSources
+from s4e_secret_agent.doctor import (
+    decode_jwt,
+    diagnose,
+    parse_certificate,
+    pem_certificates,
+)
 from tests.testbed.kubernetes import KubernetesAPI, make_tls_files
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.ports import free_port
@@ -43,11 +49,14 @@ TEST_POLICIES = {
 
 
 class DoctorRun:
-    def __init__(self, proc: subprocess.CompletedProcess[str], json_mode: bool) -> None:
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        self.checks: list[dict[str, Any]] = json.loads(proc.stdout) if json_mode else []
+    """What one doctor run showed: exit code, output, and the checks as ``--json`` lists them."""
+
+    def __init__(self, returncode: int, checks: list[dict[str, Any]], stdout: str = "",
+                 stderr: str = "") -> None:
+        self.returncode = returncode
+        self.checks = checks
+        self.stdout = stdout
+        self.stderr = stderr
 
     def check(self, name: str) -> dict[str, Any]:
         found = [c for c in self.checks if c["name"] == name]
@@ -63,6 +72,7 @@ class DoctorRun:
 
 def run_doctor(*args: str, env: Mapping[str, str] | None = None,
                json_mode: bool = True) -> DoctorRun:
+    """The CLI as a user runs it."""
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("VAULT_", "BAO_", "S4E_"))}
     clean.update(env or {})
@@ -70,7 +80,17 @@ def run_doctor(*args: str, env: Mapping[str, str] | None = None,
     if json_mode:
         argv.append("--json")
     proc = subprocess.run(argv, env=clean, capture_output=True, text=True, timeout=120)
-    return DoctorRun(proc, json_mode)
+    checks = json.loads(proc.stdout) if json_mode else []
+    return DoctorRun(proc.returncode, checks, proc.stdout, proc.stderr)
+
+
+def diagnose_config(config: Path, *, environ: Mapping[str, str] | None = None,
+                    flags: Mapping[str, str] | None = None) -> DoctorRun:
+    """The same diagnosis in this process (no interpreter start-up), through the JSON form."""
+    report = diagnose(ConfigSources(config_file=str(config), environ=dict(environ or {}),
+                                    flags=dict(flags or {})))
+    output = report.as_json()
+    return DoctorRun(int(report.exit_code), json.loads(output), output)
 
 
 def write_config(directory: Path, address: str, *, token_path: Path | None = None,
@@ -183,7 +203,7 @@ def test_an_invalid_config_fails_at_config_with_its_path_and_skips_the_rest(
 def test_a_template_syntax_error_names_the_template_line_and_column(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:1", token_path=tmp_path / "t",
                           templates={"db": "line one\n{{ with secret \"s4e/data/x\" }}\n"})
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     assert result.returncode == 8
     assert result.status("templates") == "FAIL"
     message = result.check("templates")["message"]
@@ -194,7 +214,7 @@ def test_an_unwritable_destination_fails_with_the_volume_fix(tmp_path: Path) -> 
     (tmp_path / "secrets").write_text("a file where the directory should be")
     config = write_config(tmp_path, f"http://127.0.0.1:{free_port()}",
                           token_path=tmp_path / "t", templates={"db": "static"})
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     check = result.check(f"destination:{tmp_path / 'secrets'}")
     assert check["status"] == "FAIL"
     assert "not a directory" in check["message"]
@@ -222,7 +242,7 @@ def test_connection_refused_fails_at_tcp_naming_the_address(tmp_path: Path) -> N
 
 def test_an_unresolvable_host_fails_at_dns(tmp_path: Path) -> None:
     config = write_config(tmp_path, "https://vault.invalid:8200", token_path=tmp_path / "t")
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     assert result.status("dns") == "FAIL"
     assert "vault.invalid" in result.check("dns")["message"]
     assert result.status("tcp") == "SKIP"
@@ -232,8 +252,8 @@ def test_tls_with_the_wrong_ca_explains_issuer_names_and_the_ca_setting(
         tmp_path: Path, openbao_tls: OpenBaoServer) -> None:
     wrong_ca = make_tls_files(tmp_path / "other", common_name="unrelated").ca_cert
     config = write_config(tmp_path, openbao_tls.address, method="token")
-    result = run_doctor("--config", str(config), "--ca-cert", str(wrong_ca),
-                        env={"VAULT_TOKEN": openbao_tls.root_token})
+    root = {"VAULT_TOKEN": openbao_tls.root_token}
+    result = diagnose_config(config, environ=root, flags={"vault.ca_cert": str(wrong_ca)})
     assert result.returncode == 8
     tls = result.check("tls")
     assert tls["status"] == "FAIL"
@@ -246,10 +266,9 @@ def test_tls_with_the_wrong_ca_explains_issuer_names_and_the_ca_setting(
     assert result.status("health") == "SKIP"
 
     # Without any CA the system store is named; with the right CA everything works.
-    missing = run_doctor("--config", str(config), env={"VAULT_TOKEN": openbao_tls.root_token})
+    missing = diagnose_config(config, environ=root)
     assert "system trust store" in missing.check("tls")["fix"]
-    right = run_doctor("--config", str(config), "--ca-cert", openbao_tls.ca_cert,
-                       env={"VAULT_TOKEN": openbao_tls.root_token})
+    right = diagnose_config(config, environ=root, flags={"vault.ca_cert": openbao_tls.ca_cert})
     assert right.status("tls") == "OK", right.check("tls")
     assert right.status("health") == "OK"
     # A root token never expires: worth a warning, not a failure.
@@ -261,8 +280,8 @@ def test_a_server_name_mismatch_names_the_certificate_names(
         tmp_path: Path, openbao_tls: OpenBaoServer) -> None:
     config = write_config(tmp_path, openbao_tls.address, method="token",
                           extra="  tls_server_name: vault.example.com\n")
-    result = run_doctor("--config", str(config), "--ca-cert", openbao_tls.ca_cert,
-                        env={"VAULT_TOKEN": openbao_tls.root_token})
+    result = diagnose_config(config, environ={"VAULT_TOKEN": openbao_tls.root_token},
+                             flags={"vault.ca_cert": openbao_tls.ca_cert})
     tls = result.check("tls")
     assert tls["status"] == "FAIL"
     assert "vault.example.com" in tls["message"]
@@ -275,7 +294,7 @@ def test_a_sealed_server_fails_at_health_and_skips_the_login(
                           templates={"db": SEED_DB_TEMPLATE})
     doctor_vault.seal()
     try:
-        result = run_doctor("--config", str(config))
+        result = diagnose_config(config)
     finally:
         doctor_vault.unseal()
     _wait_unsealed(doctor_vault)
@@ -320,7 +339,7 @@ def test_a_service_account_from_another_namespace_gets_the_namespace_fix(
         tmp_path: Path, doctor_vault: OpenBaoServer, kubernetes_api: KubernetesAPI) -> None:
     token = kubernetes_api.token_file(tmp_path / "sa", "s4e-core", namespace="staging")
     config = write_config(tmp_path, doctor_vault.address, token_path=token)
-    login = run_doctor("--config", str(config)).check("login")
+    login = diagnose_config(config).check("login")
     assert login["status"] == "FAIL"
     assert "bound_service_account_namespaces" in login["fix"] and "'staging'" in login["fix"]
 
@@ -328,7 +347,7 @@ def test_a_service_account_from_another_namespace_gets_the_namespace_fix(
 def test_a_wrong_role_name_says_the_role_does_not_exist(
         tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
     config = write_config(tmp_path, doctor_vault.address, token_path=sa_token, role="s4e-typo")
-    login = run_doctor("--config", str(config)).check("login")
+    login = diagnose_config(config).check("login")
     assert login["status"] == "FAIL"
     assert "there is no role 's4e-typo'" in login["fix"]
 
@@ -338,7 +357,7 @@ def test_an_expired_jwt_warns_with_its_expiry_and_the_login_fails(
     token = kubernetes_api.token_file(tmp_path / "sa", "s4e-core",
                                       issued_at=time.time() - 7200, ttl=3600)
     config = write_config(tmp_path, doctor_vault.address, token_path=token)
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     jwt = result.check("service-account-token")
     assert jwt["status"] == "WARN"
     assert "expired 1h" in jwt["message"]
@@ -351,7 +370,7 @@ def test_an_expired_jwt_warns_with_its_expiry_and_the_login_fails(
 def test_a_missing_service_account_token_file_fails_before_login(
         tmp_path: Path, doctor_vault: OpenBaoServer) -> None:
     config = write_config(tmp_path, doctor_vault.address, token_path=tmp_path / "nothing")
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     assert result.status("service-account-token") == "FAIL"
     assert "automountServiceAccountToken" in result.check("service-account-token")["fix"]
     assert result.status("login") == "SKIP"
@@ -365,7 +384,7 @@ def test_a_denied_path_names_the_path_and_the_policy(
         tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
     config = write_config(tmp_path, doctor_vault.address, token_path=sa_token, templates={
         "other": '{{ with secret "s4e/data/other" }}{{ .Data.data.x }}{{ end }}'})
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     assert result.returncode == 8
     check = result.check("secret:s4e/data/other")
     assert check["status"] == "FAIL"
@@ -382,7 +401,7 @@ def test_a_missing_path_is_reported_as_404_with_the_kv_put_fix(
     config = write_config(tmp_path, doctor_vault.address, token_path=sa_token,
                           role="doctor-wide", templates={
                               "x": '{{ with secret "s4e/data/nothere" }}{{ end }}'})
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     check = result.check("secret:s4e/data/nothere")
     assert check["status"] == "FAIL"
     assert "no secret at s4e/data/nothere" in check["message"]
@@ -394,7 +413,7 @@ def test_a_policy_written_without_data_prefix_is_explained(
         tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
     config = write_config(tmp_path, doctor_vault.address, token_path=sa_token,
                           role="doctor-v1-style", templates={"db": SEED_DB_TEMPLATE})
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     assert result.returncode == 8
     check = result.check("secret:s4e/data/database")
     assert check["status"] == "FAIL"
@@ -412,7 +431,7 @@ def test_a_kv_v1_mount_read_with_data_prefix_is_explained(
     config = write_config(tmp_path, doctor_vault.address, method="token", templates={
         "v1": '{{ with secret "doctor-kv1/data/app" }}{{ .Data.token }}{{ end }}',
         "ok": '{{ with secret "doctor-kv1/app" }}{{ .Data.token }}{{ end }}'})
-    result = run_doctor("--config", str(config), env={"VAULT_TOKEN": doctor_vault.root_token})
+    result = diagnose_config(config, environ={"VAULT_TOKEN": doctor_vault.root_token})
     wrong = result.check("secret:doctor-kv1/data/app")
     assert wrong["status"] == "FAIL"
     assert "KV v1" in wrong["fix"] and '"doctor-kv1/app"' in wrong["fix"]
@@ -459,7 +478,7 @@ def test_a_short_lived_database_credential_warns_and_the_doctor_revokes_its_leas
                           role="doctor-db", templates={
                               "db": f'{{{{ with secret "{short_db_role}" }}}}'
                                     "{{ .Data.username }}:{{ .Data.password }}{{ end }}"})
-    result = run_doctor("--config", str(config))
+    result = diagnose_config(config)
     assert result.returncode == 0, result.stdout  # a warning is not a failure
     secret = result.check(f"secret:{short_db_role}")
     assert secret["status"] == "OK"
