@@ -1000,6 +1000,9 @@ def shell_quote(value: Any) -> str:
     """
     text = value if isinstance(value, str) else format_value(None if value is MISSING
                                                              else value)
+    if "\x00" in text:
+        raise FuncError("shellQuote: the value contains a NUL byte, which no shell variable "
+                        "can hold")
     if text == "":
         return "''"
     if all(c.isascii() and (c.isalnum() or c in "@%+=:,./-_") for c in text):
