@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s4e_secret_agent import writer
 from s4e_secret_agent.errors import ConfigError, WriteError
@@ -67,6 +69,33 @@ def test_new_bytes_replace_the_file(tmp_path: Path) -> None:
     assert (result.changed, result.content_changed, result.created) == (True, True, False)
     assert dest.stat().st_ino != inode  # replaced, not rewritten in place
     assert entries(tmp_path) == ["f"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.binary(max_size=3000), st.sampled_from([0o400, 0o440, 0o600, 0o640, 0o644])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_sequence_of_writes(steps: list[tuple[bytes, int]]) -> None:
+    """Whatever is written last is what is there; changed says exactly whether it differed."""
+    import tempfile
+
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # tmpfs: fsync is cheap
+    with tempfile.TemporaryDirectory(dir=shm) as name:
+        dest = Path(name) / "f"
+        previous: tuple[bytes, int] | None = None
+        for data, mode in steps:
+            result = write_file(dest, data, mode=mode)
+            assert dest.read_bytes() == data
+            assert stat.S_IMODE(dest.stat().st_mode) == mode
+            assert result.created == (previous is None)
+            assert result.changed == (previous != (data, mode))
+            assert result.content_changed == (previous is None or previous[0] != data)
+            assert entries(Path(name)) == ["f"]
+            previous = (data, mode)
 
 
 def test_empty_data_is_written(tmp_path: Path) -> None:
@@ -388,7 +417,7 @@ def test_concurrent_reader_never_sees_a_partial_file(memory_dir: Path) -> None:
         stdout=subprocess.PIPE,
     )
     try:
-        rewrites = 3000
+        rewrites = 2000
         for i in range(1, rewrites + 1):
             assert write_file(dest, versions[i % len(versions)]).changed
     finally:
