@@ -121,6 +121,29 @@ def test_default_values_satisfy_the_schema_and_python_jsonschema_agrees() -> Non
 
 
 @pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ({}, "core.templates[0] (db): needs contents (the template text) or source"),
+        ({"contents": "x", "source": "/t"}, "core.templates[0] (db): set either contents or "
+                                            "source, not both"),
+        ({"contents": "x", "command": "true", "exec": {"command": "true"}},
+         "core.templates[0] (db): set either command or exec, not both"),
+        ({"contents": "x", "signal": {"signal": "SIGHUP"}},
+         "core.templates[0] (db): signal needs exactly one of process (a process name) or "
+         "pid_file"),
+        ({"contents": "x", "signal": {"process": "app", "pid_file": "/run/app.pid"}},
+         "signal needs exactly one of process"),
+    ],
+)
+def test_template_choices_are_checked_with_the_template_index(
+    template: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(HelmError) as caught:
+        render({"core": {"templates": [{"name": "db", **template}]}})
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"core": {"mode": "sidekick"}}, "at '/core/mode': value must be one of"),
@@ -128,13 +151,9 @@ def test_default_values_satisfy_the_schema_and_python_jsonschema_agrees() -> Non
         ({"agent": {"metricsPort": "9102"}}, "at '/agent/metricsPort': got string, want integer"),
         ({"core": {"templates": [{"name": "db", "contents": "x", "perms": 640}]}},
          "at '/core/templates/0/perms': got number, want string"),
-        ({"core": {"templates": [{"name": "db"}]}}, "/core/templates/0"),
-        ({"core": {"templates": [{"name": "db", "contents": "x", "signal": {"signal": "SIGHUP"}}]}},
-         "/core/templates/0/signal"),
-        ({"core": {"templates": [{"name": "db", "contents": "x", "command": "true",
-                                  "exec": {"command": "true"}}]}}, "/core/templates/0"),
-        ({"core": {"templates": [{"name": "db", "contents": "x", "signal": {
-            "process": "app", "pid_file": "/run/app.pid"}}]}}, "/core/templates/0/signal"),
+        ({"core": {"templates": [{"contents": "x"}]}}, "missing property 'name'"),
+        ({"core": {"templates": [{"name": "db", "contents": "x", "signal": "SIGHUP"}]}},
+         "at '/core/templates/0/signal': got string, want object"),
         ({"vault": {"address": "vault:8200"}}, "at '/vault/address'"),
         ({"vault": {"auth": {"tokenExpirationSeconds": 60}}}, "minimum"),
         ({"agent": {"runAsUser": 0}}, "at '/agent/runAsUser'"),

@@ -63,7 +63,12 @@ image: {{ printf "%s:%s" $values.image.repository ($values.image.tag | default .
 {{- $methodConfig := dict "role" ($component.role | default $values.vault.auth.role) "token_path" (printf "%s/token" (include "s4e-secret-agent.tokenDirectory" .)) -}}
 {{- $method := dict "type" "kubernetes" "mount_path" $values.vault.auth.mountPath "config" $methodConfig -}}
 {{- $templates := list -}}
-{{- range $component.templates -}}
+{{- range $index, $raw := $component.templates -}}
+{{- $where := printf "%s.templates[%d] (%s)" $.component $index .name -}}
+{{- if and .contents .source }}{{ fail (printf "%s: set either contents or source, not both" $where) }}{{ end -}}
+{{- if not (or .contents .source) }}{{ fail (printf "%s: needs contents (the template text) or source (a template file inside the agent container)" $where) }}{{ end -}}
+{{- if and .command .exec }}{{ fail (printf "%s: set either command or exec, not both" $where) }}{{ end -}}
+{{- with .signal }}{{ if eq (len (compact (list .process .pid_file))) 1 | not }}{{ fail (printf "%s: signal needs exactly one of process (a process name) or pid_file" $where) }}{{ end }}{{ end -}}
 {{- $template := dict "name" .name "destination" (.destination | default (printf "%s/%s" $values.agent.secretsPath .name)) -}}
 {{- with .contents }}{{ $_ := set $template "contents" . }}{{ end -}}
 {{- with .source }}{{ $_ := set $template "source" . }}{{ end -}}
