@@ -30,9 +30,13 @@ What :data:`DEFAULT_POLICY` does better:
   ``(1 - renew_fraction_max)`` of the ttl is left then (16 min for a 1 h lease).
 * **Outages.** A failed renewal is retried with capped exponential backoff with full jitter
   until the credential's real expiry; a valid token or lease is never dropped because Vault
-  was briefly unreachable (Vault Agent re-authenticates and re-reads everything after a 5 min
-  renewal backoff, vault #10918). A lease whose renewals keep failing switches to fetching new
-  credentials while the overlap window is still ahead.
+  was briefly unreachable. (Vault Agent replaces a lease on its first failed renewal, and
+  re-reads every secret after a re-authentication; vault #10918.) A lease whose renewals keep
+  failing switches to fetching new credentials while the overlap window is still ahead.
+* **Fleet recovery.** :func:`static_retry_at` lets retries of an already rendered secret back
+  off up to its refresh interval, and ``spread=``/``first=`` after a recovery draw the next
+  action from the wide window again, so that a fleet does not come back from an outage in
+  lockstep (docs/fleet.md).
 * **Rollouts.** The first renewal of a fresh credential and the first re-read of a static
   secret are spread over a wide window (``first_renew_fraction_min``,
   ``first_static_fraction_min``) so that pods started together drift apart after one cycle
