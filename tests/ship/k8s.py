@@ -7,6 +7,9 @@ returns human-readable violations instead of raising, so a failing test lists al
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,15 +33,23 @@ def render(values: Mapping[str, Any] | None = None, chart_dir: Path = CHART_DIR)
         return chart.render(dict(values or {}), name=RELEASE, namespace=NAMESPACE)
 
 
-def manifests(values: Mapping[str, Any] | None = None) -> list[Manifest]:
+@functools.lru_cache(maxsize=64)
+def _manifests(values_json: str) -> tuple[Manifest, ...]:
     objects: list[Manifest] = []
-    for path, text in sorted(render(values).items()):
+    for path, text in sorted(render(json.loads(values_json)).items()):
         if path.endswith("NOTES.txt"):
             continue
         for document in yaml.safe_load_all(text):
             if document:
                 objects.append(document)
-    return objects
+    return tuple(objects)
+
+
+def manifests(values: Mapping[str, Any] | None = None) -> list[Manifest]:
+    """The rendered objects (a fresh copy: tests may change them). Renders are cached per
+    values, so the many tests over the same variants run the Helm engine once each."""
+    key = json.dumps(values or {}, sort_keys=True)
+    return copy.deepcopy(list(_manifests(key)))
 
 
 def find(objects: list[Manifest], kind: str, name: str | None = None) -> list[Manifest]:
