@@ -455,7 +455,9 @@ class Diagnosis:
         uses = self.check_templates(config)
         self.check_destinations(config)
         if not self.check_connection(config.vault):
-            self.skip(["health", "login", "token", "secrets"], "Vault is not reachable")
+            failed = next(c.name for c in reversed(self.checks) if c.status == FAIL)
+            self.skip(["health", "login", "token", "secrets"],
+                      f"Vault is not reachable (see {failed})")
             return DoctorReport(tuple(self.checks))
         from s4e_secret_agent.vault import VaultClient
 
@@ -506,9 +508,9 @@ class Diagnosis:
         summary = (f"{', '.join(loaded.sources) or 'defaults'}: Vault {config.vault.address}, "
                    f"{method.type} auth at {method.mount_path}"
                    + (f" (role {role})" if role else "")
-                   + f", {len(config.templates)} template(s)")
+                   + f", {_count(len(config.templates), 'template')}")
         if loaded.warnings:
-            self.add("config", WARN, summary + f"; {len(loaded.warnings)} warning(s)",
+            self.add("config", WARN, summary + f"; {_count(len(loaded.warnings), 'warning')}",
                      fix="review the warnings: those settings have no effect",
                      details={"warnings": list(loaded.warnings)})
         else:
@@ -547,8 +549,8 @@ class Diagnosis:
         else:
             details = {name: paths or ["(no literal Vault paths)"]
                        for name, paths in reads.items()}
-            self.add("templates", OK, f"{len(config.templates)} template(s) parse; "
-                     f"{len(uses)} distinct Vault path(s) to check", details=details)
+            self.add("templates", OK, f"{_count(len(config.templates), 'template')} parse; "
+                     f"{_count(len(uses), 'Vault path')} to check", details=details)
         return uses
 
     # -- 3. destinations ---------------------------------------------------------------------
@@ -668,6 +670,8 @@ class Diagnosis:
                "Vault is running" if refused else
                "a firewall, NetworkPolicy or route drops the traffic: allow egress from the "
                f"pod to {host}:{port}")
+        if len(errors) == 1:
+            errors = [errors[0].split(": ", 1)[1]]
         self.add("tcp", FAIL, f"cannot connect to {address}{via}: {'; '.join(errors)}",
                  fix=fix)
         return False
@@ -1008,7 +1012,7 @@ class Diagnosis:
         try:
             if ref.kind == "secrets":
                 listed = vault.list(ref.path)
-                self.add(name, OK, f"lists {len(listed.list_keys)} key(s) at {target}",
+                self.add(name, OK, f"lists {_count(len(listed.list_keys), 'key')} at {target}",
                          details={**details, "keys": listed.list_keys})
                 return
             response = vault.read(ref.path)
@@ -1039,8 +1043,8 @@ class Diagnosis:
                                       response.renewable))
             details["lease"] = (f"{_duration(response.lease_duration)}, "
                                 f"{'renewable' if response.renewable else 'not renewable'}")
-        engine = f"KV v{kv}" if kv else (_engine(mount) if mount else "secret")
-        message = f"read {target} ({engine}); {len(keys)} key(s) under {where}"
+        engine = f"KV v{kv}" if kv else (f"{mount.type} engine" if mount else "secret")
+        message = f"read {target} ({engine}); {_count(len(keys), 'key')} under {where}"
         if kv == 2 and target != raw:
             message += (f"; the template names {raw}, which the agent reads as {target} "
                         "(KV v2), as Vault Agent does")
@@ -1147,12 +1151,11 @@ class Diagnosis:
                        "rotation_overlap": f"{overlap_setting} = {_duration(overlap)}"}
             name = f"lease:{lease.path}"
             if lease.ttl < limit:
-                role_hint = _role_for(lease.path)
                 self.add(name, WARN, f"credentials expire in {_duration(lease.ttl)} (rotation "
                          f"overlap {_duration(overlap)}); default_ttl may be too short",
-                         fix=f"increase default_ttl{role_hint} to at least "
-                             f"{_duration(limit)} (S4E troubleshooting: Expired credentials, "
-                             "TTL too short)", details=details)
+                         fix=f"increase default_ttl to at least {_duration(limit)}"
+                             f"{_role_for(lease.path)} (S4E troubleshooting: Expired "
+                             "credentials, TTL too short)", details=details)
             else:
                 self.add(name, OK, f"credentials live {_duration(lease.ttl)}; new ones are "
                          f"fetched {_duration(overlap)} before the end", details=details)
@@ -1176,17 +1179,17 @@ class Diagnosis:
                              "leases read with it end then too")
                 return
             self.add("cleanup", OK, "revoked the doctor's token and with it the "
-                     f"{len(self.leases)} lease(s) it created" if self.leases
+                     f"{_count(len(self.leases), 'lease')} it created" if self.leases
                      else "revoked the doctor's token")
             return
         if kept:
             paths = ", ".join(sorted({lease.path for lease in kept}))
-            self.add("cleanup", WARN, f"could not revoke {len(kept)} lease(s) the doctor "
+            self.add("cleanup", WARN, f"could not revoke {_count(len(kept), 'lease')} the doctor "
                      f"created on {paths}; they end at their TTL",
                      fix="grant update on sys/leases/revoke to revoke them, or revoke them "
                          "by prefix as an operator")
         else:
-            self.add("cleanup", OK, f"revoked the {revoked} lease(s) the doctor created")
+            self.add("cleanup", OK, f"revoked the {_count(revoked, 'lease')} the doctor created")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1265,10 +1268,13 @@ def _other_forms(raw: str, target: str, mount: _Mount | None) -> list[str]:
 def _role_for(path: str) -> str:
     parts = path.split("/")
     if len(parts) >= 3 and parts[-2] == "creds":
-        mount = "/".join(parts[:-2])
-        return f" of the role {mount}/roles/{parts[-1]} (vault write {mount}/roles/{parts[-1]} " \
-               "default_ttl=1h)"
-    return " of the secrets engine role"
+        role = "/".join([*parts[:-2], "roles", parts[-1]])
+        return f" on {role} (vault write {role} default_ttl=1h)"
+    return " on the secrets engine's role"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _vault_reason(message: str) -> str:

@@ -376,6 +376,28 @@ def test_a_missing_service_account_token_file_fails_before_login(
     assert result.status("login") == "SKIP"
 
 
+def test_approle_login_leaves_the_secret_id_file_in_place(
+        tmp_path: Path, doctor_vault: OpenBaoServer) -> None:
+    client = doctor_vault.client()
+    role_id = client.read("auth/approle/role/s4e/role-id")["data"]["role_id"]
+    secret_id = client.write("auth/approle/role/s4e/secret-id")["data"]["secret_id"]
+    (tmp_path / "role-id").write_text(role_id)
+    (tmp_path / "secret-id").write_text(secret_id)
+    config = write_config(tmp_path, doctor_vault.address, method="approle", extra="",
+                          templates={"db": SEED_DB_TEMPLATE})
+    config.write_text(config.read_text().replace(
+        "    type: approle\n",
+        f"    type: approle\n    config:\n      role_id_file_path: {tmp_path / 'role-id'}\n"
+        f"      secret_id_file_path: {tmp_path / 'secret-id'}\n"))
+    result = diagnose_config(config)
+    assert result.returncode == 0, result.stdout
+    assert result.status("login") == "OK"
+    assert result.status("secret:s4e/data/database") == "OK"
+    # The agent removes the secret_id file after reading it; the doctor must not.
+    assert (tmp_path / "secret-id").read_text() == secret_id
+    assert secret_id not in result.stdout
+
+
 # --------------------------------------------------------------------------------------------
 # Secret access
 
@@ -490,7 +512,8 @@ def test_a_short_lived_database_credential_warns_and_the_doctor_revokes_its_leas
     assert "default_ttl may be too short" in lease["message"]
     assert "database/roles/doctor-short" in lease["fix"]
     assert "Expired credentials" in lease["fix"]
-    assert "1 lease(s)" in result.check("cleanup")["message"]
+    assert result.check("cleanup")["message"] \
+        == "revoked the doctor's token and with it the 1 lease it created"
     # Revoking the token revokes the credentials it created.
     deadline = time.monotonic() + 15
     while _leases(doctor_vault, short_db_role) != before and time.monotonic() < deadline:
