@@ -247,6 +247,8 @@ class Runner:
         low, high = (method.min_backoff, method.max_backoff) if login else (0.25, 30.0)
 
         def on_retry(event: RetryEvent) -> None:
+            if self.health is not None:  # waiting for Vault is not being stuck
+                self.health.heartbeat(event.wait_s)
             log.warning("%s failed, retrying in %.1fs: %s", what, event.wait_s, event.error,
                         extra={"event": "retry", "attempt": event.attempt})
 
@@ -481,7 +483,10 @@ class Runner:
             callback()
 
     def _sleep(self, seconds: float) -> None:
-        self._wait_event(seconds)
+        """Wait between attempts; a stop ends the wait. Events stay queued for the loop."""
+        if self.health is not None:
+            self.health.heartbeat(seconds)
+        self.stop.wait(seconds)
 
     def _render_pending(self) -> None:
         now = self.clock()
@@ -499,6 +504,11 @@ class Runner:
                 tmpl.retry_at = self.clock()
             except AgentError as exc:
                 tmpl.failures += 1
+                if (self.config.template_config.exit_on_retry_failure
+                        and tmpl.failures > self.config.vault.max_retries):
+                    # Vault Agent's exit_on_retry_failure: give up, so the pod's restart
+                    # policy (or a human) takes over.
+                    raise
                 tmpl.retry_at = leases.retry_at(tmpl.failures - 1, self.clock(), self.policy,
                                                 self.rng)
                 level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR

@@ -324,3 +324,23 @@ def test_metrics_report_the_ttls_openbao_issued_and_no_secret_values(
         for value in [*s4e_secret_values(openbao), "metric-scan-value"]:
             assert value not in text
         assert os.stat(tmp_path / "out" / "kv").st_mode & 0o007 == 0
+
+
+def test_quit_endpoint_ends_a_job_and_revoke_on_shutdown_revokes_the_token(
+        tmp_path: Path, sidecar_vault: OpenBaoServer, kubernetes_api: KubernetesAPI) -> None:
+    _put_kv(sidecar_vault, "sidecar-quit", {"value": "q"})
+    token = kubernetes_api.token_file(tmp_path / "sa", "s4e-core")
+    templates = [{"contents": '{{ with secret "s4e/data/sidecar-quit" }}ok{{ end }}',
+                  "destination": str(tmp_path / "out" / "kv")}]
+    config = _config(sidecar_vault.address, token, "sidecar-long", templates,
+                     enable_quit=True, revoke_on_shutdown=True, revoke_grace="0s")
+    with Sidecar(config, tmp_path) as agent:
+        agent.wait_ready()
+        accessor = agent.logins()[0]["accessor"]
+        client = sidecar_vault.client()
+        assert client.auth.token.lookup_accessor(accessor)["data"]["accessor"] == accessor
+        assert agent.post("/v1/quit") in (200, 202)
+        assert agent.process is not None
+        assert agent.process.wait(timeout=10) == 0
+        with pytest.raises(Exception, match="invalid accessor|bad token|not found"):
+            client.auth.token.lookup_accessor(accessor)
