@@ -11,6 +11,7 @@ in full. Log events (``extra={"event": ...}``) are listed the same way.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -229,8 +230,14 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+@functools.cache
+def _parsed(path: Path, mtime_ns: int) -> ast.Module:
+    del mtime_ns  # part of the cache key: an edited file is parsed again
+    return ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
 def _sources() -> list[tuple[Path, ast.Module]]:
-    return [(path, ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    return [(path, _parsed(path, path.stat().st_mtime_ns))
             for path in sorted(PACKAGE.rglob("*.py"))]
 
 
@@ -281,20 +288,22 @@ def _wrappers(trees: list[tuple[Path, ast.Module]],
               classes: dict[str, type[AgentError]]) -> dict[str, _Wrapper]:
     found: dict[str, _Wrapper] = {}
     for _, tree in trees:
-        for function in ast.walk(tree):
+        owner = _enclosing_functions(tree)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and _call_name(node.func) in classes
+                    and node.args and isinstance(node.args[0], ast.Name)):
+                continue
+            function = owner.get(node)
             if not isinstance(function, ast.FunctionDef):
                 continue
             params = tuple(a.arg for a in (*function.args.posonlyargs, *function.args.args,
                                            *function.args.kwonlyargs))
-            for node in ast.walk(function):
-                if not (isinstance(node, ast.Call) and _call_name(node.func) in classes
-                        and node.args and isinstance(node.args[0], ast.Name)
-                        and node.args[0].id in params):
-                    continue
-                hint = next((k.value for k in node.keywords if k.arg == "hint"), None)
-                found[function.name] = _Wrapper(
-                    str(_call_name(node.func)), params, node.args[0].id,
-                    hint.id if isinstance(hint, ast.Name) and hint.id in params else None)
+            if node.args[0].id not in params:
+                continue
+            hint = next((k.value for k in node.keywords if k.arg == "hint"), None)
+            found[function.name] = _Wrapper(
+                str(_call_name(node.func)), params, node.args[0].id,
+                hint.id if isinstance(hint, ast.Name) and hint.id in params else None)
     return found
 
 
