@@ -132,8 +132,8 @@ class DoctorReport:
         verdict = ("problems found: fix the FAIL lines above" if self.failed
                    else "no blocking problems")
         lines.append("")
-        lines.append(f"doctor: {counts[OK]} ok, {counts[WARN]} warnings, {counts[FAIL]} failed, "
-                     f"{counts[SKIP]} skipped; {verdict}")
+        lines.append(f"doctor: {counts[OK]} ok, {_count(counts[WARN], 'warning')}, "
+                     f"{counts[FAIL]} failed, {counts[SKIP]} skipped; {verdict}")
         return "\n".join(lines) + "\n"
 
 
@@ -146,8 +146,11 @@ def _detail_text(value: Any) -> str:
 
 
 def _duration(seconds: float) -> str:
-    """``3300`` -> ``55m``, ``90`` -> ``1m30s``, ``7200`` -> ``2h``."""
+    """``3300`` -> ``55m``, ``90`` -> ``1m30s``, ``7200`` -> ``2h``; from 10 minutes on,
+    whole minutes (a TTL looked up a second after issue reads 1h, not 59m59s)."""
     total = round(abs(seconds))
+    if total >= 600:
+        total = round(total / 60) * 60
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "",
@@ -549,7 +552,7 @@ class Diagnosis:
         else:
             details = {name: paths or ["(no literal Vault paths)"]
                        for name, paths in reads.items()}
-            self.add("templates", OK, f"{_count(len(config.templates), 'template')} parse; "
+            self.add("templates", OK, f"{_count(len(config.templates), 'template')} parsed; "
                      f"{_count(len(uses), 'Vault path')} to check", details=details)
         return uses
 
@@ -609,7 +612,8 @@ class Diagnosis:
         if not addresses:
             self.skip(["tcp", "tls"], "the host name must resolve first")
             return False
-        if not self._check_tcp(target_host, target_port, addresses, proxy, vault.address):
+        connected = self._check_tcp(target_host, target_port, addresses, proxy, vault.address)
+        if not connected:
             self.skip(["tls"], "a TCP connection must succeed first")
             return False
         if parts.scheme == "http":
@@ -623,7 +627,7 @@ class Diagnosis:
             self.add("tls", SKIP, f"connections go through the proxy {_without_credentials(proxy)}"
                      "; TLS is checked by the health request")
             return True
-        return self._check_tls(vault, host, port, addresses[0])
+        return self._check_tls(vault, host, port, connected)
 
     def _check_dns(self, host: str, port: int, proxy: str) -> list[str]:
         via = f" (the proxy {_without_credentials(proxy)})" if proxy else ""
@@ -648,7 +652,8 @@ class Diagnosis:
         return addresses
 
     def _check_tcp(self, host: str, port: int, addresses: list[str], proxy: str,
-                   address: str) -> bool:
+                   address: str) -> str:
+        """The address that accepted a connection, or ``""``."""
         via = f" (the proxy {_without_credentials(proxy)})" if proxy else ""
         errors = []
         for ip in addresses:
@@ -658,7 +663,7 @@ class Diagnosis:
                     took = (time.monotonic() - started) * 1000
                     self.add("tcp", OK, f"connected to {_host_port(ip, port)}{via} "
                              f"in {took:.0f} ms")
-                    return True
+                    return ip
             except ConnectionRefusedError:
                 errors.append(f"{_host_port(ip, port)}: connection refused")
             except TimeoutError:
@@ -674,7 +679,7 @@ class Diagnosis:
             errors = [errors[0].split(": ", 1)[1]]
         self.add("tcp", FAIL, f"cannot connect to {address}{via}: {'; '.join(errors)}",
                  fix=fix)
-        return False
+        return ""
 
     def _check_tls(self, vault: VaultConfig, host: str, port: int, ip: str) -> bool:
         server_name = vault.tls_server_name or host
