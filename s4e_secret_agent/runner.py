@@ -318,19 +318,21 @@ class Runner:
 
     def _store(self, key: SecretKey, response: SecretResponse) -> CachedSecret:
         now = self.clock()
+        old = self.cache.get(key)
+        # After a start or an outage, spread the next step widely so that pods that started
+        # (or recovered) together do not stay in step (docs/fleet.md).
+        recovering = old is None or old.failures > 0
         lease = None
         if response.lease_id and response.lease_duration > 0:
             lease = leases.LeaseInfo.fresh(response.lease_duration, response.renewable, now)
-            nxt = leases.next_lease_action(lease, self.policy, self.rng)
+            nxt = leases.next_lease_action(lease, self.policy, self.rng, spread=recovering)
             self.metrics.set_lease(key.label, response.lease_duration,
                                    self.wall_clock() + response.lease_duration)
         else:
-            at = leases.static_refresh_at(now, self.policy, self.rng,
-                                          first=key not in self.cache)
+            at = leases.static_refresh_at(now, self.policy, self.rng, first=recovering)
             nxt = leases.Scheduled(leases.Action.REFETCH, at, "static secret")
         entry = CachedSecret(key=key, response=response, fingerprint=_fingerprint(response),
                              lease=lease, next=nxt)
-        old = self.cache.get(key)
         if old is not None:
             entry.retired = old.retired
         self.cache[key] = entry
@@ -676,10 +678,12 @@ class Runner:
             self._relogin(f"token renewal failed: {exc.message}")
             return
         self.metrics.on_token_renewal(True)
+        recovered = self.token_failures > 0
         self.token_failures = 0
         self.token_lease = self.token_lease.renewed(info.ttl, self.clock(),
                                                     renewable=info.renewable)
-        self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng)
+        self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng,
+                                                   spread=recovered)
         self._publish_token(info.ttl)
         log.debug("token renewed", extra={"event": "token_renewed", "ttl": info.ttl,
                                           "accessor": info.accessor})
@@ -718,9 +722,11 @@ class Runner:
             self._refetch(entry)
             return
         self.metrics.on_renewal(label, True)
+        recovered = entry.failures > 0
         entry.failures = 0
         entry.lease = entry.lease.renewed(info.ttl, self.clock(), renewable=info.renewable)
-        entry.next = leases.next_lease_action(entry.lease, self.policy, self.rng)
+        entry.next = leases.next_lease_action(entry.lease, self.policy, self.rng,
+                                              spread=recovered)
         self.metrics.set_lease(label, info.ttl, self.wall_clock() + info.ttl)
         log.debug("lease renewed", extra={"event": "lease_renewed", "secret": label,
                                           "ttl": info.ttl})
@@ -735,10 +741,13 @@ class Runner:
             return
         except AgentError as exc:
             self.metrics.on_fetch(key.label, False)
-            entry.next = leases.Scheduled(
-                leases.Action.REFETCH,
-                leases.retry_at(entry.failures, self.clock(), self.policy, self.rng),
-                "retry read")
+            if entry.lease is None:
+                # A KV secret: its rendered file stays valid, so back off up to the normal
+                # refresh interval instead of hammering a recovering Vault.
+                at = leases.static_retry_at(entry.failures, self.clock(), self.policy, self.rng)
+            else:
+                at = leases.retry_at(entry.failures, self.clock(), self.policy, self.rng)
+            entry.next = leases.Scheduled(leases.Action.REFETCH, at, "retry read")
             entry.failures += 1
             level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR
             log.log(level, "reading %s failed (last good files kept): %s", key.describe(), exc,
