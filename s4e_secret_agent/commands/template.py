@@ -91,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
         del write_args
         return lookup(path)
 
-    def read_env(name: str) -> str:
+    def read_env(name: str) -> str | None:
         if env is not None:
-            return env.get(name, "")
-        return os.environ.get(name, "")
+            return env.get(name)
+        return os.environ.get(name)
 
     def read_file(path: str) -> str:
         try:

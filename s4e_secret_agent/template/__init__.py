@@ -33,9 +33,9 @@ def _no_list(path: str) -> Any:
     raise TemplateError(f"no Vault access is configured to list {path!r}")
 
 
-def _no_env(name: str) -> str:
+def _no_env(name: str) -> str | None:
     del name
-    return ""
+    return None
 
 
 def _no_file(path: str) -> str:
@@ -48,7 +48,8 @@ class RenderContext:
 
     secret: Callable[[str, tuple[str, ...]], Any] = _no_secret
     secrets: Callable[[str], Any] = _no_list
-    env: Callable[[str], str] = _no_env
+    # name -> value; None (or "") when unset. Only envOrDefault tells None from "".
+    env: Callable[[str], str | None] = _no_env
     file: Callable[[str], str] = _no_file
     error_on_missing_key: bool = False
     now: Callable[[], float] = time.time

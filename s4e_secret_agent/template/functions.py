@@ -1164,19 +1164,20 @@ def _secrets(state: Executor, path: str) -> StringList:
 
 
 def _env(state: Executor, name: str) -> str:
-    return state.ctx.env(name)
+    return state.ctx.env(name) or ""
 
 
 def _must_env(state: Executor, name: str) -> str:
-    value = state.ctx.env(name)
+    value = state.ctx.env(name) or ""
     if value == "":
         raise FuncError(f"required environment variable {name} is empty")
     return value
 
 
 def _env_or_default(state: Executor, name: str, default: str) -> str:
+    # The env callable returns None for a variable that is not set; "" is set-but-empty.
     value = state.ctx.env(name)
-    return value if value != "" else default
+    return default if value is None else value
 
 
 def _file(state: Executor, path: str) -> str:
