@@ -542,7 +542,7 @@ class VaultClient:
             ctx = _Context("secret", requested_path=path, mount=mount)
             envelope = self._call("read", "GET", target, ctx, params=query or None,
                                   decoder=self._decode)
-        return self._secret_response(path, target, envelope,
+        return self._secret_response("write" if args else "read", path, target, envelope,
                                      mount.kv_version if mount else None)
 
     def list(self, path: str) -> SecretResponse:
@@ -553,11 +553,12 @@ class VaultClient:
             envelope = self._call("list", "LIST", raw, ctx, decoder=self._decode)
         except SecretNotFoundError:
             envelope = None
-        return self._secret_response(path, raw, envelope, None)
+        return self._secret_response("list", path, raw, envelope, None)
 
-    def _secret_response(self, requested: str, read_path: str, envelope: Any,
+    def _secret_response(self, operation: str, requested: str, read_path: str, envelope: Any,
                          kv_version: int | None) -> SecretResponse:
         env = envelope if isinstance(envelope, Mapping) else {}
+        self._audit(operation, read_path, env, kv_version)
         return SecretResponse(
             requested_path=requested,
             read_path=read_path,
@@ -757,6 +758,24 @@ class VaultClient:
             self._on_request(event)
         except Exception:  # a metrics bug must not break talking to Vault
             log.exception("on_request callback failed", extra={"event": "callback_failed"})
+
+    def _audit(self, operation: str, path: str, env: Mapping[str, Any],
+               kv_version: int | None) -> None:
+        """The audit trail: one info line per secret access (which path, which KV version or
+        lease TTL), so operators can tell which pod read what and when. Never values or ids."""
+        extra: dict[str, Any] = {"event": "secret_access", "operation": operation,
+                                 "path": path, "result": "ok"}
+        data = env.get("data")
+        metadata = data.get("metadata") if kv_version == 2 and isinstance(data, Mapping) else None
+        if isinstance(metadata, Mapping) and metadata.get("version") is not None:
+            extra["kv_version"] = 2
+            extra["version"] = _as_int(metadata.get("version"))
+        elif kv_version is not None:
+            extra["kv_version"] = kv_version
+        if env.get("lease_id"):
+            extra["lease_ttl"] = _as_int(env.get("lease_duration"))
+            extra["renewable"] = _as_bool(env.get("renewable"))
+        log.info("vault %s %s", operation, path, extra=extra)
 
     def _log_access(self, operation: str, path: str, status: int | None,
                     lease_ttl: int | None, *, error: VaultError | None = None) -> None:

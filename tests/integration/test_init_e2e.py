@@ -93,6 +93,10 @@ template {{
         assert leftovers == [], front_end
         for value in s4e_secret_values(openbao):
             assert value not in result.stderr, front_end
+        audit = [r for r in result.log_records() if r.get("event") == "secret_access"]
+        assert [(r["operation"], r["path"], r["kv_version"]) for r in audit] == [
+            ("read", "s4e/data/database", 2)], front_end
+        assert isinstance(audit[0]["version"], int)
 
 
 def test_init_exits_4_with_the_role_binding_hint_for_an_unbound_service_account(
