@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 from tests.integration.conftest import (
@@ -14,6 +15,7 @@ from tests.integration.conftest import (
     run_agent,
     s4e_secret_values,
 )
+from tests.testbed.faultproxy import FaultProxy, sealed, status
 from tests.testbed.openbao import OpenBaoServer
 
 
@@ -180,3 +182,19 @@ def _yaml(tmp_path: Path, token: Path, secret_path: str, *, body: str | None = N
                       "destination": destination or str(tmp_path / "out" / "db")}],
     }))
     return config
+
+
+def test_init_waits_for_vault_that_comes_up_within_the_deadline(
+        tmp_path: Path, openbao: OpenBaoServer, sa_token: Path, fault_proxy: FaultProxy) -> None:
+    # Vault answers "sealed" for 3 s, then 429 with Retry-After once, then works.
+    fault_proxy.add_rule(".*", sealed(), seconds=3.0)
+    fault_proxy.add_rule("s4e/data/database", status(429, retry_after=1), times=1)
+    config = _yaml(tmp_path, sa_token, "s4e/data/database")
+    started = time.monotonic()
+    result = run_agent("init", "--config", str(config), "--vault-addr", fault_proxy.address,
+                       "--deadline", "60s")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 3.0
+    assert (tmp_path / "out" / "db").read_text() == "postgresql.s4e.svc.cluster.local"
+    assert any(r.get("event") == "retry" for r in result.log_records())
+    assert fault_proxy.count("s4e/data/database") >= 2

@@ -342,5 +342,5 @@ def test_quit_endpoint_ends_a_job_and_revoke_on_shutdown_revokes_the_token(
         assert agent.post("/v1/quit") in (200, 202)
         assert agent.process is not None
         assert agent.process.wait(timeout=10) == 0
-        with pytest.raises(Exception, match="invalid accessor|bad token|not found"):
+        with pytest.raises(Exception, match=r"invalid accessor|bad token|not found"):
             client.auth.token.lookup_accessor(accessor)
