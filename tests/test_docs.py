@@ -425,3 +425,46 @@ def test_site_builds_strict_without_warnings(tmp_path: Path) -> None:
         built = tmp_path / "site" / ("index.html" if page == "index.md"
                                      else f"{Path(page).stem}/index.html")
         assert built.exists(), page
+
+
+# -- the troubleshooting page quotes real messages -------------------------------------------------
+
+def _quoted_message(starts_with: str) -> str:
+    """The troubleshooting page's quoted log message that starts with ``starts_with``."""
+    for block in all_blocks():
+        if (block.page == "troubleshooting.md" and block.lang == "text"
+                and block.text.startswith(starts_with)):
+            return " ".join(block.text.split())
+    raise AssertionError(f"troubleshooting.md quotes no message starting {starts_with!r}")
+
+
+def _init_error(tmp_path: Path, address: str, token_file: Path, secret: str) -> str:
+    config = tmp_path / "agent.yaml"
+    config.write_text(yaml.safe_dump({
+        "vault": {"address": address},
+        "auto_auth": {"method": {"type": "kubernetes",
+                                 "config": {"role": "s4e", "token_path": str(token_file)}}},
+        "template": [{"destination": str(tmp_path / "out" / "db"),
+                      "contents": f'{{{{ with secret "{secret}" }}}}{{{{ .Data }}}}{{{{ end }}}}'}],
+        "agent": {"deadline": "30s"},
+    }))
+    env = {**_child_env(), "S4E_LOG_FORMAT": "json"}
+    result = subprocess.run([sys.executable, "-m", "s4e_secret_agent", "init", "--config",
+                             str(config)], env=env, capture_output=True, text=True, timeout=90,
+                            check=False)
+    errors = [record for line in result.stderr.splitlines() if line.startswith("{")
+              for record in [json.loads(line)] if record.get("event") == "error"]
+    assert errors, result.stderr
+    return " ".join(str(errors[-1]["message"]).split())
+
+
+@pytest.mark.integration
+def test_troubleshooting_quotes_what_the_agent_prints(
+        tmp_path: Path, openbao: Any, s4e_vault: Any, kubernetes_api: Any) -> None:
+    unbound = kubernetes_api.token_file(tmp_path / "unbound", "default")
+    printed = _init_error(tmp_path, openbao.address, unbound, "s4e/data/database")
+    assert printed == _quoted_message("login with kubernetes"), printed
+
+    bound = kubernetes_api.token_file(tmp_path / "bound", "s4e-core")
+    printed = _init_error(tmp_path, openbao.address, bound, "s4e/billing")
+    assert printed == _quoted_message("permission denied on"), printed
