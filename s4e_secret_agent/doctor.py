@@ -1114,7 +1114,9 @@ class Diagnosis:
                    "the template")
         else:
             fix = err.hint or "check the path in the template"
-        self.add(name, FAIL, f"no secret at {target} (HTTP 404)", fix=fix, details=details)
+        gone = "deleted" in err.message or "destroyed" in err.message
+        self.add(name, FAIL, err.message if gone else f"no secret at {target} (HTTP 404)",
+                 fix=fix, details=details)
 
     def _mount(self, vault: VaultClient, raw: str) -> _Mount | None:
         """The mount holding ``raw`` as the token sees it (``sys/internal/ui/mounts``)."""

@@ -431,6 +431,20 @@ def test_a_missing_path_is_reported_as_404_with_the_kv_put_fix(
     assert check["details"]["capabilities"] == ["read"]
 
 
+def test_a_deleted_kv_version_is_named_as_deleted(
+        tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
+    kv = doctor_vault.client().secrets.kv.v2
+    kv.create_or_update_secret(path="doctor-deleted", secret={"k": "v"}, mount_point="s4e")
+    kv.delete_latest_version_of_secret(path="doctor-deleted", mount_point="s4e")
+    config = write_config(tmp_path, doctor_vault.address, token_path=sa_token,
+                          role="doctor-wide", templates={
+                              "x": '{{ with secret "s4e/data/doctor-deleted" }}{{ end }}'})
+    check = diagnose_config(config).check("secret:s4e/data/doctor-deleted")
+    assert check["status"] == "FAIL"
+    assert "was deleted at" in check["message"]
+    assert "undelete" in check["fix"]
+
+
 def test_a_policy_written_without_data_prefix_is_explained(
         tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
     config = write_config(tmp_path, doctor_vault.address, token_path=sa_token,
