@@ -138,25 +138,34 @@ def format_float(value: float, fmt: str = "g", prec: int = -1) -> str:
             return sign + _fmt_f(digits, dp, max(len(digits) - dp, 0))
         text = f"{abs(value):.{prec}f}"
         return sign + text
-    # 'g'
-    shortest = prec < 0
-    if shortest:
+    # 'g' (strconv's rules for choosing %e or %f, and for the precision of each)
+    if value == 0:
+        digits, dp = "", 0
+        nd = 0
+    elif prec < 0:
         digits, dp = _shortest_digits(value)
+        nd = len(digits)
+    else:
+        digits, dp = _round_digits(value, prec if prec > 0 else 1)
+        digits = digits.rstrip("0")
+        nd = len(digits)
+    if prec < 0:
         eprec = 6
+        prec = nd
     else:
         if prec == 0:
             prec = 1
-        digits, dp = _round_digits(value, prec)
-        digits = digits.rstrip("0") or "0"
         eprec = prec
-        if eprec > len(digits) and len(digits) >= dp:
-            eprec = len(digits)
-    if value == 0:
-        digits, dp = "0", 1
+        if eprec > nd and nd >= dp:
+            eprec = nd
     exp = dp - 1
     if exp < -4 or exp >= eprec:
-        return sign + _fmt_e(digits, dp, len(digits) - 1, upper)
-    return sign + _fmt_f(digits, dp, max(len(digits) - dp, 0))
+        if prec > nd:
+            prec = nd
+        return sign + _fmt_e(digits or "0", dp if digits else 1, prec - 1, upper)
+    if prec > dp:
+        prec = nd
+    return sign + _fmt_f(digits or "0", dp if digits else 1, max(prec - dp, 0))
 
 
 def format_json_float(value: float) -> str:
@@ -261,104 +270,147 @@ class _Spec:
         self.prec = -1
 
 
-def _pad(text: str, spec: _Spec, numeric: bool = False) -> str:
+def _pad(text: str, spec: _Spec, zero: bool | None = None) -> str:
+    """Go's f.pad: pad to the width with spaces (or zeros when the 0 flag applies)."""
     width = spec.width
     if width < 0 or len(text) >= width:
         return text
     fill = width - len(text)
     if spec.minus:
         return text + " " * fill
-    if spec.zero and numeric:
-        sign = ""
-        if text[:1] in "+- ":
-            sign, text = text[0], text[1:]
-        prefix = ""
-        if text[:2].lower() in ("0x", "0b", "0o"):
-            prefix, text = text[:2], text[2:]
-        return sign + prefix + "0" * fill + text
-    if spec.zero:
-        return "0" * fill + text
-    return " " * fill + text
+    use_zero = spec.zero if zero is None else zero
+    return ("0" if use_zero else " ") * fill + text
 
 
 def _fmt_integer(value: int, verb: str, spec: _Spec, unsigned: bool) -> str:
-    neg = value < 0
-    mag = -value if neg else value
-    if verb in "dv":
-        body = str(mag)
-    elif verb == "b":
-        body = format(mag, "b")
-    elif verb in "oO":
-        body = format(mag, "o")
-    elif verb == "x":
-        body = format(mag, "x")
-    elif verb == "X":
-        body = format(mag, "X")
-    elif verb == "c":
+    del unsigned
+    if verb == "c":
         return _pad(_rune(value), spec)
-    elif verb == "q":
-        return _pad(go_quote(_rune(value), "'", spec.plus), spec)
-    elif verb == "U":
-        text = f"U+{mag:04X}"
-        if spec.sharp and 0 <= value <= 0x10FFFF and chr(value).isprintable():
-            text += f" '{chr(value)}'"
-        return _pad(text, spec)
-    else:
+    if verb == "q":
+        if not 0 <= value <= 0x10FFFF:
+            raise _BadVerb
+        ch = _rune(value)
+        return _pad(go_quote(ch, "'", spec.plus), spec)
+    if verb == "U":
+        return _fmt_unicode(value, spec)
+    bases = {"d": 10, "v": 10, "b": 2, "o": 8, "O": 8, "x": 16, "X": 16}
+    if verb not in bases:
         raise _BadVerb
+    base = bases[verb]
+    negative = value < 0
+    mag = -value if negative else value
+    prec = 0
     if spec.prec >= 0:
-        if spec.prec == 0 and mag == 0:
-            body = ""
-        body = body.rjust(spec.prec, "0")
+        prec = spec.prec
+        if prec == 0 and mag == 0:
+            return " " * max(spec.width, 0)
+    elif spec.zero and not spec.minus and spec.width >= 0:
+        prec = spec.width
+        if negative or spec.plus or spec.space:
+            prec -= 1
+    if base == 10:
+        body = str(mag)
+    elif base == 2:
+        body = format(mag, "b")
+    elif base == 8:
+        body = format(mag, "o")
+    else:
+        body = format(mag, "x" if verb == "x" else "X")
+    if len(body) < prec:
+        body = "0" * (prec - len(body)) + body
     if spec.sharp:
-        if verb == "b":
+        if base == 2:
             body = "0b" + body
-        elif verb == "o" and not body.startswith("0"):
+        elif base == 8 and not body.startswith("0"):
             body = "0" + body
-        elif verb == "x":
-            body = "0x" + body
-        elif verb == "X":
-            body = "0X" + body
+        elif base == 16:
+            body = ("0x" if verb == "x" else "0X") + body
     if verb == "O":
         body = "0o" + body
-    sign = "-" if neg else ("+" if spec.plus else (" " if spec.space else ""))
-    del unsigned
-    text = sign + body
-    if spec.zero and spec.prec < 0 and not spec.minus and spec.width > len(text):
-        return sign + body.rjust(spec.width - len(sign), "0") if not body.startswith(
-            ("0x", "0X", "0b", "0o")) else sign + body[:2] + body[2:].rjust(
-            spec.width - len(sign) - 2, "0")
-    return _pad(text, spec)
+    if negative:
+        body = "-" + body
+    elif spec.plus:
+        body = "+" + body
+    elif spec.space:
+        body = " " + body
+    return _pad(body, spec, zero=False)
+
+
+def _fmt_unicode(value: int, spec: _Spec) -> str:
+    mag = value % (1 << 64)
+    prec = spec.prec if spec.prec > 4 else 4
+    digits = format(mag, "X")
+    if len(digits) < prec:
+        digits = "0" * (prec - len(digits)) + digits
+    text = "U+" + digits
+    if spec.sharp and mag <= 0x10FFFF and _is_go_printable(chr(mag)) and not (
+            0xD800 <= mag <= 0xDFFF):
+        text += f" '{chr(mag)}'"
+    return _pad(text, spec, zero=False)
 
 
 def _rune(value: int) -> str:
     if 0 <= value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
         return chr(value)
-    return "\ufffd"
+    return "\ufffd"  # utf8.RuneError
 
 
-def _fmt_float(value: float, verb: str, spec: _Spec) -> str:
-    prec = spec.prec
+def _fmt_float(value: float, verb: str, spec: _Spec, force_plus: bool = False) -> str:
     if verb == "v":
-        text = format_float(value, "g", prec)
-    elif verb in "eE":
-        text = format_float(value, verb, 6 if prec < 0 else prec)
-    elif verb in "fF":
-        text = format_float(value, "f", 6 if prec < 0 else prec)
+        fmtc, prec = "g", -1
     elif verb in "gG":
-        text = format_float(value, verb, prec)
-    elif verb == "x" or verb == "X" or verb == "b":
-        raise _BadVerb
+        fmtc, prec = verb, -1
+    elif verb in "eE":
+        fmtc, prec = verb, 6
+    elif verb in "fF":
+        fmtc, prec = "f", 6
     else:
         raise _BadVerb
-    if spec.sharp and verb in "gGv" and "." not in text and "e" not in text.lower():
-        text += "."
-    if spec.plus and not text.startswith(("-", "+")):
-        text = "+" + text
-    elif spec.space and not text.startswith(("-", "+")):
-        text = " " + text
-    if text.lstrip("+- ") in ("NaN", "Inf"):
-        spec.zero = False
-    return _pad(text, spec, numeric=True)
+    if spec.prec >= 0:
+        prec = spec.prec
+    plus = spec.plus or force_plus
+    num = format_float(value, fmtc, prec)
+    if num[0] not in "+-":
+        num = "+" + num
+    if spec.space and num[0] == "+" and not plus:
+        num = " " + num[1:]
+    if num[1] in "IN":
+        # Infinities and NaN are never zero padded; NaN has no sign unless asked for.
+        if num[1] == "N" and not spec.space and not plus:
+            num = num[1:]
+        return _pad(num, spec, zero=False)
+    if spec.sharp:
+        digits = 0
+        if verb in "vgG":
+            digits = prec if prec != -1 else 6
+        tail = ""
+        body = num
+        for i in range(1, len(body)):
+            if body[i] in "eE":
+                tail = body[i:]
+                body = body[:i]
+                break
+        has_point = "." in body
+        saw_nonzero = False
+        for ch in body[1:]:
+            if ch == ".":
+                continue
+            if ch != "0":
+                saw_nonzero = True
+            if saw_nonzero:
+                digits -= 1
+        if not has_point:
+            if len(body) == 2 and body[1] == "0":
+                digits -= 1
+            body += "."
+        if digits > 0:
+            body += "0" * digits
+        num = body + tail
+    if plus or num[0] != "+":
+        if spec.zero and not spec.minus and spec.width > len(num):
+            return num[0] + "0" * (spec.width - len(num)) + num[1:]
+        return _pad(num, spec, zero=False)
+    return _pad(num[1:], spec)
 
 
 def _fmt_string(text: str, verb: str, spec: _Spec) -> str:
@@ -375,16 +427,21 @@ def _fmt_string(text: str, verb: str, spec: _Spec) -> str:
         raw = text.encode("utf-8", "surrogateescape")
         if spec.prec >= 0:
             raw = raw[:spec.prec]
+        if not raw:
+            return " " * max(spec.width, 0)
         digits = "0123456789abcdef" if verb == "x" else "0123456789ABCDEF"
+        prefix = "0x" if verb == "x" else "0X"
         parts = []
         for i, byte in enumerate(raw):
             piece = digits[byte >> 4] + digits[byte & 15]
-            if spec.sharp:
-                piece = ("0x" if verb == "x" else "0X") + piece
-            if spec.space and i > 0:
-                piece = " " + piece
+            if spec.space:
+                if spec.sharp:
+                    piece = prefix + piece
+                if i > 0:
+                    piece = " " + piece
             parts.append(piece)
-        return _pad("".join(parts), spec)
+        text = ("" if spec.space or not spec.sharp else prefix) + "".join(parts)
+        return _pad(text, spec, zero=False)
     raise _BadVerb
 
 
@@ -418,23 +475,9 @@ def _fmt_arg(value: Any, verb: str, spec: _Spec, plus_v: bool = False) -> str:
             return _fmt_float(value, verb, spec)
         if isinstance(value, complex):
             if verb in "veEfFgG":
-                inner = _Spec()
-                inner.prec = spec.prec
-                inner.plus = True
-                real = _fmt_float(value.real, verb, _Spec() if True else inner)
-                if spec.prec >= 0:
-                    s2 = _Spec()
-                    s2.prec = spec.prec
-                    real = _fmt_float(value.real, verb, s2)
-                    s3 = _Spec()
-                    s3.prec = spec.prec
-                    s3.plus = True
-                    imag = _fmt_float(value.imag, verb, s3)
-                else:
-                    s3 = _Spec()
-                    s3.plus = True
-                    imag = _fmt_float(value.imag, verb, s3)
-                return _pad(f"({real}{imag}i)", spec)
+                real = _fmt_float(value.real, verb, spec)
+                imag = _fmt_float(value.imag, verb, spec, force_plus=True)
+                return f"({real}{imag}i)"
             raise _BadVerb
         if isinstance(value, str):
             return _fmt_string(value, verb, spec)

@@ -220,7 +220,7 @@ def http_context(server: OpenBaoServer, workdir: Path, *, error_on_missing_key: 
     def read_file(path: str) -> str:
         return (workdir / path).read_text(encoding="utf-8")
 
-    return RenderContext(secret=secret, secrets=secrets, env=lambda n: AGENT_ENV.get(n, ""),
+    return RenderContext(secret=secret, secrets=secrets, env=AGENT_ENV.get,
                          file=read_file, error_on_missing_key=error_on_missing_key)
 
 
