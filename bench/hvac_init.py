@@ -54,4 +54,5 @@ def main(address: str, role_id_file: str, secret_id_file: str, output: str,
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5], with_db=sys.argv[5] == "1")
+    address, role_id_file, secret_id_file, output, with_db = sys.argv[1:6]
+    main(address, role_id_file, secret_id_file, output, with_db == "1")

@@ -122,3 +122,36 @@ def median(values: Sequence[float]) -> float:
 
 def ratio(ours: float, baseline: float) -> float:
     return ours / baseline if baseline else float("nan")
+
+
+def thread_wakeups(pid: int) -> dict[int, tuple[str, int]]:
+    """Per thread: (name, voluntary context switches so far). A thread that sleeps with a
+    timeout switches once per wake-up, so the rate shows which threads poll while idle."""
+    out: dict[int, tuple[str, int]] = {}
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            comm = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                # The main thread's id is the process id.
+                out[tid] = ("main" if tid == pid else comm, int(line.split()[1]))
+    return out
+
+
+def wakeup_rates(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]],
+                 seconds: float) -> list[dict[str, object]]:
+    """Wake-ups per second of each thread between two ``thread_wakeups`` readings."""
+    rows: list[dict[str, object]] = []
+    for tid, (comm, count) in after.items():
+        start = before.get(tid, (comm, 0))[1]
+        rows.append({"thread": comm, "tid": tid,
+                     "wakeups_per_second": round((count - start) / seconds, 1)})
+    rows.sort(key=lambda r: float(r["wakeups_per_second"]), reverse=True)  # type: ignore[arg-type]
+    return rows

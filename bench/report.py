@@ -216,8 +216,17 @@ def details(results: Mapping[str, Any]) -> str:
                    "writes with no configuration, no template engine and no retries.\n")
         out.append(_markdown_table(["contender", "wall ms", "CPU ms", "peak RSS MiB", "runs"], [
             (name, v["wall_ms"], v["cpu_ms"], v["peak_rss_mib"], v["runs"])
-            for name, v in (("s4e-secret-agent init", r["ours"]),
-                            ("bao agent", r["bao_agent"]), ("hvac script", r["hvac_script"]))]))
+            for name, v in (("s4e-secret-agent init (YAML config)", r["ours"]),
+                            ("s4e-secret-agent init (same HCL file)",
+                             r.get("ours_with_hcl_config")),
+                            ("bao agent", r["bao_agent"]), ("hvac script", r["hvac_script"]))
+            if v]))
+        if r.get("ours_import_breakdown"):
+            out.append("\nWhere our init's start-up goes: milliseconds of top-level imports "
+                       "in one run with `python -X importtime` (which itself slows imports "
+                       "down a little), grouped by package:\n")
+            out.append(_markdown_table(["package", "import ms"], [
+                (row["group"], row["ms"]) for row in r["ours_import_breakdown"]]))
         out.append("")
     r = results.get("template")
     if r:
@@ -235,6 +244,11 @@ def details(results: Mapping[str, Any]) -> str:
                                     "Vault requests"], [
             (name, v["cpu_seconds"], v["cpu_percent"], v["rss_mib"], v["requests"])
             for name, v in (("ours", r["ours"]), ("bao agent", r["bao_agent"]))]))
+        out.append("\nThreads that wake up most often while idle (voluntary context switches "
+                   "per second over the window):\n")
+        out.append(_markdown_table(["contender", "thread (OS name)", "wake-ups/s"], [
+            (contender.removeprefix("idle-"), row["thread"], row["wakeups_per_second"])
+            for contender, rows in r.get("wakeups", {}).items() for row in rows[:4]]))
         out.append("")
     for key in ("sidecar-rss", "sidecar-vs-agent"):
         r = results.get(key)
@@ -252,6 +266,15 @@ def details(results: Mapping[str, Any]) -> str:
                 if v is not None]
         out.append(_markdown_table(["contender", "RSS MiB (end)", "peak MiB",
                                     "growth 25-100% MiB", "CPU %", "requests/hour"], body))
+        if r.get("memory_by_import"):
+            out.append("\nWhere the memory goes: RSS of one fresh interpreter after each "
+                       "import step (third-party packages first); the rest of the running "
+                       "sidecar's RSS is run-time state (threads, HTTP connections and TLS "
+                       "context, metrics, parsed templates, secrets).\n")
+            out.append(_markdown_table(["import", "RSS MiB", "added MiB"], [
+                (f"`{row['module']}`", row["rss_mib"],
+                 "" if row["added_mib"] is None else row["added_mib"])
+                for row in r["memory_by_import"]]))
         out.append("")
     r = results.get("scale")
     if r:

@@ -54,7 +54,7 @@ def run(stack: Stack, quick: bool) -> dict[str, Any]:
     contenders = []
     for name, n in (("scale", count), ("reference", REFERENCE_TEMPLATES)):
         job = _job(stack, n, base / name / "out", leases)
-        config = stack.hcl_config(job, base / name, static_interval=f"{interval}s")
+        config = stack.yaml_config(job, base / name, static_interval=f"{interval}s")
         contenders.append(Contender(name, our_agent_argv("sidecar", config), job))
     big, reference = contenders
     assert big.job is not None

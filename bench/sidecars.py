@@ -24,7 +24,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.procstat import cpu_seconds, median, peak_rss_bytes, ratio, rss_bytes
+from bench.procstat import (
+    cpu_seconds,
+    median,
+    peak_rss_bytes,
+    ratio,
+    rss_bytes,
+    thread_wakeups,
+    wakeup_rates,
+)
 from bench.stack import (
     FAST_DB_ROLE,
     AgentJob,
@@ -49,6 +57,9 @@ class Contender:
     cpu_at_ready: float = 0.0
     startup_requests: int = 0
     final_hwm: int = 0
+    lag: float = 0.0  # seconds between this contender's readiness and the last one's
+    wakeups_at_ready: dict[int, tuple[str, int]] = field(default_factory=dict)
+    wakeups_at_window: dict[int, tuple[str, int]] = field(default_factory=dict)
     samples: list[tuple[float, int, float]] = field(default_factory=list)  # (t, rss, cpu)
 
     @property
@@ -96,9 +107,13 @@ def _agent(stack: Stack, name: str, kind: str, job: AgentJob, *, interval: str) 
     from tests.testbed.faultproxy import FaultProxy
 
     proxy = FaultProxy(stack.address).start()
-    config = stack.hcl_config(job, stack.workdir / "sidecars" / name, address=proxy.address,
-                              static_interval=interval)
-    argv = our_agent_argv("sidecar", config) if kind == "ours" else bao_agent_argv(config)
+    directory = stack.workdir / "sidecars" / name
+    if kind == "ours":
+        argv = our_agent_argv("sidecar", stack.yaml_config(
+            job, directory, address=proxy.address, static_interval=interval))
+    else:
+        argv = bao_agent_argv(stack.hcl_config(job, directory, address=proxy.address,
+                                               static_interval=interval))
     return Contender(name, argv, job, proxy)
 
 
@@ -132,6 +147,7 @@ def run(stack: Stack, quick: bool, wanted: set[str]) -> dict[str, dict[str, Any]
                     # Requests while starting up are not part of the steady rate.
                     c.ready_at = time.monotonic()
                     c.cpu_at_ready = cpu_seconds(c.pid) or 0.0
+                    c.wakeups_at_ready = thread_wakeups(c.pid)
                     if c.proxy is not None:
                         c.startup_requests = c.proxy.count()
                         c.proxy.clear_log()
@@ -140,12 +156,16 @@ def run(stack: Stack, quick: bool, wanted: set[str]) -> dict[str, dict[str, Any]
                 raise RuntimeError(f"not ready after 60 s: {late}")
             time.sleep(0.05)
         ready = time.monotonic()
+        for c in contenders:
+            c.lag = ready - (c.ready_at or ready)
         end = ready + duration
         while True:
             now = time.monotonic()
             for c in contenders:
                 c.check_alive()
                 c.sample(now - ready)
+                if not c.wakeups_at_window and now - ready >= idle_window:
+                    c.wakeups_at_window = thread_wakeups(c.pid)
             if now >= end:
                 break
             time.sleep(min(step, max(0.0, end - now)))
@@ -172,6 +192,9 @@ def run(stack: Stack, quick: bool, wanted: set[str]) -> dict[str, dict[str, Any]
                 "goals": {"rss_vs_hvac_floor": 1.3, "rss_vs_bao": 0.5,
                           "growth_25_to_100_mib": 1.0},
             }
+            from bench.startup import memory_by_import
+
+            rss["memory_by_import"] = memory_by_import()
             rss["goals_met"] = {k: rss[k] <= v if k != "growth_25_to_100_mib" else rss[k] < v
                                 for k, v in rss["goals"].items()}
             results["sidecar-rss"] = rss
@@ -199,28 +222,30 @@ def _rss_at(c: Contender, t: float) -> float:
 def _steady_figures(c: Contender, duration: float) -> dict[str, Any]:
     last = c.samples[-1]
     cpu = last[2] - c.cpu_at_ready
+    since_ready = last[0] + c.lag
     figures: dict[str, Any] = {
         "rss_end_mib": round(_rss_at(c, last[0]) / MIB, 2),
         "peak_rss_mib": round(c.final_hwm / MIB, 2),
         "growth_25_to_100_mib": round((_rss_at(c, last[0]) - _rss_at(c, duration * 0.25))
                                       / MIB, 3),
         "cpu_seconds": round(cpu, 3),
-        "cpu_percent": round(100 * cpu / max(last[0], 1e-9), 3),
+        "cpu_percent": round(100 * cpu / since_ready, 3),
         "rss_series_mib": [[round(s[0], 1), round(s[1] / MIB, 2)] for s in c.samples],
     }
     if c.proxy is not None:
         requests = c.proxy.count()
         figures["requests"] = requests
-        figures["requests_per_hour"] = round(requests * 3600 / max(last[0], 1e-9))
+        figures["requests_per_hour"] = round(requests * 3600 / since_ready)
         figures["startup_requests"] = c.startup_requests
     return figures
 
 
 def _idle_result(ours: Contender, bao: Contender, window: float) -> dict[str, Any]:
     def cpu_over_window(c: Contender) -> tuple[float, float]:
-        inside = [s for s in c.samples if s[0] <= window + 0.5]
-        seconds = inside[-1][0]
-        return inside[-1][2] - c.cpu_at_ready, seconds
+        """CPU from the contender's own ready time to the first sample at or after the
+        window's end (the one ``wakeups_at_window`` was read with)."""
+        sample = next((s for s in c.samples if s[0] >= window), c.samples[-1])
+        return sample[2] - c.cpu_at_ready, sample[0] + (c.lag or 0.0)
 
     (o_cpu, o_t), (b_cpu, b_t) = cpu_over_window(ours), cpu_over_window(bao)
     o_pct, b_pct = 100 * o_cpu / o_t, 100 * b_cpu / b_t
@@ -233,6 +258,9 @@ def _idle_result(ours: Contender, bao: Contender, window: float) -> dict[str, An
                       "rss_mib": round(_rss_at(bao, b_t) / MIB, 2),
                       "requests": bao.proxy.count()},
         "cpu_vs_bao": round(ratio(o_pct, b_pct), 3) if b_cpu > 0 else None,
+        "wakeups": {
+            c.name: wakeup_rates(c.wakeups_at_ready, c.wakeups_at_window, t)[:6]
+            for c, t in ((ours, o_t), (bao, b_t))},
         "resolution_percent": round(100 * 0.01 / o_t, 3),
         "goal": "< 0.2% of one core",
     }

@@ -11,9 +11,11 @@ AppRole credentials from files and renders the same templates.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,9 +118,15 @@ class Stack:
         )
         from s4e_secret_agent.devpostgres import PostgresCluster, postgres_available
 
-        self.server = self._exit.enter_context(OpenBaoDevServer(root_token=ROOT_TOKEN))
-        if postgres_available():
-            self.postgres = self._exit.enter_context(PostgresCluster())
+        # The two servers start in parallel: PostgreSQL's initdb is the slow part.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pg_start = pool.submit(PostgresCluster().start) if postgres_available() else None
+            try:
+                self.server = self._exit.enter_context(OpenBaoDevServer(root_token=ROOT_TOKEN))
+            finally:
+                if pg_start is not None:
+                    self.postgres = pg_start.result()
+                    self._exit.callback(self.postgres.stop)
         pg = self.postgres
         client = self.client()
         bootstrap(client, BootstrapOptions(
@@ -159,14 +167,27 @@ class Stack:
 
     # -- configurations ---------------------------------------------------------------------
 
+    def yaml_config(self, job: AgentJob, directory: Path, *, address: str | None = None,
+                    static_interval: str = "5m") -> Path:
+        """Our agent's native configuration for ``job`` (JSON is valid YAML)."""
+        config = directory / "agent.yaml"
+        config.write_text(json.dumps({
+            "vault": {"address": address or self.address},
+            "auto_auth": {"method": {"type": "approle", "config": {
+                "role_id_file_path": str(self.role_id_file),
+                "secret_id_file_path": str(self.secret_id_file),
+                "remove_secret_id_file_after_reading": False}}},
+            "template": [{"source": str(source), "destination": str(job.output / name)}
+                         for name, source in _sources(job, directory).items()],
+            "template_config": {"static_secret_render_interval": static_interval},
+        }, indent=1))
+        return config
+
     def hcl_config(self, job: AgentJob, directory: Path, *, address: str | None = None,
                    exit_after_auth: bool = False, static_interval: str = "5m") -> Path:
-        """A Vault Agent HCL file that both ``bao agent`` and our agent read."""
-        directory.mkdir(parents=True, exist_ok=True)
+        """A Vault Agent HCL file (for ``bao agent``; our agent reads it too)."""
         templates = []
-        for name, text in job.templates.items():
-            source = directory / f"{name}.ctmpl"
-            source.write_text(text)
+        for name, source in _sources(job, directory).items():
             templates.append(
                 f'template {{\n  source = "{source}"\n'
                 f'  destination = "{job.output / name}"\n  perms = "0640"\n}}\n')
@@ -183,13 +204,34 @@ class Stack:
         return config
 
 
+def _sources(job: AgentJob, directory: Path) -> dict[str, Path]:
+    """Write the job's templates as files in ``directory``; name -> path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sources = {}
+    for name, text in job.templates.items():
+        sources[name] = directory / f"{name}.ctmpl"
+        sources[name].write_text(text)
+    return sources
+
+
 def scale_db_role(index: int) -> str:
     return f"bench-scale-{index}"
 
 
+# Where the Python contenders keep their bytecode. An installed package comes with its .pyc
+# files (pip compiles wheels at install; the container image is built from wheels), so every
+# Python process measured here gets a bytecode cache, even on a machine that sets
+# PYTHONDONTWRITEBYTECODE; a private prefix keeps .pyc files out of the source tree.
+PYCACHE = Path(tempfile.gettempdir()) / "s4e-bench-pycache"
+
+
 def agent_env() -> dict[str, str]:
-    """The environment the agents run with: none of the caller's Vault settings."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_", "S4E_"))}
+    """The environment the contenders run with: none of the caller's Vault settings, and a
+    bytecode cache for Python (see PYCACHE)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VAULT_", "BAO_", "S4E_")) and k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
 
 
 def our_agent_argv(mode: str, config: Path, *, metrics: bool = True) -> list[str]:

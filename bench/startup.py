@@ -60,7 +60,7 @@ def _summary(runs: Sequence[RunResult]) -> dict[str, float]:
     }
 
 
-def run_import(quick: bool) -> dict[str, Any]:
+def run_import(quick: bool, rounds: int | None = None) -> dict[str, Any]:
     python = sys.executable
     ours = [python, "-c", "import " + ", ".join(INIT_MODULES)]
     contenders = {
@@ -69,7 +69,7 @@ def run_import(quick: bool) -> dict[str, Any]:
         "python": lambda: run_measured([python, "-c", "pass"], env=agent_env()),
     }
     results = {name: _summary(runs)
-               for name, runs in _rounds(contenders, 7 if quick else 21).items()}
+               for name, runs in _rounds(contenders, rounds or (4 if quick else 21)).items()}
     out: dict[str, Any] = {
         "ours": results["ours"], "hvac": results["hvac"], "bare_python": results["python"],
         "ratio_wall_vs_hvac": round(ratio(results["ours"]["wall_ms"],
@@ -101,23 +101,26 @@ def run_init(stack: Stack, quick: bool) -> dict[str, Any]:
     """S4E's init container job: log in, 4 KV reads + 1 database credential, 5 files."""
     base = stack.workdir / "init"
     db_role = "s4e-app" if stack.has_postgres else None
-    configs = {}
-    for name in ("ours", "bao", "hvac"):
-        configs[name] = stack.hcl_config(s4e_job(base / name / "out", db_role=db_role),
-                                         base / name, exit_after_auth=True)
+    configs: dict[str, Path] = {}
+    for name in ("ours", "ours-hcl", "bao", "hvac"):
+        job = s4e_job(base / name / "out", db_role=db_role)
+        if name == "ours":
+            configs[name] = stack.yaml_config(job, base / name)
+        else:
+            configs[name] = stack.hcl_config(job, base / name, exit_after_auth=True)
 
     def fresh(name: str) -> Path:
         out = base / name / "out"
         shutil.rmtree(out, ignore_errors=True)
         return out
 
-    def ours() -> RunResult:
-        fresh("ours")
-        return run_measured(our_agent_argv("init", configs["ours"]), env=agent_env())
-
-    def bao() -> RunResult:
-        fresh("bao")
-        return run_measured(bao_agent_argv(configs["bao"]), env=agent_env())
+    def agent(name: str) -> Callable[[], RunResult]:
+        def run() -> RunResult:
+            fresh(name)
+            argv = (bao_agent_argv(configs[name]) if name == "bao"
+                    else our_agent_argv("init", configs[name]))
+            return run_measured(argv, env=agent_env())
+        return run
 
     def hvac_script() -> RunResult:
         out = fresh("hvac")
@@ -125,12 +128,17 @@ def run_init(stack: Stack, quick: bool) -> dict[str, Any]:
                              str(stack.role_id_file), str(stack.secret_id_file), str(out),
                              "1" if db_role else "0"], env=agent_env())
 
-    runs = _rounds({"ours": ours, "bao": bao, "hvac": hvac_script}, 5 if quick else 15)
+    contenders = {"ours": agent("ours"), "bao": agent("bao"), "hvac": hvac_script}
+    if quick:
+        configs.pop("ours-hcl")
+    else:  # our agent reading the same HCL file as bao agent, for information
+        contenders["ours-hcl"] = agent("ours-hcl")
+    runs = _rounds(contenders, 3 if quick else 15)
     for name in configs:
         files = sorted(p.name for p in (base / name / "out").iterdir())
         if len(files) != (5 if db_role else 4):
             raise RuntimeError(f"{name} wrote {files}")
-    # The three write the same bytes for the KV files (the database files differ by design:
+    # All write the same bytes for the KV files (the database files differ by design:
     # each run gets its own credentials).
     for file in ("db", "redis", "rabbitmq", "app"):
         texts = {(base / name / "out" / file).read_bytes() for name in configs}
@@ -141,6 +149,7 @@ def run_init(stack: Stack, quick: bool) -> dict[str, Any]:
     ours_r, bao_r, hvac_r = results["ours"], results["bao"], results["hvac"]
     out: dict[str, Any] = {
         "ours": ours_r, "bao_agent": bao_r, "hvac_script": hvac_r,
+        "ours_with_hcl_config": results.get("ours-hcl"),
         "database_credential": bool(db_role),
         "wall_vs_bao": round(ratio(ours_r["wall_ms"], bao_r["wall_ms"]), 3),
         "peak_rss_vs_bao": round(ratio(ours_r["peak_rss_mib"], bao_r["peak_rss_mib"]), 3),
@@ -149,4 +158,80 @@ def run_init(stack: Stack, quick: bool) -> dict[str, Any]:
         "goals": {"wall_vs_bao": 1.0, "peak_rss_vs_bao": 0.5, "wall_vs_hvac_script": 1.15},
     }
     out["goals_met"] = {key: out[key] <= limit for key, limit in out["goals"].items()}
+    out["ours_import_breakdown"] = import_breakdown(
+        [sys.executable, "-X", "importtime", "-m", "s4e_secret_agent", "init",
+         "--config", str(configs["ours"])])
     return out
+
+
+def _package_group(module: str) -> str:
+    top = module.split(".")[0]
+    if top in ("hvac", "requests", "urllib3", "idna", "certifi", "charset_normalizer"):
+        return "hvac + requests"
+    if top == "s4e_secret_agent":
+        return module if module.count(".") <= 1 else ".".join(module.split(".")[:2])
+    if top in sys.stdlib_module_names or top.startswith("_") or top == "site":
+        return "standard library"
+    return top
+
+
+def import_breakdown(argv: Sequence[str]) -> list[dict[str, Any]]:
+    """Run ``argv`` (with ``-X importtime``) once; the import milliseconds of its top-level
+    imports grouped by package (hvac + requests, each of our modules, the standard library,
+    other third-party packages), largest first. Import time is where a Python program's
+    start-up goes; this says whose it is."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, env=agent_env())
+    groups: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if match and len(match.group(3)) <= 1:  # top-level imports only: no double counting
+            group = _package_group(match.group(4))
+            groups[group] = groups.get(group, 0.0) + int(match.group(2)) / 1000
+    rows = [{"group": g, "ms": round(ms, 1)} for g, ms in groups.items() if ms >= 1.0]
+    rows.sort(key=lambda r: float(r["ms"]), reverse=True)
+    return rows
+
+
+# What a running sidecar has imported, third-party packages first, each step's RSS increase
+# measured in one interpreter: where the memory above a bare ``import hvac`` goes.
+SIDECAR_IMPORT_STEPS = (
+    "hvac",
+    "yaml",
+    "prometheus_client",
+    "watchfiles",
+    "s4e_secret_agent.cli",
+    "s4e_secret_agent.config.load",
+    "s4e_secret_agent.template",
+    "s4e_secret_agent.vault",
+    "s4e_secret_agent.runner",
+    "s4e_secret_agent.service",
+    "s4e_secret_agent.telemetry",
+    "s4e_secret_agent.commands.sidecar",
+)
+
+_MEMORY_PROBE = """
+import importlib, json, sys
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+steps = [("python", rss())]
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    steps.append((name, rss()))
+print(json.dumps(steps))
+"""
+
+
+def memory_by_import(steps: Sequence[str] = SIDECAR_IMPORT_STEPS) -> list[dict[str, Any]]:
+    """RSS (MiB) after each import step and the step's increase, in one fresh interpreter."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, *steps], capture_output=True,
+                          text=True, env=agent_env(), check=True)
+    rows, previous = [], 0
+    for name, kib in json.loads(proc.stdout):
+        rows.append({"module": name, "rss_mib": round(kib / 1024, 1),
+                     "added_mib": round((kib - previous) / 1024, 1) if previous else None})
+        previous = kib
+    return rows

@@ -1,0 +1,82 @@
+"""Smoke tests of the benchmark suite (``python -m bench``): the parts that need no Vault run
+for real with tiny sizes, so the suite cannot rot unnoticed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import report, startup
+from bench.__main__ import main, parse_args
+from bench.procstat import run_measured
+
+
+def test_run_measured_reports_the_childs_own_peak_memory_and_cpu() -> None:
+    # The bench process itself is far larger than a bare interpreter: a child's peak must not
+    # include the memory it was forked from, only what it allocated after exec.
+    code = "x = bytearray(64 * 2**20); sum(range(3_000_000)); raise SystemExit(3)"
+    result = run_measured([sys.executable, "-c", code])
+    assert result.returncode == 3
+    assert 64 * 2**20 <= result.peak_rss_bytes < 200 * 2**20
+    assert result.cpu_seconds > 0
+    assert result.wall_seconds >= result.cpu_seconds * 0.5
+
+    small = run_measured([sys.executable, "-c", "pass"])
+    assert small.peak_rss_bytes < 40 * 2**20
+
+
+def test_import_benchmark_compares_against_hvac_and_names_the_slow_modules() -> None:
+    result = startup.run_import(quick=True, rounds=1)
+    assert result["ours"]["runs"] == result["hvac"]["runs"] == 1
+    assert result["ours"]["wall_ms"] > result["bare_python"]["wall_ms"] > 0
+    assert result["ratio_wall_vs_hvac"] == pytest.approx(
+        result["ours"]["wall_ms"] / result["hvac"]["wall_ms"], rel=0.01)
+    assert isinstance(result["goal_met"], bool)
+    modules = [row["module"] for row in result["top_imports"]]
+    assert any(name.startswith("s4e_secret_agent") for name in modules)
+
+
+def test_quick_template_run_writes_json_table_and_docs_keeping_the_intro(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nHand-written intro.\n\n" + report.MARKER + "\nold figures\n")
+    results = tmp_path / "results.json"
+
+    assert main(["--quick", "--only", "template", "--json", str(results),
+                 "--docs", str(docs)]) == 0
+
+    document = json.loads(results.read_text())
+    assert document["quick"] is True
+    assert document["selected"] == ["template"]
+    assert document["machine"]["cores"] >= 1
+    assert document["results"]["template"]["ratio"] > 0
+    table = capsys.readouterr().out
+    assert "render time vs Jinja2" in table
+    text = docs.read_text()
+    assert text.startswith("# Benchmarks\n\nHand-written intro.\n")
+    assert "old figures" not in text
+    assert text.count(report.MARKER) == 1
+    assert "quick (`--quick`) run" in text
+    assert "python -m bench" in text
+
+
+def test_docs_are_only_rewritten_by_a_run_of_everything(tmp_path: Path) -> None:
+    assert parse_args(["--only", "template"]).docs is None
+    assert parse_args([]).docs is not None
+    assert parse_args(["--only", "init,import"]).selected == ["import", "init"]
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "nonsense"])
+
+
+def test_failed_goals_and_errors_show_in_the_table() -> None:
+    results = {
+        "sidecar-idle": {"ours": {"cpu_percent": 0.5}, "bao_agent": {"cpu_percent": 0.1},
+                         "goal_met": False},
+        "errors": {"scale": "RuntimeError: first render not done after 600 s"},
+    }
+    table = report.console_table(report.rows(results))
+    assert "**no**" in table
+    assert "first render not done" in table
