@@ -377,14 +377,29 @@ def _has_text(text: str) -> bool:
     return any(ch.isalpha() for ch in re.sub(r"<[^<>]*>", "", text))
 
 
+def _dict_assigned(name: str, scope: ast.AST | None) -> ast.Dict | None:
+    """The dict literal assigned to ``name`` in ``scope`` (``extra = {"event": ...}``)."""
+    if scope is None:
+        return None
+    for node in ast.walk(scope):
+        if _assigns(node, name):
+            assert isinstance(node, ast.Assign | ast.AnnAssign)
+            if isinstance(node.value, ast.Dict):
+                return node.value
+    return None
+
+
 def log_events() -> list[LogEvent]:
     events: list[LogEvent] = []
     for path, tree in _sources():
+        owner = _enclosing_functions(tree)
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("debug", "info", "warning", "error", "log")):
                 continue
             extra = next((k.value for k in node.keywords if k.arg == "extra"), None)
+            if isinstance(extra, ast.Name):
+                extra = _dict_assigned(extra.id, owner.get(node))
             if not isinstance(extra, ast.Dict):
                 continue
             event = next((v.value for k, v in zip(extra.keys, extra.values, strict=True)
@@ -460,7 +475,9 @@ def render_events() -> str:
     rows = ["| event | level | message | logged in |", "| --- | --- | --- | --- |"]
     for event in sorted(log_events(), key=lambda e: (e.event, e.module, e.line)):
         message = _cell(event.message) if event.message else ""
-        rows.append(f"| `{event.event}` | {event.level} | {message} | `{event.module}` |")
+        row = f"| `{event.event}` | {event.level} | {message} | `{event.module}` |"
+        if row not in rows:
+            rows.append(row)
     return "\n".join(rows) + "\n"
 
 
