@@ -1001,10 +1001,13 @@ class Diagnosis:
         mount = self._mount(vault, raw)
         if mount is not None:
             details["mount"] = f"{mount.path} ({_engine(mount)})"
+        if ref.kind == "secrets":
+            self._check_list(vault, name, raw, mount, details)
+            return
         from s4e_secret_agent.vault import kv2_read_path
 
         target = kv2_read_path(raw, mount.path) if mount and mount.kv_version == 2 else raw
-        capability = "list" if ref.kind == "secrets" else "update" if ref.args else "read"
+        capability = "update" if ref.args else "read"
         alternatives = _other_forms(raw, target, mount)
         caps = self._capabilities(vault, [target, *alternatives])
         if target in caps:
@@ -1015,11 +1018,6 @@ class Diagnosis:
             self._write_style(name, target, capability, caps, details)
             return
         try:
-            if ref.kind == "secrets":
-                listed = vault.list(ref.path)
-                self.add(name, OK, f"lists {_count(len(listed.list_keys), 'key')} at {target}",
-                         details={**details, "keys": listed.list_keys})
-                return
             response = vault.read(ref.path)
         except PermissionDeniedError:
             self._denied(name, raw, target, mount, capability, caps, alternatives, details)
@@ -1031,6 +1029,36 @@ class Diagnosis:
             self.add(name, FAIL, err.message, fix=err.hint, details=details)
             return
         self._read_ok(name, raw, target, mount, response, details)
+
+    def _check_list(self, vault: VaultClient, name: str, raw: str, mount: _Mount | None,
+                    details: dict[str, Any]) -> None:
+        """``secrets "path"``: a LIST of the path as written (no KV v2 rewriting)."""
+        rest = raw[len(mount.path):] if mount and (raw + "/").startswith(mount.path) else ""
+        metadata_form = ""
+        if mount and mount.kv_version == 2 and not rest.startswith("metadata"):
+            metadata_form = f"{mount.path}metadata/{rest}".rstrip("/") + "/"
+        caps = self._capabilities(vault, [raw])
+        if raw in caps:
+            details["capabilities"] = caps[raw] or ["deny"]
+        kv2_note = (f"; on KV v2 keys are listed at {metadata_form}: write secrets "
+                    f"\"{metadata_form}\" in the template" if metadata_form else "")
+        try:
+            listed = vault.list(raw)
+        except PermissionDeniedError:
+            self.add(name, FAIL, f"permission denied listing {raw}",
+                     fix=f"grant \"list\" on path \"{raw}\" in a policy attached to the "
+                         f"role{self._policies()}{kv2_note}", details=details)
+            return
+        except VaultError as err:
+            self.add(name, FAIL, err.message, fix=err.hint, details=details)
+            return
+        keys = listed.list_keys
+        details["keys"] = keys
+        if not keys and metadata_form:
+            self.add(name, WARN, f"lists nothing at {raw}", fix=kv2_note.lstrip("; "),
+                     details=details)
+            return
+        self.add(name, OK, f"lists {_count(len(keys), 'key')} at {raw}", details=details)
 
     def _read_ok(self, name: str, raw: str, target: str, mount: _Mount | None,
                  response: SecretResponse, details: dict[str, Any]) -> None:

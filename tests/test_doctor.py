@@ -466,7 +466,10 @@ def test_a_kv_v1_mount_read_with_data_prefix_is_explained(
     client.write_data("doctor-kv1/app", data={"token": "v1-value"})
     config = write_config(tmp_path, doctor_vault.address, method="token", templates={
         "v1": '{{ with secret "doctor-kv1/data/app" }}{{ .Data.token }}{{ end }}',
-        "ok": '{{ with secret "doctor-kv1/app" }}{{ .Data.token }}{{ end }}'})
+        "ok": '{{ with secret "doctor-kv1/app" }}{{ .Data.token }}{{ end }}',
+        "keys": '{{ range secrets "doctor-kv1/" }}{{ . }}{{ end }}'
+                '{{ range secrets "s4e/" }}{{ . }}{{ end }}'
+                '{{ range secrets "s4e/metadata/" }}{{ . }}{{ end }}'})
     result = diagnose_config(config, environ={"VAULT_TOKEN": doctor_vault.root_token})
     wrong = result.check("secret:doctor-kv1/data/app")
     assert wrong["status"] == "FAIL"
@@ -474,6 +477,14 @@ def test_a_kv_v1_mount_read_with_data_prefix_is_explained(
     right = result.check("secret:doctor-kv1/app")
     assert right["status"] == "OK" and right["details"]["keys"] == ["token"]
     assert "v1-value" not in result.stdout
+    listed = result.check("secret:doctor-kv1")
+    assert (listed["status"], listed["details"]["keys"]) == ("OK", ["app"])
+    # KV v2 lists keys under metadata/: the plain mount path lists nothing.
+    v2_plain = result.check("secret:s4e")
+    assert v2_plain["status"] == "WARN"
+    assert 'secrets "s4e/metadata/"' in v2_plain["fix"]
+    v2_metadata = result.check("secret:s4e/metadata")
+    assert v2_metadata["status"] == "OK" and "database" in v2_metadata["details"]["keys"]
     # A given token belongs to the user: the doctor does not revoke it.
     assert "cleanup" not in result.statuses()
     assert doctor_vault.client().is_authenticated()
