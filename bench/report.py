@@ -288,6 +288,7 @@ def details(results: Mapping[str, Any]) -> str:
             ("RSS", f"{r['rss_mib']} MiB (reference with 10 templates: "
                     f"{r['reference_rss_mib']} MiB)"),
             ("memory per template + lease", f"{r['kib_per_template_and_lease']} KiB"),
+            ("CPU per KV re-read (nothing changed)", f"{r.get('cpu_ms_per_kv_reread')} ms"),
             *((f"CPU per cycle, {k} changed",
                f"{c['cpu_ms_per_cycle']} ms" + (
                    f" (+{c['extra_ms_per_changed_secret']} ms per change, "

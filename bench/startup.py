@@ -187,9 +187,8 @@ def import_breakdown(argv: Sequence[str]) -> list[dict[str, Any]]:
         if match and len(match.group(3)) <= 1:  # top-level imports only: no double counting
             group = _package_group(match.group(4))
             groups[group] = groups.get(group, 0.0) + int(match.group(2)) / 1000
-    rows = [{"group": g, "ms": round(ms, 1)} for g, ms in groups.items() if ms >= 1.0]
-    rows.sort(key=lambda r: float(r["ms"]), reverse=True)
-    return rows
+    ordered = sorted(groups.items(), key=lambda item: item[1], reverse=True)
+    return [{"group": g, "ms": round(ms, 1)} for g, ms in ordered if ms >= 1.0]
 
 
 # What a running sidecar has imported, third-party packages first, each step's RSS increase
