@@ -433,6 +433,7 @@ class Diagnosis:
         self.leases: list[_Lease] = []
         self.jwt: JwtClaims | None = None
         self.logged_in = False
+        self.policy_owner = "the token"
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -875,6 +876,10 @@ class Diagnosis:
             self.add("login", FAIL, f"login with {what} failed: {err.message}", fix=err.hint)
             return False
         self.logged_in = method.type not in ("token", "token_file")
+        if role:
+            self.policy_owner = f"the role {method.mount_path}/role/{role} (token_policies)"
+        elif method.type == "approle":
+            self.policy_owner = f"the AppRole role at {method.mount_path} (token_policies)"
         self.add("login", OK, f"logged in with {what}" if self.logged_in
                  else f"the {method.type} token is valid",
                  details={"accessor": info.accessor, "policies": list(info.policies)})
@@ -1046,8 +1051,8 @@ class Diagnosis:
             listed = vault.list(raw)
         except PermissionDeniedError:
             self.add(name, FAIL, f"permission denied listing {raw}",
-                     fix=f"grant \"list\" on path \"{raw}\" in a policy attached to the "
-                         f"role{self._policies()}{kv2_note}", details=details)
+                     fix=f"grant \"list\" on path \"{raw}\" in a policy{self._attached()}"
+                         f"{kv2_note}", details=details)
             return
         except VaultError as err:
             self.add(name, FAIL, err.message, fix=err.hint, details=details)
@@ -1094,8 +1099,8 @@ class Diagnosis:
             self.add(name, OK, f"{note}; the token may write {target}", details=details)
         else:
             self.add(name, FAIL, f"{note}; the token may not write {target}",
-                     fix=f"grant \"update\" on path \"{target}\" in a policy attached to the "
-                         "role", details=details)
+                     fix=f"grant \"update\" on path \"{target}\" in a policy"
+                         f"{self._attached()}", details=details)
 
     def _denied(self, name: str, raw: str, target: str, mount: _Mount | None, capability: str,
                 caps: Mapping[str, list[str]], alternatives: list[str],
@@ -1119,9 +1124,9 @@ class Diagnosis:
                      fix=f"read \"{wrong}\" in the template (KV v1 has no data/ sub-path), or "
                          f"grant {capability} on \"{target}\"", details=details)
             return
-        fix = (f"grant \"{capability}\" on path \"{target}\" in a policy attached to the "
-               f"role{policies} (S4E troubleshooting: 403 / permission denied: check the "
-               "role's policies and the policy paths)")
+        fix = (f"grant \"{capability}\" on path \"{target}\" in a policy{self._attached()} "
+               "(S4E troubleshooting: 403 / permission denied: check the role's policies and "
+               "the policy paths)")
         if mount is None:
             fix += (f"; the token cannot see which mount holds {raw}, so a KV v2 path is not "
                     "rewritten: if it is KV v2, name the data/ form (mount/data/key) in the "
@@ -1168,6 +1173,10 @@ class Diagnosis:
             return vault.capabilities_self(list(dict.fromkeys(paths)))
         except VaultError:
             return {}
+
+    def _attached(self) -> str:
+        """" attached to <role> (the token has: ...)" for the fix of a denied path."""
+        return f" attached to {self.policy_owner}{self._policies()}"
 
     def _policies(self) -> str:
         for check in reversed(self.checks):

@@ -412,7 +412,8 @@ def test_a_denied_path_names_the_path_and_the_policy(
     assert check["status"] == "FAIL"
     assert "permission denied on s4e/data/other" in check["message"]
     assert 'grant "read" on path "s4e/data/other"' in check["fix"]
-    assert "s4e-read" in check["fix"]
+    assert ("in a policy attached to the role auth/kubernetes/role/s4e (token_policies) "
+            "(the token has: default, s4e-read)") in check["fix"]
     assert check["details"]["capabilities"] == ["deny"]
     assert check["details"]["used_by"] == ["other 1:8"]
     assert result.status("cleanup") == "OK"
