@@ -349,9 +349,6 @@ class Executor:
         if value is MISSING or value is None:
             return iter(())
         if isinstance(value, RangeChannel):
-            if nvars > 1:
-                raise self.error("can't use " + format_value(value) +
-                                 " to iterate over more than one variable")
             return ((i, v) for i, v in enumerate(value.values()))
         if isinstance(value, int) and not isinstance(value, bool):
             if nvars > 1:

@@ -38,7 +38,10 @@ from s4e_secret_agent.template.values import (
     GoMethodValue,
     GoStruct,
     Int64,
+    NilList,
+    NilMap,
     NilPointer,
+    NilStringList,
     Number,
     StringList,
     StringMap,
@@ -943,7 +946,7 @@ class Scratch(GoMethodValue):
         values = self._init()
         typed = values.get(k)
         if not isinstance(typed, dict) or isinstance(typed, StringMap):
-            return MISSING
+            return NilList()
         return [typed[key] for key in sorted(typed, key=_bytes)]
 
 
@@ -1075,9 +1078,9 @@ def secret_from_envelope(envelope: Any) -> GoStruct:
         "LeaseID": _as_str(envelope.get("lease_id")),
         "LeaseDuration": _as_int(envelope.get("lease_duration")),
         "Renewable": envelope.get("renewable") is True,
-        "Data": data if isinstance(data, dict) and data else {},
+        "Data": data if isinstance(data, dict) and data else NilMap(),
         "Warnings": StringList(w for w in warnings if isinstance(w, str))
-        if isinstance(warnings, list) and warnings else StringList(),
+        if isinstance(warnings, list) and warnings else NilStringList(),
         "Auth": auth,
         "WrapInfo": wrap,
     })
@@ -1085,14 +1088,14 @@ def secret_from_envelope(envelope: Any) -> GoStruct:
 
 def list_from_envelope(path: str, envelope: Any) -> StringList:
     if not isinstance(envelope, dict):
-        return StringList()
+        return NilStringList()
     data = envelope.get("data")
     if not isinstance(data, dict) or "keys" not in data:
-        return StringList()
+        return NilStringList()
     keys = data["keys"]
     if not isinstance(keys, list):
         raise FuncError(f"vault.list({path}): unexpected response")
-    out = StringList()
+    out: StringList = NilStringList() if not keys else StringList()
     for k in keys:
         if not isinstance(k, str):
             raise FuncError(f"vault.list({path}): non-string in list")
@@ -1147,7 +1150,7 @@ def _secrets(state: Executor, path: str) -> StringList:
     from s4e_secret_agent.errors import AgentError
 
     if path == "":
-        return StringList()
+        return NilStringList()
     path = ct_trim_space(path).strip("/")
     key = ("\x00list", (path,))
     cache = state.cache

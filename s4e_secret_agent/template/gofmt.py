@@ -502,13 +502,20 @@ def _fmt_arg(value: Any, verb: str, spec: _Spec, plus_v: bool = False) -> str:
 def _fmt_composite(value: list[Any] | dict[Any, Any], verb: str, spec: _Spec,
                    plus_v: bool) -> str:
     if isinstance(value, list):
-        items = [_fmt_arg(v, verb, spec, plus_v) for v in value]
+        items = [_fmt_elem(v, verb, spec, plus_v) for v in value]
         return "[" + " ".join(items) + "]"
     parts = []
     for k in sort_keys(value):
-        key = _fmt_arg(k, verb, spec, plus_v)
-        parts.append(f"{key}:{_fmt_arg(value[k], verb, spec, plus_v)}")
+        key = _fmt_elem(k, verb, spec, plus_v)
+        parts.append(f"{key}:{_fmt_elem(value[k], verb, spec, plus_v)}")
     return "map[" + " ".join(parts) + "]"
+
+
+def _fmt_elem(value: Any, verb: str, spec: _Spec, plus_v: bool) -> str:
+    # A nil element of a []interface{} or map prints as "<nil>" whatever the verb.
+    if value is None:
+        return _pad("<nil>", spec, zero=False)
+    return _fmt_arg(value, verb, spec, plus_v)
 
 
 def bad_verb(verb: str, value: Any) -> str:
@@ -671,7 +678,7 @@ def sprint(args: list[Any]) -> str:
     out: list[str] = []
     prev_string = False
     for i, arg in enumerate(args):
-        is_string = isinstance(arg, str)
+        is_string = isinstance(arg, (str, Number))  # json.Number is a string kind
         if i > 0 and not is_string and not prev_string:
             out.append(" ")
         out.append(format_value(arg))

@@ -18,7 +18,10 @@ from s4e_secret_agent.template.values import (
     GoMethodValue,
     GoStruct,
     GoTime,
+    NilList,
+    NilMap,
     NilPointer,
+    NilStringList,
     Number,
 )
 
@@ -127,7 +130,8 @@ def encode(value: Any, *, escape_html: bool = True, indent: str = "") -> str:
 
 
 def _encode(value: Any, out: list[str], esc: bool, indent: str, level: int) -> None:
-    if value is None or value is MISSING or isinstance(value, NilPointer):
+    if value is None or value is MISSING or isinstance(value, (NilPointer, NilList, NilMap,
+                                                                 NilStringList)):
         out.append("null")
     elif isinstance(value, bool):
         out.append("true" if value else "false")

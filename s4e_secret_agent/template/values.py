@@ -74,6 +74,18 @@ class StringMap(dict[str, str]):
     """Go ``map[string]string``."""
 
 
+class NilStringList(StringList):
+    """A nil ``[]string``: prints ``[]`` but encodes to JSON as ``null``."""
+
+
+class NilList(list[Any]):
+    """A nil ``[]interface{}``: prints ``[]`` but encodes to JSON as ``null``."""
+
+
+class NilMap(dict[str, Any]):
+    """A nil ``map[string]interface{}``: prints ``map[]`` but encodes to JSON as ``null``."""
+
+
 class IfaceMap(dict[Any, Any]):
     """Go ``map[interface{}]interface{}`` (what yaml.v2 decodes mappings to)."""
 
