@@ -276,6 +276,15 @@ def test_tls_with_the_wrong_ca_explains_issuer_names_and_the_ca_setting(
     assert right.returncode == 0, right.stdout
 
 
+def test_https_to_a_plain_http_port_says_the_server_does_not_speak_tls(
+        tmp_path: Path, openbao: OpenBaoServer) -> None:
+    address = openbao.address.replace("http://", "https://")
+    config = write_config(tmp_path, address, method="token")
+    tls = diagnose_config(config, environ={"VAULT_TOKEN": "unused"}).check("tls")
+    assert tls["status"] == "FAIL"
+    assert "does not speak TLS" in tls["fix"] and "http://" in tls["fix"]
+
+
 def test_a_server_name_mismatch_names_the_certificate_names(
         tmp_path: Path, openbao_tls: OpenBaoServer) -> None:
     config = write_config(tmp_path, openbao_tls.address, method="token",
@@ -309,6 +318,22 @@ def test_a_sealed_server_fails_at_health_and_skips_the_login(
 
 # --------------------------------------------------------------------------------------------
 # Logging in
+
+
+def test_injector_annotations_are_diagnosed_like_a_config_file(
+        tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
+    annotations = tmp_path / "annotations"
+    annotations.write_text("\n".join([
+        'vault.hashicorp.com/agent-inject="true"',
+        'vault.hashicorp.com/role="s4e"',
+        'vault.hashicorp.com/agent-inject-secret-db="s4e/data/database"',
+        f'vault.hashicorp.com/secret-volume-path="{tmp_path / "secrets"}"',
+        f'vault.hashicorp.com/auth-config-token-path="{sa_token}"',
+    ]) + "\n")
+    result = run_doctor("--annotations", str(annotations), "--vault-addr", doctor_vault.address)
+    assert result.returncode == 0, result.stdout
+    assert result.status("secret:s4e/data/database") == "OK"
+    assert result.status("login") == "OK"
 
 
 def test_an_unbound_service_account_shows_the_jwt_and_the_binding_fix(
