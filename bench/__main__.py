@@ -34,6 +34,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--docs", type=Path, default=None, metavar="PATH",
                         help="regenerate this Markdown page (default: docs/benchmarks.md, "
                              "and only when every benchmark ran)")
+    parser.add_argument("--docs-only", action="store_true",
+                        help="run nothing: rewrite the docs page from the --json results")
     args = parser.parse_args(argv)
     selected = [n.strip() for n in args.only.split(",") if n.strip()] or list(NAMES)
     unknown = sorted(set(selected) - set(NAMES))
@@ -119,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from bench import report
 
+    if args.docs_only:
+        docs = args.docs or ROOT / "docs" / "benchmarks.md"
+        report.write_docs(docs, json.loads(args.json.read_text()))
+        print(f"docs: {docs}")
+        return 0
     started = time.perf_counter()
     machine = report.machine()
     results = run_all(args.selected, args.quick)

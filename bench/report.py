@@ -158,9 +158,9 @@ def _markdown_table(header: list[str], body: Iterable[Iterable[object]]) -> str:
 
 def markdown(report: Mapping[str, Any], intro: str) -> str:
     m, results = report["machine"], report["results"]
-    mode = "quick (`--quick`)" if report["quick"] else "full"
+    mode = "quick run (`--quick`)" if report["quick"] else "full run"
     parts = [intro.rstrip() + "\n", MARKER, ""]
-    parts.append(f"## Current figures ({mode} run, {m['date']})\n")
+    parts.append(f"## Current figures ({mode}, {m['date']})\n")
     parts.append(_markdown_table(["benchmark", "figure", "value", "goal", "met"],
                                  rows(results)))
     parts.append("")
@@ -210,10 +210,14 @@ def details(results: Mapping[str, Any]) -> str:
         out.append("## init\n")
         out.append("S4E's init container: AppRole login, 4 KV reads"
                    + (" and 1 dynamic PostgreSQL credential" if r["database_credential"]
-                      else "") + ", one file each, then exit. The same Vault Agent HCL file "
-                   "drives `s4e-secret-agent init` and `bao agent` (`exit_after_auth = true`); "
-                   "the hvac script (`bench/hvac_init.py`) makes the same requests and atomic "
-                   "writes with no configuration, no template engine and no retries.\n")
+                      else "") + ", one file each, then exit. `s4e-secret-agent init` reads "
+                   "its native YAML configuration; `bao agent` (`exit_after_auth = true`) a "
+                   "Vault Agent HCL file with the same templates"
+                   + (" (which our agent also ran on, for information)"
+                      if r.get("ours_with_hcl_config") else "")
+                   + "; the hvac script (`bench/hvac_init.py`) makes the same requests and "
+                   "atomic writes with no configuration, no template engine and no retries. "
+                   "All write the same bytes. Wall time is from spawn to exit.\n")
         out.append(_markdown_table(["contender", "wall ms", "CPU ms", "peak RSS MiB", "runs"], [
             (name, v["wall_ms"], v["cpu_ms"], v["peak_rss_mib"], v["runs"])
             for name, v in (("s4e-secret-agent init (YAML config)", r["ours"]),
@@ -250,22 +254,19 @@ def details(results: Mapping[str, Any]) -> str:
             (contender.removeprefix("idle-"), row["thread"], row["wakeups_per_second"])
             for contender, rows in r.get("wakeups", {}).items() for row in rows[:4]]))
         out.append("")
-    for key in ("sidecar-rss", "sidecar-vs-agent"):
-        r = results.get(key)
-        if not r:
-            continue
-        out.append(f"## {key}\n")
+    r = results.get("sidecar-rss")
+    if r:
+        out.append("## sidecar-rss\n")
         out.append(f"S4E's five files with accelerated rotation (database lease ttl 5 s, "
-                   f"max_ttl 30 s; KV re-read every 2 s) for {r['minutes']:g} minutes; all "
-                   "contenders at the same time. Requests are counted after the first "
-                   "render.\n")
-        body = [(name, v["rss_end_mib"], v["peak_rss_mib"], v["growth_25_to_100_mib"],
-                 v["cpu_percent"], v.get("requests_per_hour", ""))
+                   f"max_ttl 30 s; KV re-read every 2 s) for {_minutes(r['minutes'])}, "
+                   "sampled every few seconds; all contenders at the same time. Growth is "
+                   "the RSS at the end minus the RSS at 25% of the run (medians of the 3 "
+                   "nearest samples).\n")
+        body = [(name, v["rss_end_mib"], v["peak_rss_mib"], v["growth_25_to_100_mib"])
                 for name, v in (("ours", r["ours"]), ("bao agent", r["bao_agent"]),
-                                ("`import hvac` + sleep", r.get("hvac_floor")))
-                if v is not None]
+                                ("`import hvac` + sleep", r["hvac_floor"]))]
         out.append(_markdown_table(["contender", "RSS MiB (end)", "peak MiB",
-                                    "growth 25-100% MiB", "CPU %", "requests/hour"], body))
+                                    "growth 25-100% MiB"], body))
         if r.get("memory_by_import"):
             out.append("\nWhere the memory goes: RSS of one fresh interpreter after each "
                        "import step (third-party packages first); the rest of the running "
@@ -275,6 +276,23 @@ def details(results: Mapping[str, Any]) -> str:
                 (f"`{row['module']}`", row["rss_mib"],
                  "" if row["added_mib"] is None else row["added_mib"])
                 for row in r["memory_by_import"]]))
+        out.append("")
+    r = results.get("sidecar-vs-agent")
+    if r:
+        out.append("## sidecar-vs-agent\n")
+        out.append(f"{r['workload']}, {_minutes(r['minutes'])}, both agents at the same time "
+                   "(the same processes as sidecar-rss). Requests are counted by a proxy in "
+                   "front of each agent from its first complete render on; start-up requests "
+                   "are shown apart.\n")
+        o, b = r["ours"], r["bao_agent"]
+        out.append(_markdown_table(["", "ours", "bao agent", "ours / bao agent"], [
+            ("CPU, % of one core", o["cpu_percent"], b["cpu_percent"], _x(r["cpu_vs_bao"])),
+            ("RSS at the end, MiB", o["rss_end_mib"], b["rss_end_mib"], _x(r["rss_vs_bao"])),
+            ("Vault requests per hour", o["requests_per_hour"], b["requests_per_hour"],
+             _x(r["requests_vs_bao"])),
+            ("Vault requests until the first render", o["startup_requests"],
+             b["startup_requests"], ""),
+        ]))
         out.append("")
     r = results.get("scale")
     if r:
@@ -291,7 +309,7 @@ def details(results: Mapping[str, Any]) -> str:
             ("CPU per KV re-read (nothing changed)", f"{r.get('cpu_ms_per_kv_reread')} ms"),
             *((f"CPU per cycle, {k} changed",
                f"{c['cpu_ms_per_cycle']} ms" + (
-                   f" (+{c['extra_ms_per_changed_secret']} ms per change, "
+                   f" ({c['extra_ms_per_changed_secret']:+} ms per change, "
                    f"{c['files_updated']}/{k} files updated)" if k != "0" else ""))
               for k, c in r["cycles"].items()),
         ]))
@@ -307,6 +325,10 @@ def details(results: Mapping[str, Any]) -> str:
             out.append("**Outage**\n")
             out.append(r["outage"].get("table", "").rstrip() + "\n")
     return "\n".join(out)
+
+
+def _minutes(value: float) -> str:
+    return f"{value:g} minute" + ("" if value == 1 else "s")
 
 
 def _compact(value: Any) -> str:
