@@ -59,7 +59,7 @@ def test_quick_template_run_writes_json_table_and_docs_keeping_the_intro(
     assert text.startswith("# Benchmarks\n\nHand-written intro.\n")
     assert "old figures" not in text
     assert text.count(report.MARKER) == 1
-    assert "quick (`--quick`) run" in text
+    assert "quick run (`--quick`)" in text
     assert "python -m bench" in text
 
 
