@@ -14,8 +14,9 @@ Conventions for the pages (also described in docs/architecture.md):
 * Every other YAML and JSON block must parse.
 * ``<!-- docs-test: skip -->`` on the line before a block exempts it.
 
-Pages with their own example tests (configuration, metrics, health, actions, kubernetes) are
-not run twice: their YAML is only parsed here.
+The YAML blocks and metric names of metrics.md, health.md and actions.md are checked by
+tests/test_telemetry.py, and the chart values in kubernetes.md by tests/ship, so they are not
+checked twice here.
 """
 
 from __future__ import annotations
