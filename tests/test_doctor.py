@@ -4,10 +4,14 @@ user sees it (the CLI's text and ``--json`` output, its exit code)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,7 +26,7 @@ from s4e_secret_agent.doctor import (
     parse_certificate,
     pem_certificates,
 )
-from tests.testbed.kubernetes import KubernetesAPI, make_tls_files
+from tests.testbed.kubernetes import KubernetesAPI, TLSFiles, make_tls_files
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.ports import free_port
 from tests.testbed.postgres import PostgresCluster
@@ -283,6 +287,47 @@ def test_https_to_a_plain_http_port_says_the_server_does_not_speak_tls(
     tls = diagnose_config(config, environ={"VAULT_TOKEN": "unused"}).check("tls")
     assert tls["status"] == "FAIL"
     assert "does not speak TLS" in tls["fix"] and "http://" in tls["fix"]
+
+
+@contextlib.contextmanager
+def tls_listener(files: TLSFiles) -> Iterator[int]:
+    """A TLS server on loopback that completes handshakes and hangs up (no HTTP)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files.server_cert, files.server_key)
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+
+
+def test_a_certificate_about_to_expire_is_a_warning(tmp_path: Path) -> None:
+    files = make_tls_files(tmp_path / "tls", common_name="short-lived")  # valid for one day
+    with tls_listener(files) as port:
+        config = write_config(tmp_path, f"https://127.0.0.1:{port}", method="token")
+        result = diagnose_config(config, environ={"VAULT_TOKEN": "unused"},
+                                 flags={"vault.ca_cert": str(files.ca_cert)})
+    tls = result.check("tls")
+    assert tls["status"] == "WARN"
+    assert "expires in 24h" in tls["message"]
+    assert tls["details"]["subject"] == "CN=short-lived"
+    assert tls["details"]["issuer"] == "CN=short-lived CA"
 
 
 def test_a_server_name_mismatch_names_the_certificate_names(
