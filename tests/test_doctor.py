@@ -138,6 +138,9 @@ def doctor_vault(openbao: OpenBaoServer, s4e_vault: object) -> OpenBaoServer:
             "bound_service_account_names": ["s4e-core"],
             "bound_service_account_namespaces": ["s4e"],
             "token_policies": [name], "token_ttl": "1h"})
+    client.write_data("auth/kubernetes/role/doctor-audience", data={
+        "bound_service_account_names": ["s4e-core"], "bound_service_account_namespaces": ["s4e"],
+        "audience": "vault", "token_policies": ["s4e-read"], "token_ttl": "1h"})
     return openbao
 
 
@@ -420,6 +423,17 @@ def test_a_wrong_role_name_says_the_role_does_not_exist(
     login = diagnose_config(config).check("login")
     assert login["status"] == "FAIL"
     assert "there is no role 's4e-typo'" in login["fix"]
+
+
+def test_an_audience_mismatch_shows_the_jwt_audiences(
+        tmp_path: Path, doctor_vault: OpenBaoServer, sa_token: Path) -> None:
+    config = write_config(tmp_path, doctor_vault.address, token_path=sa_token,
+                          role="doctor-audience")
+    login = diagnose_config(config).check("login")
+    assert login["status"] == "FAIL"
+    assert "audience" in login["message"]
+    assert "['https://kubernetes.default.svc.cluster.local']" in login["fix"]
+    assert "serviceAccountToken.audience" in login["fix"]
 
 
 def test_an_expired_jwt_warns_with_its_expiry_and_the_login_fails(
