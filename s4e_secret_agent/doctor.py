@@ -870,7 +870,11 @@ class Diagnosis:
         try:
             info = vault.login(safe)
         except AuthError as err:
-            self._login_failure(method, err, what)
+            if err.status is None:  # refused before asking Vault: a credential file
+                self.add("login", FAIL, f"cannot log in with {what}: {err.message}",
+                         fix=err.hint)
+            else:
+                self._login_failure(method, err, what)
             return False
         except AgentError as err:
             self.add("login", FAIL, f"login with {what} failed: {err.message}", fix=err.hint)
@@ -913,8 +917,9 @@ class Diagnosis:
                if claims.service_account else f"subject {claims.subject!r}")
         if claims.expires_at is not None and claims.expires_at <= now:
             self.add(name, WARN, f"{who}: the token expired {_duration(now - claims.expires_at)}"
-                     " ago", fix="use the projected token the kubelet keeps fresh (do not copy "
-                                 "it into an image, Secret or file once)", details=details)
+                     " ago", fix="mount the projected token the kubelet keeps fresh; a token "
+                                 "copied once into a file, image or Secret is never refreshed",
+                     details=details)
         elif claims.expires_at is not None and claims.expires_at - now < JWT_EXPIRY_WARNING_S:
             self.add(name, WARN, f"{who}: the token expires in "
                      f"{_duration(claims.expires_at - now)}",

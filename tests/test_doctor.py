@@ -481,6 +481,13 @@ def test_approle_login_leaves_the_secret_id_file_in_place(
     assert (tmp_path / "secret-id").read_text() == secret_id
     assert secret_id not in result.stdout
 
+    (tmp_path / "role-id").unlink()
+    login = diagnose_config(config).check("login")
+    assert login["status"] == "FAIL"
+    assert login["message"].startswith("cannot log in with approle at auth/approle: ")
+    assert f"the AppRole role_id file {tmp_path / 'role-id'} does not exist" in login["message"]
+    assert "role_id_file_path" in login["fix"]
+
 
 # --------------------------------------------------------------------------------------------
 # Secret access
