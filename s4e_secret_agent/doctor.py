@@ -67,6 +67,10 @@ if TYPE_CHECKING:
     from s4e_secret_agent.template import SecretRef
     from s4e_secret_agent.vault import SecretResponse, VaultClient
 
+__all__ = ["FAIL", "OK", "SKIP", "WARN", "CertificateInfo", "Check", "Diagnosis",
+           "DoctorReport", "JwtClaims", "decode_jwt", "diagnose", "parse_certificate",
+           "pem_certificates"]
+
 OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
 
 # A service-account token or Vault token closer than this to its end is worth a warning.
