@@ -128,7 +128,9 @@ class Scope:
     __slots__ = ("vars",)
 
     def __init__(self, dot: Any) -> None:
-        self.vars: list[list[Any]] = [["$", dot]]
+        # [name, value, boxed]: "boxed" marks an interface value taken from a generic
+        # list or map by range (Go then names its type "interface {}" in errors).
+        self.vars: list[list[Any]] = [["$", dot, False]]
 
     def mark(self) -> int:
         return len(self.vars)
@@ -137,7 +139,7 @@ class Scope:
         del self.vars[mark:]
 
     def push(self, name: str, value: Any) -> None:
-        self.vars.append([name, value])
+        self.vars.append([name, value, False])
 
     def lookup(self, name: str) -> list[Any] | None:
         for entry in reversed(self.vars):
@@ -161,6 +163,7 @@ class Executor:
         # Vault responses by (path, write args): one read per render, like consul-template.
         self.cache: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.scratch: Any = None
+        self.dot_boxed = False  # the dot is an element taken by range from a generic container
         self.out: list[str] = []
         self.out_len = 0
         self.iterations = 0
@@ -279,8 +282,14 @@ class Executor:
         try:
             value = self.eval_pipeline(dot, node.pipe, scope)
             truth = self.truth_of(value)
-            if truth:
-                self.walk(value if node.kind == "with" else dot, node.list, scope)
+            if truth and node.kind == "with":
+                saved_boxed, self.dot_boxed = self.dot_boxed, False
+                try:
+                    self.walk(value, node.list, scope)
+                finally:
+                    self.dot_boxed = saved_boxed
+            elif truth:
+                self.walk(dot, node.list, scope)
             elif node.else_list is not None:
                 self.walk(dot, node.else_list, scope)
         finally:
@@ -299,6 +308,8 @@ class Executor:
             mark = scope.mark()
             decl = node.pipe.decl
             items = self.range_items(value, len(decl), node)
+            boxed = isinstance(value, (list, dict)) and not isinstance(value, (StringList,
+                                                                               StringMap))
             ran = False
             for index, elem in items:
                 ran = True
@@ -313,8 +324,11 @@ class Executor:
                         self.set_var(scope, decl[1].ident[0], elem)
                 elif decl:
                     scope.vars[mark - 1][1] = elem
+                    scope.vars[mark - 1][2] = boxed
                     if len(decl) > 1:
                         scope.vars[mark - 2][1] = index
+                saved_boxed = self.dot_boxed
+                self.dot_boxed = boxed
                 try:
                     self.walk(elem, node.list, scope)
                 except _Continue:
@@ -322,6 +336,8 @@ class Executor:
                 except _Break:
                     scope.pop(mark)
                     break
+                finally:
+                    self.dot_boxed = saved_boxed
                 scope.pop(mark)
             if not ran and node.else_list is not None:
                 self.walk(dot, node.else_list, scope)
@@ -368,14 +384,15 @@ class Executor:
         if self.depth >= MAX_TEMPLATE_DEPTH:
             raise self.error(f"exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})", node)
         new_dot = self.eval_pipeline(dot, node.pipe, scope) if node.pipe is not None else MISSING
-        saved_name = self.tmpl_name
+        saved_name, saved_boxed = self.tmpl_name, self.dot_boxed
         self.depth += 1
         self.tmpl_name = node.name
+        self.dot_boxed = False
         try:
             self.walk(new_dot, tree.root, Scope(new_dot))
         finally:
             self.depth -= 1
-            self.tmpl_name = saved_name
+            self.tmpl_name, self.dot_boxed = saved_name, saved_boxed
 
     # printing ----------------------------------------------------------------------------
     def print_value(self, node: p.Node, value: Any) -> None:
@@ -424,7 +441,8 @@ class Executor:
         if kind is p.FieldNode:
             assert isinstance(first, p.FieldNode)
             self.node = first
-            return self.eval_field_chain(dot, dot, first, first.ident, cmd.args, final, scope)
+            return self.eval_field_chain(dot, dot, first, first.ident, cmd.args, final, scope,
+                                         self.dot_boxed)
         if kind is p.ChainNode:
             assert isinstance(first, p.ChainNode)
             return self.eval_chain(dot, first, cmd.args, final, scope)
@@ -490,13 +508,14 @@ class Executor:
         if len(var.ident) == 1:
             self.not_a_function(args, final)
             return value
-        return self.eval_field_chain(dot, value, var, var.ident[1:], args, final, scope)
+        return self.eval_field_chain(dot, value, var, var.ident[1:], args, final, scope,
+                                     entry[2])
 
     def eval_field_chain(self, dot: Any, receiver: Any, node: p.Node, idents: list[str],
-                         args: list[p.Node] | None, final: Any, scope: Scope) -> Any:
+                         args: list[p.Node] | None, final: Any, scope: Scope,
+                         boxed: bool = False) -> Any:
         last = len(idents) - 1
         plain_last = final is _NO_FINAL and (args is None or len(args) <= 1)
-        boxed = False
         for i, name in enumerate(idents):
             kind = type(receiver)
             if i < last or plain_last:
@@ -505,7 +524,7 @@ class Executor:
                     if name in receiver:
                         receiver = receiver[name]
                     elif self.missing_error:
-                        raise self.error(f"map has no entry for key {go_quote(name)}", node)
+                        raise self.error(f"map has no entry for key {go_quote(name)}")
                     else:
                         receiver = None
                     # A value looked up in a map[string]interface{} is an interface value:
@@ -528,37 +547,36 @@ class Executor:
                    final: Any, receiver: Any, scope: Scope, boxed: bool = False) -> Any:
         if receiver is MISSING:
             if self.missing_error:
-                raise self.error(f"nil data; no entry for key {go_quote(name)}", node)
+                raise self.error(f"nil data; no entry for key {go_quote(name)}")
             return MISSING
         if receiver is None:
-            raise self.error(f"nil pointer evaluating interface {{}}.{name}", node)
+            raise self.error(f"nil pointer evaluating interface {{}}.{name}")
         method = _method_of(receiver, name)
         if method is not None:
             return self.eval_call(dot, method, node, name, args, final, scope)
         has_args = (args is not None and len(args) > 1) or final is not _NO_FINAL
         if isinstance(receiver, dict):
             if has_args:
-                raise self.error(f"{name} is not a method but has arguments", node)
+                raise self.error(f"{name} is not a method but has arguments")
             if name in receiver:
                 return receiver[name]
             if self.missing_error:
-                raise self.error(f"map has no entry for key {go_quote(name)}", node)
+                raise self.error(f"map has no entry for key {go_quote(name)}")
             if isinstance(receiver, StringMap):
                 return ""
             return None
         if isinstance(receiver, GoStruct):
             if name in receiver.fields:
                 if has_args:
-                    raise self.error(f"{name} has arguments but cannot be invoked as function",
-                                     node)
+                    raise self.error(f"{name} has arguments but cannot be invoked as function")
                 return receiver.fields[name]
             if name[:1].islower() and name in _unexported_fields(receiver):
                 raise self.error(f"{name} is an unexported field of struct type "
-                                 f"{receiver.go_type}", node)
+                                 f"{receiver.go_type}")
         if isinstance(receiver, NilPointer) and name in receiver.fields:
-            raise self.error(f"nil pointer evaluating {receiver.type_name}.{name}", node)
+            raise self.error(f"nil pointer evaluating {receiver.type_name}.{name}")
         type_name = "interface {}" if boxed else go_type_name(receiver)
-        raise self.error(f"can't evaluate field {name} in type {type_name}", node)
+        raise self.error(f"can't evaluate field {name} in type {type_name}")
 
     def eval_function(self, dot: Any, ident: p.IdentifierNode, cmd: p.Node,
                       args: list[p.Node] | None, final: Any, scope: Scope) -> Any:
@@ -637,7 +655,8 @@ class Executor:
             raise self.error(f"cannot assign nil to {kind}")
         elif t is p.FieldNode:
             assert isinstance(node, p.FieldNode)
-            value = self.eval_field_chain(dot, dot, node, node.ident, [node], _NO_FINAL, scope)
+            value = self.eval_field_chain(dot, dot, node, node.ident, [node], _NO_FINAL, scope,
+                                          self.dot_boxed)
         elif t is p.VariableNode:
             assert isinstance(node, p.VariableNode)
             value = self.eval_variable(dot, node, [node], _NO_FINAL, scope)
@@ -657,7 +676,7 @@ class Executor:
         try:
             return validate_arg(value, kind)
         except _TypeError as exc:
-            raise self.error(str(exc), node) from None
+            raise self.error(str(exc)) from None
 
     def eval_literal(self, kind: str, node: p.Node) -> Any:
         if kind in (ANY, VALUE):

@@ -393,8 +393,8 @@ def go_parse_float(text: str) -> float:
         return math.nan
     dec = r"[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?"
     hexf = (r"[+-]?0[xX](?:_?[0-9a-fA-F])*(?:\.[0-9a-fA-F]*)?(?:[pP][+-]?\d+)")
-    if re.fullmatch(dec, t) and "_" not in t:
-        value = float(t)
+    if re.fullmatch(dec, t):
+        value = float(t.replace("_", ""))
     elif re.fullmatch(hexf, t):
         value = float.fromhex(t.replace("_", ""))
     else:
@@ -708,17 +708,33 @@ def ct_to_upper(s: str) -> str:
 
 
 def ct_to_title(s: str) -> str:
-    # cases.Title(language.Und, cases.NoLower): upper-case the first letter of each word.
-    out = []
-    prev_letter = False
-    for ch in s:
-        is_word = ch.isalnum() or ch in "'\u2019"
-        if is_word and not prev_letter:
-            out.append(ch.title())
-        else:
-            out.append(ch)
-        prev_letter = is_word
+    """``cases.Title(language.Und, cases.NoLower)``: upper-case the first letter of each word.
+
+    Words follow Unicode word segmentation: "_" joins, and "." "'" ":" join when they sit
+    between letters or digits; anything else (space, "-", ...) separates. The first *letter*
+    of a word is the one title-cased, so "1st" becomes "1St".
+    """
+    out = list(s)
+    n = len(s)
+    i = 0
+    while i < n:
+        if not _word_char(s[i]):
+            i += 1
+            continue
+        start = i
+        while i < n and (_word_char(s[i]) or (
+                s[i] in ".'\u2019:" and i + 1 < n and _word_char(s[i + 1]) and i > start)):
+            i += 1
+        for j in range(start, i):
+            if s[j].isalpha():
+                titled = s[j].title()
+                out[j] = titled if len(titled) == 1 else s[j]
+                break
     return "".join(out)
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def ct_to_json(value: Any) -> str:

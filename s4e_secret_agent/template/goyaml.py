@@ -183,7 +183,12 @@ def to_yaml(value: Any) -> str:
     import yaml
 
     class Dumper(yaml.SafeDumper):
-        pass
+        def check_simple_key(self) -> bool:
+            # libyaml (and so yaml.v2) writes an empty string as a simple key ('"": 1');
+            # PyYAML would fall back to the "? ..." complex-key form.
+            if isinstance(self.event, yaml.ScalarEvent) and self.event.value == "":
+                return True
+            return bool(super().check_simple_key())
 
     def represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
         style: str | None = None
