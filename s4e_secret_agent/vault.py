@@ -187,10 +187,12 @@ def _as_int(value: Any) -> int:
         value = literal
     try:
         return int(value)
+    except OverflowError:  # json.loads turns 1e400 into float("inf")
+        return 0
     except (TypeError, ValueError):
         try:
             return int(float(str(value)))
-        except ValueError:
+        except (ValueError, OverflowError):  # "1e400" or "inf": no usable duration
             return 0
 
 
