@@ -937,11 +937,15 @@ class Parser:
         return self.trees
 
     def _add_tree(self, tree: Tree) -> None:
-        # Go's treeSet: a later empty definition does not replace a non-empty one.
+        # Go's Tree.add: an empty definition never replaces a non-empty one, and two
+        # non-empty definitions of one name in the same text are an error.
         existing = self.trees.get(tree.name)
-        if existing is not None and _is_empty_tree(tree.root):
+        if existing is None or _is_empty_tree(existing.root):
+            self.trees[tree.name] = tree
             return
-        self.trees[tree.name] = tree
+        if not _is_empty_tree(tree.root):
+            raise self._errorf(
+                f"template: multiple definition of template {_go_quote(tree.name)}")
 
     def _parse_definition(self) -> None:
         context = "define clause"

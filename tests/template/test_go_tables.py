@@ -513,3 +513,56 @@ def test_tree_template_with_trim_markers_and_custom_delimiters() -> None:
     tree = node(1, node(2, node(3, node(4)), node(5)), node(6, node(7), node(8, node(9))))
     text = tree_template + '(template "tree" .)'
     assert execute(text, tree, left="(", right=")").strip() == "[1[2[3[4]][5]][6[7][8[9]]]]"
+
+
+# parse_test.go: errorTests (the message must contain the given text)
+ERROR_MESSAGES = [
+    ("unclosed1", "line1\n{{", "unclosed1:2: unclosed action"),
+    ("unclosed2", "line1\n{{define `x`}}line2\n{{", "unclosed2:3: unclosed action"),
+    ("unclosed3", "line1\n{{\"x\"\n\"y\"\n", "unclosed3:4: unclosed action started at unclosed3:2"),
+    ("unclosed4", "{{\n\n\n\n\n", "unclosed4:6: unclosed action started at unclosed4:1"),
+    ("var1", "line1\n{{\nx\n}}", 'var1:3: function "x" not defined'),
+    ("function", "{{foo}}", 'function "foo" not defined'),
+    ("comment1", "{{/*}}", "comment1:1: unclosed comment"),
+    ("comment2", "{{/*\nhello\n}}", "comment2:1: unclosed comment"),
+    ("lparen", "{{.X (1 2 3}}", "unclosed left paren"),
+    ("rparen", "{{.X 1 2 3 ) }}", "unexpected right paren"),
+    ("rparen2", "{{(.X 1 2 3", "unclosed action"),
+    ("space", "{{`x`3}}", "in operand"),
+    ("idchar", "{{a#}}", "'#'"),
+    ("charconst", "{{'a}}", "unterminated character constant"),
+    ("stringconst", '{{"a}}', "unterminated quoted string"),
+    ("rawstringconst", "{{`a}}", "unterminated raw quoted string"),
+    ("number", "{{0xi}}", "number syntax"),
+    ("multidefine", "{{define `a`}}a{{end}}{{define `a`}}b{{end}}",
+     "multiple definition of template"),
+    ("eof", "{{range .X}}", "unexpected EOF"),
+    ("variable", "{{$x := 23}}{{with $x.y := 3}}{{$x 23}}{{end}}", 'unexpected ":="'),
+    ("multidecl", "{{$a,$b,$c := 23}}", "too many declarations"),
+    ("undefvar", "{{$a}}", "undefined variable"),
+    ("wrongdot", "{{true.any}}", "unexpected . after term"),
+    ("wrongpipeline", "{{12|false}}", "non executable command in pipeline"),
+    ("emptypipeline", "{{ ( ) }}", "missing value for parenthesized pipeline"),
+    ("multilinerawstring", "{{ $v := `\n` }} {{", "multilinerawstring:2: unclosed action"),
+    ("rangeundefvar", "{{range $k}}{{end}}", "undefined variable"),
+    ("rangeundefvars", "{{range $k, $v}}{{end}}", "undefined variable"),
+    ("rangemissingvalue1", "{{range $k,}}{{end}}", "missing value for range"),
+    ("rangemissingvalue2", "{{range $k, $v := }}{{end}}", "missing value for range"),
+    ("rangenotvariable1", "{{range $k, .}}{{end}}", "range can only initialize variables"),
+    ("rangenotvariable2", "{{range $k, 123 := .}}{{end}}", "range can only initialize variables"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), ERROR_MESSAGES,
+                         ids=[e[0] for e in ERROR_MESSAGES])
+def test_parse_error_messages_like_go(name: str, text: str, message: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        Template.parse(text, name=name)
+    assert message in str(info.value)
+
+
+def test_block_defines_a_template_like_go() -> None:
+    # parse_test.go TestBlock (text printed in the %q form, as the other parse tests do)
+    tmpl = Template.parse('a{{block "inner" .}}bar{{.}}baz{{end}}b', name="outer")
+    assert p.node_string(tmpl._trees["outer"].root) == '"a"{{template "inner" .}}"b"'
+    assert p.node_string(tmpl._trees["inner"].root) == '"bar"{{.}}"baz"'
