@@ -290,20 +290,35 @@ _SPRIG: dict[str, GoFunc] = {
     "int": GoFunc(_to_int, (ANY,)),
     "atoi": GoFunc(lambda s: _to_int(s), (STRING,)),
     "sortAlpha": GoFunc(_sort_alpha, (ANY,)),
-    "len": GoFunc(lambda v: len(v) if isinstance(v, (list, dict, str)) else 0, (ANY,)),
 }
 
-SPRIG_NAMES = frozenset("sprig_" + name for name in _SPRIG) | frozenset(
-    "sprig_" + name for name in (
-        "abbrev", "abbrevboth", "add", "add1", "adler32sum", "append", "camelcase", "ceil",
-        "compact", "concat", "date", "dateInZone", "deepCopy", "dig", "div", "float64",
-        "floor", "has", "initial", "initials", "int64", "kebabcase", "kindIs", "kindOf", "max",
-        "merge", "min", "mod", "mul", "omit", "pick", "pluck", "plural", "prepend", "regexFind",
-        "regexFindAll", "regexMatch", "regexReplaceAll", "regexSplit", "rest", "reverse",
-        "round", "semver", "semverCompare", "set", "shuffle", "snakecase", "sortAlpha", "split",
-        "splitn", "sub", "swapcase", "toStrings", "typeIs", "typeOf", "uniq", "unset", "until",
-        "untilStep", "values", "without", "wrap", "wrapWith",
-    ))
+# Every Sprig function name consul-template registers (as "sprig_<name>"); the ones not in
+# _SPRIG parse, so shared templates load, but fail when called.
+_ALL_SPRIG_TEXT = """
+hello ago date date_in_zone date_modify dateInZone dateModify duration durationRound htmlDate
+htmlDateInZone must_date_modify mustDateModify mustToDate now toDate unixEpoch abbrev abbrevboth
+trunc trim upper lower title untitle substr repeat trimall trimAll trimSuffix trimPrefix nospace
+initials randAlphaNum randAlpha randAscii randNumeric swapcase shuffle snakecase camelcase
+kebabcase wrap wrapWith contains hasPrefix hasSuffix quote squote cat indent nindent replace
+plural sha1sum sha256sum adler32sum toString atoi int64 int float64 seq toDecimal split splitList
+splitn toStrings until untilStep add1 add sub div mod mul randInt add1f addf subf divf mulf
+biggest max min maxf minf ceil floor round join sortAlpha default empty coalesce all any compact
+mustCompact fromJson toJson toPrettyJson toRawJson mustFromJson mustToJson mustToPrettyJson
+mustToRawJson ternary deepCopy mustDeepCopy typeOf typeIs typeIsLike kindOf kindIs deepEqual env
+expandenv getHostByName base dir clean ext isAbs osBase osClean osDir osExt osIsAbs b64enc b64dec
+b32enc b32dec tuple list dict get set unset hasKey pluck keys pick omit merge mergeOverwrite
+mustMerge mustMergeOverwrite values append push mustAppend mustPush prepend mustPrepend first
+mustFirst rest mustRest last mustLast initial mustInitial reverse mustReverse uniq mustUniq
+without mustWithout has mustHas slice mustSlice concat dig chunk mustChunk bcrypt htpasswd
+genPrivateKey derivePassword buildCustomCert genCA genCAWithKey genSelfSignedCert
+genSelfSignedCertWithKey genSignedCert genSignedCertWithKey encryptAES decryptAES randBytes uuidv4
+semver semverCompare fail regexMatch mustRegexMatch regexFindAll mustRegexFindAll regexFind
+mustRegexFind regexReplaceAll mustRegexReplaceAll regexReplaceAllLiteral
+mustRegexReplaceAllLiteral regexSplit mustRegexSplit regexQuoteMeta urlParse urlJoin
+"""
+_ALL_SPRIG = _ALL_SPRIG_TEXT.split()
+
+SPRIG_NAMES = frozenset("sprig_" + name for name in (*_SPRIG, *_ALL_SPRIG))
 del LIST
 
 
