@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from s4e_secret_agent.errors import TemplateError
 from s4e_secret_agent.template import RenderContext, Template, decode_json
 from s4e_secret_agent.template.functions import function_names
+from tests.fuzz import examples
 
 ENVELOPE = decode_json(
     '{"request_id": "r", "lease_id": "database/creds/app/abc", "renewable": true,'
@@ -84,7 +85,7 @@ def _render(text: str, context: RenderContext) -> None:
     assert isinstance(out, str)
 
 
-FUZZ = settings(max_examples=300, deadline=2000,
+FUZZ = settings(max_examples=examples(150), deadline=2000,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -109,7 +110,7 @@ def test_every_function_with_odd_arguments(name: str, args: list[str]) -> None:
     _render("{{ with secret \"p\" }}{{ .Data.data.list | " + name + " }}{{ end }}", STRICT)
 
 
-@settings(max_examples=100, deadline=2000)
+@settings(max_examples=25, deadline=2000)
 @given(st.integers(0, 400))
 def test_deep_nesting_is_an_error_not_a_crash(depth: int) -> None:
     _render("{{ if 1 }}" * depth + "x" + "{{ end }}" * depth, CONTEXT)

@@ -21,6 +21,7 @@ from s4e_secret_agent.errors import AgentError, VaultError
 from s4e_secret_agent.runner import Runner
 from s4e_secret_agent.template import decode_json
 from s4e_secret_agent.vault import LeaseInfo, SecretResponse, TokenInfo, VaultClient
+from tests.fuzz import examples
 
 ADDRESS = "https://vault.fuzz.test:8200"
 SECRET = "database/creds/app"
@@ -57,7 +58,8 @@ def _client() -> VaultClient:
                        token="hvs.fuzz-token")
 
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(75), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
