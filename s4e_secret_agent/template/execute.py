@@ -24,7 +24,6 @@ from s4e_secret_agent.template.values import (
     StringList,
     StringMap,
     Uint8,
-    Uint64,
     go_type_name,
     is_true,
 )
@@ -565,14 +564,10 @@ class Executor:
             if isinstance(receiver, StringMap):
                 return ""
             return None
-        if isinstance(receiver, GoStruct):
-            if name in receiver.fields:
-                if has_args:
-                    raise self.error(f"{name} has arguments but cannot be invoked as function")
-                return receiver.fields[name]
-            if name[:1].islower() and name in _unexported_fields(receiver):
-                raise self.error(f"{name} is an unexported field of struct type "
-                                 f"{receiver.go_type}")
+        if isinstance(receiver, GoStruct) and name in receiver.fields:
+            if has_args:
+                raise self.error(f"{name} has arguments but cannot be invoked as function")
+            return receiver.fields[name]
         if isinstance(receiver, NilPointer) and name in receiver.fields:
             raise self.error(f"nil pointer evaluating {receiver.type_name}.{name}")
         type_name = "interface {}" if boxed else go_type_name(receiver)
@@ -599,7 +594,7 @@ class Executor:
         value: Any = MISSING
         for arg in call_args:
             value = self.eval_arg(dot, VALUE, arg, scope)
-            if self.truth_of(_deref_nil(value)) == (name == "or"):
+            if self.truth_of(value) == (name == "or"):
                 return value
         if final is not _NO_FINAL:
             value = final
@@ -728,9 +723,6 @@ class RangeChannel:
             yield Int64(i)
 
 
-def _deref_nil(value: Any) -> Any:
-    return value
-
 
 def _method_of(receiver: Any, name: str) -> GoFunc | None:
     if isinstance(receiver, Number):
@@ -749,10 +741,6 @@ def _method_of(receiver: Any, name: str) -> GoFunc | None:
     return None
 
 
-def _unexported_fields(receiver: GoStruct) -> tuple[str, ...]:
-    del receiver
-    return ()
-
 
 def _number_int64(n: Number) -> Any:
     from s4e_secret_agent.template.functions import go_parse_int
@@ -764,7 +752,3 @@ def _number_float64(n: Number) -> Any:
     from s4e_secret_agent.template.functions import go_parse_float
 
     return go_parse_float(n.text)
-
-
-def uint_kind(value: Any) -> bool:
-    return isinstance(value, (Uint64, Uint8))

@@ -220,17 +220,17 @@ def builtin_index(item: Any, *indexes: Any) -> Any:
             if isinstance(seq, bytes):
                 item = Uint8(item)
         elif isinstance(item, dict):
-            key = _prepare_map_key(index, item)
+            key = _prepare_map_key(index)
             item = item[key] if key in item else "" if isinstance(item, StringMap) else None
         else:
             raise FuncError(f"can't index item of type {go_type_name(item)}")
     return item
 
 
-def _prepare_map_key(index: Any, mapping: dict[Any, Any]) -> Any:
-    del mapping
+def _prepare_map_key(index: Any) -> Any:
+    """Go's prepareArg for a map[string]... key."""
     if index is MISSING:
-        return "\x00__missing__"  # a nil key never matches; Go's zero string "" would
+        raise FuncError("value is nil; should be of type string")
     if isinstance(index, str):
         return index
     raise FuncError(f"value has type {go_type_name(index)}; should be string")

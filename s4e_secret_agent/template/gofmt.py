@@ -12,7 +12,6 @@ from s4e_secret_agent.template.values import (
     MISSING,
     GoStruct,
     GoTime,
-    Int32,
     NilPointer,
     Number,
     StringList,
@@ -282,8 +281,7 @@ def _pad(text: str, spec: _Spec, zero: bool | None = None) -> str:
     return ("0" if use_zero else " ") * fill + text
 
 
-def _fmt_integer(value: int, verb: str, spec: _Spec, unsigned: bool) -> str:
-    del unsigned
+def _fmt_integer(value: int, verb: str, spec: _Spec) -> str:
     if verb == "c":
         return _pad(_rune(value), spec)
     if verb == "q":
@@ -468,9 +466,7 @@ def _fmt_arg(value: Any, verb: str, spec: _Spec, plus_v: bool = False) -> str:
         if isinstance(value, int):
             if verb in "eEfFgG":
                 raise _BadVerb
-            if isinstance(value, Int32) and verb == "v":
-                return _fmt_integer(int(value), "d", spec, False)
-            return _fmt_integer(int(value), verb, spec, isinstance(value, Uint8))
+            return _fmt_integer(int(value), verb, spec)
         if isinstance(value, float):
             return _fmt_float(value, verb, spec)
         if isinstance(value, complex):
@@ -535,10 +531,7 @@ def format_go_syntax(value: Any) -> str:
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
-        text = format_float(value)
-        if "." not in text and "e" not in text and "Inf" not in text and "NaN" not in text:
-            text += ".0" if False else ""
-        return text
+        return format_float(value)
     if isinstance(value, str):
         return go_quote(value)
     if isinstance(value, Number):
@@ -689,11 +682,3 @@ def sprint(args: list[Any]) -> str:
 def sprintln(args: list[Any]) -> str:
     """``fmt.Sprintln``: always spaces, then a newline."""
     return " ".join(format_value(a) for a in args) + "\n"
-
-
-def is_string_list(value: Any) -> bool:
-    return isinstance(value, StringList)
-
-
-def is_string_map(value: Any) -> bool:
-    return isinstance(value, StringMap)

@@ -32,12 +32,10 @@ class RegexpError(FuncError):
     pass
 
 
-def _error(pattern: str, what: str, arg: str) -> RegexpError:
-    from s4e_secret_agent.template.gofmt import go_quote
-
-    del pattern
+def _error(what: str, arg: str) -> RegexpError:
+    """Go's regexp/syntax error text: "error parsing regexp: <what>: `<arg>`"."""
     return RegexpError(f"error parsing regexp: {what}: `{arg}`" if arg else
-                       f"error parsing regexp: {what}" + (f": {go_quote(arg)}" if arg else ""))
+                       f"error parsing regexp: {what}")
 
 
 def translate(pattern: str) -> str:
@@ -54,7 +52,7 @@ def translate(pattern: str) -> str:
         c = pattern[i]
         if c == "\\":
             if i + 1 >= n:
-                raise _error(pattern, "trailing backslash at end of expression", "")
+                raise _error("trailing backslash at end of expression", "")
             d = pattern[i + 1]
             if d == "Q":
                 end = pattern.find("\\E", i + 2)
@@ -67,7 +65,7 @@ def translate(pattern: str) -> str:
                 i += 2
                 continue
             if d in "123456789" or d in "ZGXRKNhHVgk" or False:
-                raise _error(pattern, "invalid escape sequence", pattern[i:i + 2])
+                raise _error("invalid escape sequence", pattern[i:i + 2])
             if d in "pP":
                 cls, length = _unicode_class(pattern, i)
                 out.append(cls if d == "p" else _negate_class(cls))
@@ -89,16 +87,16 @@ def translate(pattern: str) -> str:
             if pattern.startswith("(?", i):
                 rest = pattern[i + 2:]
                 if rest.startswith(("=", "!", "<=", "<!", ">", "#", "(")):
-                    raise _error(pattern, "invalid or unsupported Perl syntax",
+                    raise _error("invalid or unsupported Perl syntax",
                                  pattern[i:i + 3])
                 if rest.startswith("P<") or rest.startswith("<"):
                     start = i + (4 if rest.startswith("P<") else 3)
                     end = pattern.find(">", start)
                     if end < 0:
-                        raise _error(pattern, "invalid named capture", pattern[i:])
+                        raise _error("invalid named capture", pattern[i:])
                     name = pattern[start:end]
                     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-                        raise _error(pattern, "invalid named capture", pattern[i:end + 1])
+                        raise _error("invalid named capture", pattern[i:end + 1])
                     out.append(f"(?P<{name}>")
                     i = end + 1
                     pending.append(0)
@@ -107,10 +105,10 @@ def translate(pattern: str) -> str:
                 # flags: (?i) (?s) (?m) (?U) (?i:...)
                 m = re.match(r"\(\?([imsU]*)(?:-([imsU]*))?([:)])", pattern[i:])
                 if not m:
-                    raise _error(pattern, "invalid or unsupported Perl syntax", pattern[i:i + 3])
+                    raise _error("invalid or unsupported Perl syntax", pattern[i:i + 3])
                 on, off, kind = m.group(1), m.group(2) or "", m.group(3)
                 if "U" in on or "U" in off:
-                    raise _error(pattern, "invalid or unsupported Perl syntax", m.group(0))
+                    raise _error("invalid or unsupported Perl syntax", m.group(0))
                 if "m" in on and kind == ")":
                     multiline = True
                 flags = on.replace("U", "")
@@ -135,14 +133,14 @@ def translate(pattern: str) -> str:
             continue
         if c == ")":
             if len(pending) == 1:
-                raise _error(pattern, "unexpected )", pattern)
+                raise _error("unexpected )", pattern)
             out.append(")" * pending.pop() + ")")
             inner_repeats = repeats.pop()
             i += 1
             if inner_repeats and i < n and (pattern[i] in "*+" or pattern[i] == "{"):
                 # Go's RE2 matches (a+)+ in linear time; Python's backtracking engine can take
                 # exponential time on it, so such patterns are refused instead.
-                raise _error(pattern, "nested repetition is not supported by this agent "
+                raise _error("nested repetition is not supported by this agent "
                              "(it can take exponential time)", pattern)
             if inner_repeats:
                 repeats[-1] = True
@@ -154,16 +152,16 @@ def translate(pattern: str) -> str:
         if c in "*+{":
             repeats[-1] = True
         if c in "*+?" and i + 1 < n and pattern[i + 1] == "+":
-            raise _error(pattern, "invalid nested repetition operator", pattern[i:i + 2])
+            raise _error("invalid nested repetition operator", pattern[i:i + 2])
         if c == "{":
             m = re.match(r"\{(\d+)(,(\d*))?\}", pattern[i:])
             if m:
                 lo = int(m.group(1))
                 hi = m.group(3)
                 if lo > 1000 or (hi and int(hi) > 1000):
-                    raise _error(pattern, "invalid repeat count", m.group(0))
+                    raise _error("invalid repeat count", m.group(0))
                 if hi and int(hi) < lo:
-                    raise _error(pattern, "invalid repeat count", m.group(0))
+                    raise _error("invalid repeat count", m.group(0))
                 out.append(m.group(0))
                 i += len(m.group(0))
                 continue
@@ -173,7 +171,7 @@ def translate(pattern: str) -> str:
         out.append(c)
         i += 1
     if len(pending) > 1:
-        raise _error(pattern, "missing closing )", pattern)
+        raise _error("missing closing )", pattern)
     out.append(")" * pending[0])
     return "".join(out)
 
@@ -192,18 +190,18 @@ _UNICODE_CATEGORIES = {
 
 def _unicode_class(pattern: str, i: int) -> tuple[str, int]:
     if i + 2 >= len(pattern) + 0 and i + 2 > len(pattern) - 1 and i + 2 >= len(pattern):
-        raise _error(pattern, "invalid character class range", pattern[i:])
+        raise _error("invalid character class range", pattern[i:])
     if pattern[i + 2] == "{":
         end = pattern.find("}", i + 3)
         if end < 0:
-            raise _error(pattern, "invalid character class range", pattern[i:])
+            raise _error("invalid character class range", pattern[i:])
         name = pattern[i + 3:end]
         length = end + 1 - i
     else:
         name = pattern[i + 2]
         length = 3
     if name not in _UNICODE_CATEGORIES:
-        raise _error(pattern, "invalid character class range", pattern[i:i + length])
+        raise _error("invalid character class range", pattern[i:i + length])
     return _UNICODE_CATEGORIES[name], length
 
 
@@ -228,10 +226,10 @@ def _char_class(pattern: str, i: int) -> tuple[int, str]:
                 negate = name.startswith("^")
                 name = name.lstrip("^")
                 if name not in _POSIX_CLASSES:
-                    raise _error(pattern, "invalid character class range",
+                    raise _error("invalid character class range",
                                  pattern[j:end + 2])
                 if negate:
-                    raise _error(pattern, "invalid character class range",
+                    raise _error("invalid character class range",
                                  pattern[j:end + 2])
                 out.append(_POSIX_CLASSES[name])
                 j = end + 2
@@ -245,7 +243,7 @@ def _char_class(pattern: str, i: int) -> tuple[int, str]:
                 break
             d = pattern[j + 1]
             if d in "pP":
-                raise _error(pattern, "invalid character class range", pattern[j:j + 3])
+                raise _error("invalid character class range", pattern[j:j + 3])
             out.append(pattern[j:j + 2])
             j += 2
             continue
@@ -255,7 +253,7 @@ def _char_class(pattern: str, i: int) -> tuple[int, str]:
             continue
         out.append(c)
         j += 1
-    raise _error(pattern, "missing closing ]", pattern[i:])
+    raise _error("missing closing ]", pattern[i:])
 
 
 @lru_cache(maxsize=256)

@@ -57,10 +57,6 @@ def _v2_non_string(s: str) -> bool:
     return bool(_TIMESTAMP.match(s))
 
 
-def _natural_less_key(key: Any) -> Any:
-    return key
-
-
 def _v2_key_cmp(a: Any, b: Any) -> int:
     """yaml.v2's keyList.Less as a comparison."""
     af, bf = _key_float(a), _key_float(b)

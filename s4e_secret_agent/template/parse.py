@@ -1002,7 +1002,7 @@ class Parser:
             if word in ("if", "with", "range"):
                 return self._branch_control(word)
             if word == "template":
-                return self._template_control(tok)
+                return self._template_control()
         self._backup()
         tok = self._peek()
         return ActionNode(tok.pos, tok.line, self._pipeline("command", RIGHT_DELIM))
@@ -1047,7 +1047,7 @@ class Parser:
         del self.vars[mark:]
         return BranchNode(pipe.pos, kind, pipe.line, pipe, body, else_list)
 
-    def _template_control(self, tok: Token) -> Node:
+    def _template_control(self) -> Node:
         context = "template clause"
         name_tok = self._next_non_space()
         name = self._parse_template_name(name_tok, context)
@@ -1055,7 +1055,6 @@ class Parser:
         if self._next_non_space().kind != RIGHT_DELIM:
             self._backup()
             pipe = self._pipeline(context, RIGHT_DELIM)
-        del tok
         return TemplateNode(name_tok.pos, name_tok.line, name, pipe)
 
     def _parse_template_name(self, tok: Token, context: str) -> str:

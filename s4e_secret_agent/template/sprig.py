@@ -239,11 +239,6 @@ def _sort_alpha(v: Any) -> StringList:
     return StringList([_strval(v)])
 
 
-def _wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    del name
-    return fn
-
-
 _SPRIG: dict[str, GoFunc] = {
     "upper": GoFunc(lambda s: s.upper(), (STRING,)),
     "lower": GoFunc(lambda s: s.lower(), (STRING,)),

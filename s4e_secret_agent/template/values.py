@@ -236,10 +236,3 @@ def int_kind(value: Any) -> str:
     if isinstance(value, (str, Number)):
         return "string"
     return ""
-
-
-def string_of(value: Any) -> str:
-    """The string inside a Go value of string kind (str or json.Number)."""
-    if isinstance(value, Number):
-        return value.text
-    return str(value)
