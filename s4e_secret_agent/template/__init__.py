@@ -90,8 +90,6 @@ class Template:
         try:
             trees = parse_templates(name, text, left_delim or "{{", right_delim or "}}",
                                     function_names())
-        except TemplateError:
-            raise
         except RecursionError:
             raise TemplateError(f"template: {name}: max expression depth exceeded") from None
         return cls(name, text, left_delim or "{{", right_delim or "}}", trees,
