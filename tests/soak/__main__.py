@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"logs: {workdir}", file=sys.stderr)
     ok = (not report.avoidable_failures and report.bad_file_reads == 0
           and report.agent_alive_throughout and report.agent_exit_code == 0
-          and report.agent_crash_records == 0)
+          and report.agent_crash_records == 0 and report.app_alive_throughout)
     return 0 if ok else 1
 
 

@@ -9,11 +9,16 @@ lease revoked server-side, and a rotated service-account token.
 
 :func:`run_soak` returns a :class:`SoakReport`. Each failed application login is classified:
 
-* ``outage``: it falls inside a fault window that lasted longer than the credentials' remaining
-  life when the fault began (or in the recovery right after it); nothing can avoid those;
+* ``outage``: its streak of failures began inside a fault window that lasted longer than the
+  credentials' remaining life when the fault began; nothing can avoid those;
 * ``revocation``: the credentials (or the token that owns them) were revoked server-side;
   they stop working at once and the agent learns of it at its next Vault call;
+* ``backoff``: later failures of such a streak, after every fault had ended: the agent was
+  still waiting out the retry backoff the faults built up (exponential with full jitter, as
+  Vault Agent's; ``auto_auth.method.max_backoff`` caps it);
 * ``avoidable``: every other failure. These are bugs.
+
+See :func:`classify_failures` for the exact rule.
 """
 
 from __future__ import annotations
@@ -51,8 +56,10 @@ ENV_FILE_PATTERN = re.compile(r"export DB_USER=(\S+)\nexport DB_PASS=(\S+)\n")
 # (with real TTLs of hours this second is noise; with 5 s credentials it is a fifth of their
 # life, so it is part of the rule).
 AGENT_MIN_RETRY = 1.0
-# After a fault ends the agent needs a moment (its retry backoff, a login, a read, a write)
-# before the application has working credentials again.
+# After its first successful Vault call the agent needs a moment (a login, a read, a write, a
+# signal) before the application has working credentials again.
+WRITE_SLACK = 2.0
+# The quiet time at the end of a run, so that the last fault's recovery is measured.
 RECOVERY_GRACE = 10.0
 # A revoked lease or token is noticed at the agent's next Vault call for it (renewals come at
 # about 2/3 of the 5 s credential TTL), then new credentials are read and written.
@@ -68,7 +75,13 @@ out = open(log_path, "a", buffering=1)
 def log(**entry):
     entry["t"] = time.time()
     out.write(json.dumps(entry) + "\n")
-signal.signal(signal.SIGHUP, lambda signum, frame: log(kind="hup"))
+# The handler only counts: writing to the log from it could re-enter a write in progress.
+hups = 0
+def on_hup(signum, frame):
+    global hups
+    hups += 1
+signal.signal(signal.SIGHUP, on_hup)
+logged_hups = 0
 def creds():
     values = {}
     with open(env_file) as fh:
@@ -81,6 +94,9 @@ with open(log_path + ".ready", "w") as fh:
     fh.write(str(os.getpid()))
 while True:
     started = time.time()
+    while logged_hups < hups:
+        logged_hups += 1
+        log(kind="hup")
     try:
         user, password = creds()
     except Exception as exc:
@@ -130,8 +146,11 @@ class SoakReport:
     agent_exit_code: int | None = None
     agent_alive_throughout: bool = False
     agent_crash_records: int = 0
+    app_alive_throughout: bool = False
     stale_seconds: float = 0.0  # time during which the app could not log in
     avoidable_stale_seconds: float = 0.0
+    backoff_stale_seconds: float = 0.0  # ... after the faults had ended
+    longest_stale_seconds: float = 0.0
     vault_requests: int = 0
     logins: int = 0
     rotations: int = 0
@@ -162,8 +181,11 @@ class SoakReport:
             "agent_alive_throughout": self.agent_alive_throughout,
             "agent_exit_code": self.agent_exit_code,
             "agent_crash_records": self.agent_crash_records,
+            "app_alive_throughout": self.app_alive_throughout,
             "stale_seconds": round(self.stale_seconds, 2),
             "avoidable_stale_seconds": round(self.avoidable_stale_seconds, 2),
+            "backoff_stale_seconds": round(self.backoff_stale_seconds, 2),
+            "longest_stale_seconds": round(self.longest_stale_seconds, 2),
             "vault_requests": self.vault_requests,
             "vault_requests_per_minute": round(self.vault_requests_per_minute, 1),
             "agent_logins": self.logins, "rotations": self.rotations, "app_sighups": self.hups,
@@ -173,6 +195,7 @@ class SoakReport:
 
     def to_json(self) -> str:
         data = self.summary()
+        data["fault_windows"] = [asdict(w) for w in self.faults]
         data["failures"] = [asdict(f) for f in self.login_failures]
         data["rss_kib"] = self.rss_kib
         return json.dumps(data, indent=1)
@@ -358,6 +381,7 @@ class _Soak:
             self.report.seconds = time.time() - started
             assert agent.process is not None
             self.report.agent_alive_throughout = alive and agent.process.poll() is None
+            self.report.app_alive_throughout = app.poll() is None
             self.report.vault_requests = len(self.proxy.log)
             self.report.logins = len(agent.logins())
             self.report.rotations = len(agent.events("rotated"))
@@ -384,42 +408,75 @@ class _Soak:
         logins = [e for e in entries if e["kind"] == "login"]
         self.report.hups = sum(1 for e in entries if e["kind"] == "hup")
         self.report.login_attempts = len(logins)
-        for entry in logins:
-            if entry["ok"]:
-                continue
-            cause, fault = self._classify(entry["t"])
-            self.report.login_failures.append(LoginFailure(
-                t=entry["t"], user=entry["user"], error=entry["error"], cause=cause,
-                fault=fault))
-        # Stale time: from the first failure of a streak to the next success.
-        streak_start: float | None = None
-        streak_avoidable = False
-        for entry in logins:
-            if not entry["ok"]:
-                if streak_start is None:
-                    streak_start, streak_avoidable = entry["t"], False
-                failure = next(f for f in self.report.login_failures if f.t == entry["t"])
-                streak_avoidable = streak_avoidable or failure.cause == "avoidable"
-            elif streak_start is not None:
-                self.report.stale_seconds += entry["t"] - streak_start
-                if streak_avoidable:
-                    self.report.avoidable_stale_seconds += entry["t"] - streak_start
-                streak_start = None
+        classify_failures(self.report, logins)
 
-    def _classify(self, t: float) -> tuple[str, str]:
-        for window in self.report.faults:
-            if window.kind in REVOCATIONS:
-                if window.start <= t <= window.start + REVOCATION_GRACE:
-                    return "revocation", window.kind
-                continue
-            expiry = window.credentials_expiry
-            # A delayed request sent at the end of a latency window is answered that much later.
-            effective_end = window.end + (2.0 if window.kind == "latency_2s" else 0.0)
-            if expiry is None or effective_end + AGENT_MIN_RETRY <= expiry:
-                continue  # the credentials outlived the fault: no failure is excusable
-            if expiry - 1.0 <= t <= effective_end + RECOVERY_GRACE:
-                return "outage", window.kind
-        return "avoidable", ""
+
+def _effective_end(window: FaultWindow) -> float:
+    # A delayed request sent at the end of a latency window is answered that much later.
+    return window.end + (2.0 if window.kind == "latency_2s" else 0.0)
+
+
+def _streak_cause(faults: list[FaultWindow], t0: float) -> tuple[str, str]:
+    """Why the app's logins started failing at ``t0``."""
+    for window in faults:
+        if window.kind in REVOCATIONS and window.start <= t0 <= window.start + REVOCATION_GRACE:
+            return "revocation", window.kind
+    for window in faults:
+        if window.kind in REVOCATIONS:
+            continue
+        end = _effective_end(window)
+        expiry = window.credentials_expiry
+        outlived = expiry is not None and expiry < end + AGENT_MIN_RETRY
+        if outlived and window.start <= t0 <= end + AGENT_MIN_RETRY + WRITE_SLACK:
+            return "outage", window.kind
+    return "avoidable", ""
+
+
+def _faults_over(faults: list[FaultWindow], t: float) -> float:
+    """When the effects of the faults begun before ``t`` end (revocations: their grace)."""
+    ends = [w.start + REVOCATION_GRACE if w.kind in REVOCATIONS
+            else _effective_end(w) + AGENT_MIN_RETRY + WRITE_SLACK
+            for w in faults if w.start <= t]
+    return max(ends, default=0.0)
+
+
+def classify_failures(report: SoakReport, logins: list[dict[str, Any]]) -> None:
+    """Fill ``report.login_failures`` and the stale-time figures from the app's login log.
+
+    Failures come in streaks (until the next successful login). A streak starts ``outage``
+    when it began during a fault that outlasted the credentials' remaining life, ``revocation``
+    when it began within REVOCATION_GRACE of a server-side revocation, otherwise
+    ``avoidable``. Failures of an outage or revocation streak that come after every fault so
+    far has ended (plus the agent's minimum retry and a write) are ``backoff``: the agent was
+    waiting out the retry backoff the faults had built up.
+    """
+    report.login_failures.clear()
+    streaks: list[tuple[float, float, list[dict[str, Any]]]] = []
+    current: list[dict[str, Any]] = []
+    for entry in logins:
+        if not entry["ok"]:
+            current.append(entry)
+        elif current:
+            streaks.append((current[0]["t"], entry["t"], current))
+            current = []
+    if current:
+        streaks.append((current[0]["t"], current[-1]["t"], current))
+    for t0, t1, failed in streaks:
+        cause, fault = _streak_cause(report.faults, t0)
+        report.stale_seconds += t1 - t0
+        report.longest_stale_seconds = max(report.longest_stale_seconds, t1 - t0)
+        if cause == "avoidable":
+            report.avoidable_stale_seconds += t1 - t0
+        else:
+            report.backoff_stale_seconds += max(0.0, t1 - max(t0, _faults_over(report.faults,
+                                                                                t1)))
+        for entry in failed:
+            this = cause
+            if cause != "avoidable" and entry["t"] > _faults_over(report.faults, entry["t"]):
+                this = "backoff"
+            report.login_failures.append(LoginFailure(
+                t=entry["t"], user=entry["user"], error=entry["error"], cause=this,
+                fault=fault))
 
 
 def run_soak(server: OpenBaoServer, kubernetes_api: KubernetesAPI, postgres: PostgresCluster,

@@ -28,6 +28,7 @@ def test_one_minute_of_faults_costs_no_avoidable_login_and_no_partial_read(
     assert report.file_reads > 1000 and report.bad_file_reads == 0, summary
     assert report.agent_alive_throughout and report.agent_exit_code == 0, summary
     assert report.agent_crash_records == 0, summary
+    assert report.app_alive_throughout, summary  # else the login figures mean nothing
     # Revocations and the outage forced new credentials; every change reached the app.
     assert report.rotations >= 4 and report.hups >= report.rotations - 1, summary
     # The agent's memory stays flat (no growth per fault).
