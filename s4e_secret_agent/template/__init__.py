@@ -114,6 +114,15 @@ class Template:
             raise TemplateError(f"template: {self.name}: template nesting is too deep"
                                 ) from None
 
+    def render_bytes(self, ctx: RenderContext | None = None) -> bytes:
+        """Execute the template; returns the exact bytes Vault Agent would write.
+
+        Go strings are bytes: a template may produce bytes that are not UTF-8 (for example
+        ``base64Decode`` of a binary keystore). :meth:`render` carries them as surrogate
+        escapes; this method turns them back into the original bytes.
+        """
+        return self.render(ctx).encode("utf-8", "surrogateescape")
+
     def secret_refs(self) -> list[SecretRef]:
         """Literal paths passed to ``secret``/``secrets`` (for prefetching and policy checks)."""
         from s4e_secret_agent.template.refs import find_secret_refs

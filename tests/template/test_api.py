@@ -78,3 +78,11 @@ def test_json_numbers_are_kept_exact() -> None:
                           "{{ end }}")
     out = tmpl.render(RenderContext(secret=lambda p, a: {"data": value}))
     assert out == "1.0 1e3 123456789012345678901234567890"
+
+
+def test_binary_output_round_trips_as_bytes() -> None:
+    body = decode_json('{"data": {"data": {"keystore": "/+7dzLuqmYg="}}}')
+    tmpl = Template.parse('{{ with secret "kv/app" }}{{ base64Decode .Data.data.keystore }}'
+                          "{{ end }}")
+    ctx = RenderContext(secret=lambda path, args: body)
+    assert tmpl.render_bytes(ctx) == bytes.fromhex("ffeeddccbbaa9988")
