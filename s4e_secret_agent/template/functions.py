@@ -42,6 +42,7 @@ from s4e_secret_agent.template.values import (
     NilMap,
     NilPointer,
     NilStringList,
+    NilStringMap,
     Number,
     StringList,
     StringMap,
@@ -1073,9 +1074,9 @@ def secret_from_envelope(envelope: Any) -> GoStruct:
             "ClientToken": _as_str(auth_raw.get("client_token")),
             "Accessor": _as_str(auth_raw.get("accessor")),
             "Policies": StringList(p for p in policies if isinstance(p, str))
-            if isinstance(policies, list) and policies else StringList(),
+            if isinstance(policies, list) and policies else NilStringList(),
             "Metadata": StringMap({k: v for k, v in meta.items() if isinstance(v, str)})
-            if isinstance(meta, dict) and meta else StringMap(),
+            if isinstance(meta, dict) and meta else NilStringMap(),
             "LeaseDuration": _as_int(auth_raw.get("lease_duration")),
             "Renewable": auth_raw.get("renewable") is True,
         })

@@ -22,6 +22,7 @@ from s4e_secret_agent.template.values import (
     NilMap,
     NilPointer,
     NilStringList,
+    NilStringMap,
     Number,
 )
 
@@ -130,8 +131,8 @@ def encode(value: Any, *, escape_html: bool = True, indent: str = "") -> str:
 
 
 def _encode(value: Any, out: list[str], esc: bool, indent: str, level: int) -> None:
-    if value is None or value is MISSING or isinstance(value, (NilPointer, NilList, NilMap,
-                                                                 NilStringList)):
+    if value is None or value is MISSING or isinstance(
+            value, (NilPointer, NilList, NilMap, NilStringList, NilStringMap)):
         out.append("null")
     elif isinstance(value, bool):
         out.append("true" if value else "false")

@@ -74,6 +74,10 @@ class StringMap(dict[str, str]):
     """Go ``map[string]string``."""
 
 
+class NilStringMap(StringMap):
+    """A nil ``map[string]string``: prints ``map[]`` but encodes to JSON as ``null``."""
+
+
 class NilStringList(StringList):
     """A nil ``[]string``: prints ``[]`` but encodes to JSON as ``null``."""
 
