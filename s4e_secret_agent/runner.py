@@ -396,15 +396,15 @@ class Runner:
 
         environ = self.environ
         context = RenderContext(
-            secret=secret, secrets=secrets, env=lambda name: environ.get(name, ""),
+            secret=secret, secrets=secrets, env=environ.get,
             file=self._file_function, error_on_missing_key=tmpl.config.error_on_missing_key,
             now=self.wall_clock,
         )
         try:
-            text = tmpl.template.render(context)
+            # Bytes, not text: base64Decode of a binary keystore must reach the file as is.
+            return tmpl.template.render_bytes(context)
         finally:
             tmpl.deps = frozenset(deps)
-        return text.encode("utf-8")
 
     def render_and_write(self, tmpl: ParsedTemplate, *, retry: bool) -> bool:
         """Render ``tmpl`` and write it; True when the file's content changed."""

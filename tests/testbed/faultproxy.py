@@ -393,7 +393,18 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             path = loggable_path(self.path)
             body = self._read_body()
             fault = proxy._pick(self.command, urlsplit(self.path).path)
-            answered: int | None = None
+            label = None if fault is None or fault.kind == "pass" else fault.label
+            recorded = False
+
+            def record(status: int | None) -> None:
+                # Recorded before the client sees the answer, so a test that just got its
+                # response always finds the request in the log.
+                nonlocal recorded
+                if not recorded:
+                    recorded = True
+                    proxy._record(RequestRecord(self.command, path, status, label, started,
+                                                time.monotonic() - clock))
+
             try:
                 if fault is not None and fault.kind == "delay":
                     time.sleep(fault.delay)
@@ -402,29 +413,27 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                                ("Cache-Control", "no-store")]
                     if fault.retry_after is not None:
                         headers.append(("Retry-After", fault.retry_after))
-                    answered = fault.status
+                    record(fault.status)
                     self._send(fault.status, headers, fault.body)
                     return
                 if fault is not None and fault.kind == "drop":
+                    record(None)
                     self._hang_up()
                 try:
                     code, headers_out, data = proxy._forward(
                         self.command, self.path, self.headers.items(), body)
                 except OSError:
-                    answered = 502
+                    record(502)
                     self._send(502, [("Content-Type", "application/json")],
                                b'{"errors":["fault proxy: upstream unreachable"]}\n')
                     return
-                answered = code
+                record(code)
                 self._send(code, headers_out, data,
                            truncate=fault is not None and fault.kind == "drop_mid_body")
             except _Dropped:
-                if fault is not None and fault.kind == "drop":
-                    answered = None
+                pass
             finally:
-                label = None if fault is None or fault.kind == "pass" else fault.label
-                proxy._record(RequestRecord(self.command, path, answered, label, started,
-                                            time.monotonic() - clock))
+                record(None)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_LIST = _handle
 
