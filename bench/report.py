@@ -118,6 +118,10 @@ def rows(results: Mapping[str, Any]) -> list[Row]:
     if r:
         out.append(("scale", f"first render, {r['templates']} templates",
                     f"{r['first_render_seconds']} s", "", "info"))
+        if v := r.get("vs_bao_agent"):
+            out.append(("scale", f"vs bao agent at {v['templates']}: first render / CPU per "
+                        "cycle", f"{_x(v['first_render_ratio'])} / "
+                        f"{_x(v['cpu_per_cycle_ratio'])}", "", "info"))
         out.append(("scale", "memory per template + lease",
                     f"{r['kib_per_template_and_lease']} KiB", "", "info"))
         cycles = r["cycles"]
@@ -227,7 +231,7 @@ def details(results: Mapping[str, Any]) -> str:
             if v]))
         if r.get("ours_import_breakdown"):
             out.append("\nWhere our init's start-up goes: milliseconds of top-level imports "
-                       "in one run with `python -X importtime` (which itself slows imports "
+                       "(lowest of 3 runs) with `python -X importtime` (which itself slows imports "
                        "down a little), grouped by package:\n")
             out.append(_markdown_table(["package", "import ms"], [
                 (row["group"], row["ms"]) for row in r["ours_import_breakdown"]]))
@@ -307,6 +311,15 @@ def details(results: Mapping[str, Any]) -> str:
                     f"{r['reference_rss_mib']} MiB)"),
             ("memory per template + lease", f"{r['kib_per_template_and_lease']} KiB"),
             ("CPU per KV re-read (nothing changed)", f"{r.get('cpu_ms_per_kv_reread')} ms"),
+            *(((f"vs bao agent, {v['templates']} templates each: first render",
+                f"{v['ours']['first_render_seconds']} vs {v['bao']['first_render_seconds']} s "
+                f"({_x(v['first_render_ratio'])})"),
+               (f"vs bao agent, {v['templates']} templates each: CPU per cycle, 0 changed",
+                f"{v['ours']['cpu_ms_per_cycle']} vs {v['bao']['cpu_ms_per_cycle']} ms "
+                f"({_x(v['cpu_per_cycle_ratio'])})"),
+               (f"vs bao agent, {v['templates']} templates each: RSS",
+                f"{v['ours']['rss_mib']} vs {v['bao']['rss_mib']} MiB"))
+              if (v := r.get("vs_bao_agent")) else ()),
             *((f"CPU per cycle, {k} changed",
                f"{c['cpu_ms_per_cycle']} ms" + (
                    f" ({c['extra_ms_per_changed_secret']:+} ms per change, "
