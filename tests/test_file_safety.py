@@ -13,7 +13,7 @@ import errno
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,8 @@ def test_sidecar_survives_symlink_directory_and_full_disk_and_recovers(
             def failures() -> int:
                 return len(agent.events("render_failed"))
 
-            def fault_then_recover(value: str, fault: Any, undo: Any, path: Path) -> str:
+            def fault_then_recover(value: str, fault: Callable[[], None],
+                                   undo: Callable[[], None], path: Path) -> str:
                 seen = failures()
                 fault()
                 _put(safety_vault, value)
@@ -171,14 +172,20 @@ def test_sidecar_survives_symlink_directory_and_full_disk_and_recovers(
                          30, what=f"recovery ({value})")
                 return message
 
+            def swap_for_symlink() -> None:
+                dest.unlink()
+                dest.symlink_to(victim)
+
+            def swap_for_directory() -> None:
+                dest.unlink()
+                dest.mkdir()
+
             # 1. The destination is swapped for a symlink to another file.
-            message = fault_then_recover(
-                "v2", lambda: (dest.unlink(), dest.symlink_to(victim)), dest.unlink, dest)
+            message = fault_then_recover("v2", swap_for_symlink, dest.unlink, dest)
             assert str(dest) in message and "symbolic link" in message
             assert victim.read_text() == "do not touch\n"
             # 2. The destination becomes a directory.
-            message = fault_then_recover(
-                "v3", lambda: (dest.unlink(), dest.mkdir()), dest.rmdir, dest)
+            message = fault_then_recover("v3", swap_for_directory, dest.rmdir, dest)
             assert str(dest) in message and "director" in message
             # 3. The volume of the other destination fills up; the first file is unaffected.
             filler: list[Path] = []
