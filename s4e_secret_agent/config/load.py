@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from s4e_secret_agent.config.annotations import read_annotations_file
 from s4e_secret_agent.config.build import Builder
 from s4e_secret_agent.config.files import RawLayer, read_config_file
 from s4e_secret_agent.config.model import ConfigSources, LoadedConfig
@@ -42,6 +41,9 @@ def load_config(sources: ConfigSources) -> LoadedConfig:
     """Read, merge and validate every source. Raises :class:`ConfigError` on any problem."""
     layers: list[RawLayer] = []
     if sources.annotations_file:
+        # Imported only when used: init sits on every pod's start path.
+        from s4e_secret_agent.config.annotations import read_annotations_file
+
         layers.append(read_annotations_file(sources.annotations_file))
     if sources.config_file:
         layers.append(read_config_file(sources.config_file))
