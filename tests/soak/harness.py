@@ -135,7 +135,7 @@ class LoginFailure:
     t: float
     user: str
     error: str
-    cause: str  # "outage", "revocation" or "avoidable"
+    cause: str  # "outage", "revocation", "backoff", "token_end" or "avoidable"
     fault: str = ""
 
 
