@@ -116,12 +116,12 @@ def render_exit_codes() -> str:
     return "\n".join(rows) + "\n"
 
 
-def update() -> list[str]:
+def update(*, write: bool = True) -> list[str]:
     from docs.gen.markers import update_page
 
     changed = []
-    if update_page(PAGE, HELP_SECTION, render_help()):
+    if update_page(PAGE, HELP_SECTION, render_help(), write=write):
         changed.append(f"{PAGE} ({HELP_SECTION})")
-    if update_page(PAGE, EXIT_SECTION, render_exit_codes()):
+    if update_page(PAGE, EXIT_SECTION, render_exit_codes(), write=write):
         changed.append(f"{PAGE} ({EXIT_SECTION})")
     return changed

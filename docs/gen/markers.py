@@ -32,12 +32,13 @@ def replace_section(text: str, name: str, body: str) -> str:
     return head + begin + body + end + tail
 
 
-def update_page(page: str, name: str, body: str) -> bool:
-    """Rewrite ``docs/<page>``'s generated section; True when the file changed."""
+def update_page(page: str, name: str, body: str, *, write: bool = True) -> bool:
+    """Rewrite ``docs/<page>``'s generated section; True when it was (or would be) changed."""
     path = DOCS / page
     text = path.read_text(encoding="utf-8")
     new = replace_section(text, name, body)
     if new == text:
         return False
-    path.write_text(new, encoding="utf-8")
+    if write:
+        path.write_text(new, encoding="utf-8")
     return True

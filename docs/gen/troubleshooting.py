@@ -481,12 +481,12 @@ def render_events() -> str:
     return "\n".join(rows) + "\n"
 
 
-def update() -> list[str]:
+def update(*, write: bool = True) -> list[str]:
     from docs.gen.markers import update_page
 
     changed = []
-    if update_page(PAGE, ERRORS_SECTION, render_errors()):
+    if update_page(PAGE, ERRORS_SECTION, render_errors(), write=write):
         changed.append(f"{PAGE} ({ERRORS_SECTION})")
-    if update_page(PAGE, EVENTS_SECTION, render_events()):
+    if update_page(PAGE, EVENTS_SECTION, render_events(), write=write):
         changed.append(f"{PAGE} ({EVENTS_SECTION})")
     return changed
