@@ -53,6 +53,13 @@ def parse_config_text(text: str, label: str) -> RawLayer:
     if lower.endswith(".json"):
         return parse_json(text, label)
     if lower.endswith((".yaml", ".yml")):
+        if text.lstrip().startswith("{"):
+            # JSON is YAML, and the JSON parser is already loaded: no PyYAML import
+            # (time and memory) for the JSON that tools and Helm's toJson write.
+            try:
+                return parse_json(text, label)
+            except ConfigError:
+                pass
         return parse_yaml(text, label)
     stripped = text.lstrip()
     if stripped.startswith("{"):
