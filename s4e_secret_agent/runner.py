@@ -14,6 +14,8 @@ watcher) and signal handlers just post events to :attr:`Runner.events`.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import logging
 import math
 import os
@@ -206,6 +208,10 @@ class Runner:
         self.policy = leases.TimingPolicy.from_config(config)
         self.templates = parse_templates(config)
         self.cache: dict[SecretKey, CachedSecret] = {}
+        # Due times of secrets as a heap of (at, seq, key). Entries go stale when a secret is
+        # rescheduled; they are skipped when popped. A wake-up costs O(log n), not O(n).
+        self._due: list[tuple[float, int, SecretKey]] = []
+        self._seq = itertools.count()
         self.token_lease: leases.LeaseInfo | None = None
         self.token_next: leases.Scheduled | None = None
         self.token_failures = 0
@@ -318,6 +324,10 @@ class Runner:
         args = _parse_write_args(key.path, key.args) if key.args else None
         return self.vault.read(key.path, args)
 
+    def _schedule(self, entry: CachedSecret, step: leases.Scheduled) -> None:
+        entry.next = step
+        heapq.heappush(self._due, (step.at, next(self._seq), entry.key))
+
     def _store(self, key: SecretKey, response: SecretResponse) -> CachedSecret:
         now = self.clock()
         old = self.cache.get(key)
@@ -334,10 +344,11 @@ class Runner:
             at = leases.static_refresh_at(now, self.policy, self.rng, first=recovering)
             nxt = leases.Scheduled(leases.Action.REFETCH, at, "static secret")
         entry = CachedSecret(key=key, response=response, fingerprint=_fingerprint(response),
-                             lease=lease, next=nxt)
+                             lease=lease)
         if old is not None:
             entry.retired = old.retired
         self.cache[key] = entry
+        self._schedule(entry, nxt)
         return entry
 
     def get_secret(self, key: SecretKey, *, retry: bool) -> SecretResponse:
@@ -520,30 +531,42 @@ class Runner:
                         tmpl.config.name, exc, extra={"event": "render_failed",
                                                       "template": tmpl.config.name})
         self.run_actions(changed)
+        if changed:
+            self._drop_unused()
         self._announce_ready()
 
     def _next_due(self) -> float:
         due = math.inf
         if self.token_next is not None:
-            due = min(due, self.token_next.at)
-        needed = self._needed_keys()
-        for key in needed:
-            entry = self.cache.get(key)
-            if entry is not None and entry.next is not None:
-                due = min(due, entry.next.at)
-            if entry is not None:
-                for _, at in entry.retired:
-                    due = min(due, at)
+            due = self.token_next.at
+        while self._due and self._stale(self._due[0]):
+            heapq.heappop(self._due)
+        if self._due:
+            due = min(due, self._due[0][0])
         for tmpl in self.templates:
             if tmpl.dirty:
                 due = min(due, tmpl.retry_at)
         return due
+
+    def _stale(self, item: tuple[float, int, SecretKey]) -> bool:
+        at, _, key = item
+        entry = self.cache.get(key)
+        if entry is None:
+            return True
+        current = entry.next is not None and entry.next.at == at
+        return not current and all(when != at for _, when in entry.retired)
 
     def _needed_keys(self) -> set[SecretKey]:
         needed: set[SecretKey] = set()
         for tmpl in self.templates:
             needed |= tmpl.deps
         return needed
+
+    def _drop_unused(self) -> None:
+        """Forget secrets no template uses any more (config reload, conditional templates)."""
+        needed = self._needed_keys()
+        for key in [k for k in self.cache if k not in needed]:
+            del self.cache[key]
 
     def _wait_event(self, timeout: float) -> str | None:
         try:
@@ -585,7 +608,8 @@ class Runner:
                      extra={"event": "refresh"})
             now = self.clock()
             for entry in self.cache.values():
-                entry.next = leases.Scheduled(leases.Action.REFETCH, now, "refresh requested")
+                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
+                                                       "refresh requested"))
         elif event == EVENT_CREDENTIALS_CHANGED:
             fingerprint = self._credential_file_fingerprint()
             if fingerprint and fingerprint != self._credential_fingerprint:
@@ -634,25 +658,21 @@ class Runner:
         now = self.clock()
         for entry in self.cache.values():
             if entry.lease is not None:
-                entry.next = leases.Scheduled(leases.Action.REFETCH, now, "new token")
+                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now, "new token"))
 
     def _run_due(self) -> None:
         now = self.clock()
         if self.token_next is not None and self.token_next.at <= now:
             self._token_step(self.token_next)
-        for key in list(self._needed_keys()):
-            entry = self.cache.get(key)
-            if self.stop.is_set():
-                return
+        while self._due and self._due[0][0] <= now and not self.stop.is_set():
+            item = heapq.heappop(self._due)
+            entry = self.cache.get(item[2])
             if entry is None:
                 continue
-            self._revoke_retired(entry, now)
-            if entry.next is not None and entry.next.at <= self.clock():
+            if entry.retired:
+                self._revoke_retired(entry, now)
+            if entry.next is not None and entry.next.at == item[0]:
                 self._secret_step(entry)
-        # Entries no template uses any more (config reload, conditional templates) are dropped.
-        needed = self._needed_keys()
-        for key in [k for k in self.cache if k not in needed]:
-            del self.cache[key]
 
     def _token_step(self, step: leases.Scheduled) -> None:
         assert self.token_lease is not None
@@ -709,8 +729,8 @@ class Runner:
             return
         except VaultUnavailableError as exc:
             self.metrics.on_renewal(label, False)
-            entry.next = leases.after_renew_failure(entry.lease, entry.failures, self.clock(),
-                                                    self.policy, self.rng)
+            self._schedule(entry, leases.after_renew_failure(
+                entry.lease, entry.failures, self.clock(), self.policy, self.rng))
             entry.failures += 1
             log.warning("lease renewal of %s failed (credentials kept): %s", label, exc,
                         extra={"event": "lease_renew_failed", "secret": label})
@@ -720,15 +740,14 @@ class Runner:
             self.metrics.on_renewal(label, False)
             log.warning("lease of %s cannot be renewed (%s); fetching new credentials",
                         label, exc.message, extra={"event": "lease_lost", "secret": label})
-            entry.next = leases.Scheduled(leases.Action.REFETCH, self.clock(), "lease lost")
             self._refetch(entry)
             return
         self.metrics.on_renewal(label, True)
         recovered = entry.failures > 0
         entry.failures = 0
         entry.lease = entry.lease.renewed(info.ttl, self.clock(), renewable=info.renewable)
-        entry.next = leases.next_lease_action(entry.lease, self.policy, self.rng,
-                                              spread=recovered)
+        self._schedule(entry, leases.next_lease_action(entry.lease, self.policy, self.rng,
+                                                       spread=recovered))
         self.metrics.set_lease(label, info.ttl, self.wall_clock() + info.ttl)
         log.debug("lease renewed", extra={"event": "lease_renewed", "secret": label,
                                           "ttl": info.ttl})
@@ -749,7 +768,7 @@ class Runner:
                 at = leases.static_retry_at(entry.failures, self.clock(), self.policy, self.rng)
             else:
                 at = leases.retry_at(entry.failures, self.clock(), self.policy, self.rng)
-            entry.next = leases.Scheduled(leases.Action.REFETCH, at, "retry read")
+            self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, at, "retry read"))
             entry.failures += 1
             level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR
             log.log(level, "reading %s failed (last good files kept): %s", key.describe(), exc,
@@ -763,6 +782,7 @@ class Runner:
             revoke_at = leases.revoke_old_at(old.lease, self.clock(), self.policy)
             if revoke_at is not None:
                 new.retired.append((old.response.lease_id, revoke_at))
+                heapq.heappush(self._due, (revoke_at, next(self._seq), key))
             log.info("new credentials for %s", key.label,
                      extra={"event": "rotated", "secret": key.label,
                             "ttl": response.lease_duration})
