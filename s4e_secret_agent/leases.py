@@ -554,9 +554,13 @@ def after_renew_failure(
     )
     expires = lease.expires_at
     if token:
-        if now + delay < expires:
+        # Log in again while the old token still has a moment to live: its leases end with
+        # it, and the new credentials must be written before that, not after.
+        last_useful = expires - policy.retry_backoff_min
+        if now + delay < last_useful:
             return Scheduled(Action.RENEW, now + delay, "retry token renewal")
-        return Scheduled(Action.RELOGIN, max(now, min(now + delay, expires)), "token expires")
+        return Scheduled(Action.RELOGIN, max(now, min(now + delay, last_useful)),
+                         "token expires")
     switch_at = expires - policy.outage_overlap_share * policy.overlap_for(lease.original_ttl)
     if lease.max_expires_at is not None:
         hard = lease.max_expires_at

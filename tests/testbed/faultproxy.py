@@ -351,7 +351,7 @@ def _handler_for(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> bytes | None:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size_line = self.rfile.readline(65537)
                     size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
