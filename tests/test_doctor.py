@@ -26,6 +26,7 @@ from s4e_secret_agent.doctor import (
     parse_certificate,
     pem_certificates,
 )
+from tests.integration.conftest import s4e_secret_values
 from tests.testbed.kubernetes import KubernetesAPI, TLSFiles, make_tls_files
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.ports import free_port
@@ -117,17 +118,6 @@ def write_config(directory: Path, address: str, *, token_path: Path | None = Non
     return config
 
 
-def kv_values(openbao: OpenBaoServer) -> list[str]:
-    client = openbao.client()
-    values = []
-    for name in ("database", "redis", "rabbitmq", "app"):
-        data = client.secrets.kv.v2.read_secret_version(
-            path=name, mount_point="s4e", raise_on_deleted_version=True)["data"]["data"]
-        values += [str(v) for k, v in data.items() if "password" in k or "secret" in k
-                   or k == "connection_string"]
-    return values
-
-
 @pytest.fixture(scope="module")
 def doctor_vault(openbao: OpenBaoServer, s4e_vault: object) -> OpenBaoServer:
     """Extra policies and Kubernetes roles (same bindings as ``s4e``) for the failure modes."""
@@ -186,7 +176,7 @@ def test_all_checks_pass_on_the_bootstrapped_server_and_no_secret_value_is_print
     assert "OK    login: logged in with kubernetes at auth/kubernetes with role 's4e'" \
         in text.stdout
     assert "0 failed" in text.stdout
-    for value in kv_values(doctor_vault):
+    for value in s4e_secret_values(doctor_vault):
         for output in (result.stdout, result.stderr, text.stdout, text.stderr):
             assert value not in output
 
