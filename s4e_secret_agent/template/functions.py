@@ -806,15 +806,9 @@ def ct_hmac_sha256_hex(message: str, key: str) -> str:
 
 
 def _num_kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (Uint64, Uint8)):
-        return "uint"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    return ""
+    """Go's reflect kind of a number (bool, uint, int, float), or "" for anything else."""
+    kind = _reflect_kind(v)
+    return "" if kind == "string" else kind
 
 
 def _unknown(name: str, v: Any) -> FuncError:
