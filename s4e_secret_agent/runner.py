@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent import leases, writer
-from s4e_secret_agent.config.model import AgentConfig, TemplateConfig
+from s4e_secret_agent.config.model import AgentConfig, AuthMethodConfig, TemplateConfig
 from s4e_secret_agent.errors import (
     AgentError,
     InvalidTokenError,
@@ -154,6 +154,15 @@ def secret_labels(templates: Iterable[ParsedTemplate]) -> list[str]:
         for ref in tmpl.template.secret_refs():
             labels[ref.path] = None
     return list(labels)
+
+
+def credential_path(method: AuthMethodConfig) -> str | None:
+    """The file a login reads its credential from and that may be rotated under us (the
+    Kubernetes service-account token, a JWT, a token file), or None."""
+    key = {"kubernetes": "token_path", "jwt": "path",
+           "token_file": "token_file_path"}.get(method.type)
+    value = method.params.get(key) if key else None
+    return str(value) if value else None
 
 
 def _fingerprint(response: SecretResponse) -> str:
@@ -310,11 +319,12 @@ class Runner:
             return ""
 
     def _credential_path(self) -> str | None:
-        method = self.config.auto_auth.method
-        key = {"kubernetes": "token_path", "jwt": "path",
-               "token_file": "token_file_path"}.get(method.type)
-        value = method.params.get(key) if key else None
-        return str(value) if value else None
+        return credential_path(self.config.auto_auth.method)
+
+    def close(self) -> None:
+        """Release the Vault connection pool (no request is made)."""
+        if self._vault is not None:
+            self._vault.close()
 
     # -- secrets -----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from s4e_secret_agent.runner import (
     EVENT_REFRESH,
     EVENT_STOP,
     Runner,
+    credential_path,
 )
 
 if TYPE_CHECKING:
@@ -104,18 +105,15 @@ def run_init(config: AgentConfig) -> None:
     _run_in_thread(runner, runner.run_init, grace=_STOP_GRACE)
     if runner.stop.is_set():
         raise KeyboardInterrupt
-    if runner._vault is not None:
-        runner._vault.close()
+    runner.close()
 
 
 def _watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, str]:
     """Files whose change matters -> the event to post."""
     paths: dict[str, str] = {}
-    method = config.auto_auth.method
-    for key in ("token_path", "path", "token_file_path"):
-        value = method.params.get(key)
-        if isinstance(value, str) and value:
-            paths[os.path.abspath(value)] = EVENT_CREDENTIALS_CHANGED
+    credential = credential_path(config.auto_auth.method)
+    if credential:
+        paths[os.path.abspath(credential)] = EVENT_CREDENTIALS_CHANGED
     for name in (sources.config_file, sources.annotations_file):
         if name:
             paths[os.path.abspath(name)] = EVENT_CONFIG_CHANGED
