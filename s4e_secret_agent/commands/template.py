@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from s4e_secret_agent.errors import ConfigError, SecretNotFoundError
     from s4e_secret_agent.template import RenderContext, Template
-    from s4e_secret_agent.template.functions import normalize_secret_path
+    from s4e_secret_agent.template.funcs.vault import normalize_secret_path
     from s4e_secret_agent.template.values import Number
 
     try:

@@ -14,59 +14,13 @@ the engine exposes it to the template the way consul-template does (``.Data``, `
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
+from s4e_secret_agent.template.context import DEFAULT_CONTEXT, RenderContext, SecretRef
 
 __all__ = ["RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
-
-
-def _no_secret(path: str, args: tuple[str, ...]) -> Any:
-    del args
-    raise TemplateError(f"no Vault access is configured to read {path!r}")
-
-
-def _no_list(path: str) -> Any:
-    raise TemplateError(f"no Vault access is configured to list {path!r}")
-
-
-def _no_env(name: str) -> str | None:
-    del name
-    return None
-
-
-def _no_file(path: str) -> str:
-    raise TemplateError(f"no file access is configured to read {path!r}")
-
-
-@dataclass(frozen=True)
-class RenderContext:
-    """Where a render gets its data from (all injected; the engine itself does no I/O)."""
-
-    secret: Callable[[str, tuple[str, ...]], Any] = _no_secret
-    secrets: Callable[[str], Any] = _no_list
-    # name -> value; None (or "") when unset. Only envOrDefault tells None from "".
-    env: Callable[[str], str | None] = _no_env
-    file: Callable[[str], str] = _no_file
-    error_on_missing_key: bool = False
-    now: Callable[[], float] = time.time
-
-
-_DEFAULT_CONTEXT = RenderContext()
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """A literal ``secret``/``secrets`` call found by static analysis."""
-
-    kind: str  # "secret" or "secrets"
-    path: str
-    args: tuple[str, ...] = ()
-    line: int = 0
-    col: int = 0
 
 
 @dataclass
@@ -84,7 +38,7 @@ class Template:
     def parse(cls, text: str, name: str = "", left_delim: str = "{{",
               right_delim: str = "}}", *, error_on_missing_key: bool = False) -> Template:
         """Parse ``text``; raises :class:`TemplateError` with Go's message on bad syntax."""
-        from s4e_secret_agent.template.functions import function_names
+        from s4e_secret_agent.template.funcs import function_names
         from s4e_secret_agent.template.parse import parse_templates
 
         try:
@@ -98,11 +52,11 @@ class Template:
     def render(self, ctx: RenderContext | None = None) -> str:
         """Execute the template; returns the output text."""
         from s4e_secret_agent.template.execute import Executor
-        from s4e_secret_agent.template.functions import template_funcs
+        from s4e_secret_agent.template.funcs import DEFAULT_FUNCTIONS
         from s4e_secret_agent.template.values import MISSING
 
-        ctx = ctx or _DEFAULT_CONTEXT
-        executor = Executor(self._trees, self.name, template_funcs(),
+        ctx = ctx or DEFAULT_CONTEXT
+        executor = Executor(self._trees, self.name, DEFAULT_FUNCTIONS,
                             error_on_missing_key=ctx.error_on_missing_key
                             or self.error_on_missing_key,
                             text=self.text, ctx=ctx)

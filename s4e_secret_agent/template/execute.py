@@ -8,19 +8,32 @@ their scopes, and the ``template: NAME:LINE:COL: executing "NAME" at <...>: ...`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
 from s4e_secret_agent.template import parse as p
 from s4e_secret_agent.template.gofmt import format_value, go_quote
+from s4e_secret_agent.template.gostrconv import go_parse_float, go_parse_int
+from s4e_secret_agent.template.signature import (
+    ANY,
+    BOOL,
+    INT,
+    LIST,
+    MAP,
+    STRING,
+    STRINGS,
+    VALUE,
+    FuncError,
+    GoFunc,
+)
 from s4e_secret_agent.template.values import (
     MISSING,
     GoMethodValue,
     GoStruct,
     NilPointer,
     Number,
+    RangeChannel,
     StringList,
     StringMap,
     Uint8,
@@ -29,7 +42,8 @@ from s4e_secret_agent.template.values import (
 )
 
 if TYPE_CHECKING:
-    from s4e_secret_agent.template import RenderContext
+    from s4e_secret_agent.template.context import RenderContext
+    from s4e_secret_agent.template.funcs import FunctionTable
 
 # Go allows 100000 nested template calls; Python's stack does not, so we stop far earlier.
 MAX_TEMPLATE_DEPTH = 100
@@ -47,37 +61,12 @@ class ExecError(TemplateError):
         self.column = column
 
 
-class FuncError(Exception):
-    """Raised by a template function: becomes ``error calling NAME: <message>``."""
-
-
 class _Break(Exception):
     pass
 
 
 class _Continue(Exception):
     pass
-
-
-# Parameter kinds of Go function signatures (what validateType checks against).
-ANY = "interface {}"
-VALUE = "reflect.Value"
-STRING = "string"
-INT = "int"
-BOOL = "bool"
-LIST = "[]interface {}"
-STRINGS = "[]string"
-MAP = "map[string]interface {}"
-
-
-@dataclass(frozen=True, slots=True)
-class GoFunc:
-    """A template function with its Go signature (parameter kinds, variadic tail)."""
-
-    fn: Callable[..., Any]
-    params: tuple[str, ...]
-    variadic: str | None = None
-    needs_state: bool = False
 
 
 def validate_arg(value: Any, kind: str) -> Any:
@@ -151,7 +140,7 @@ class Scope:
 class Executor:
     """One execution of a template set: output buffer, options, function table."""
 
-    def __init__(self, trees: dict[str, p.Tree], parse_name: str, funcs: dict[str, GoFunc],
+    def __init__(self, trees: dict[str, p.Tree], parse_name: str, funcs: FunctionTable,
                  *, error_on_missing_key: bool, text: str, ctx: RenderContext) -> None:
         self.trees = trees
         self.parse_name = parse_name
@@ -707,23 +696,6 @@ class _NoFinal:
 _NO_FINAL: Any = _NoFinal()
 
 
-class RangeChannel:
-    """What ``loop`` returns: a receive-only channel of int64 (ranged over once)."""
-
-    __slots__ = ("start", "stop")
-
-    def __init__(self, start: int, stop: int) -> None:
-        self.start = start
-        self.stop = stop
-
-    def values(self) -> Iterator[Any]:
-        from s4e_secret_agent.template.values import Int64
-
-        for i in range(self.start, self.stop):
-            yield Int64(i)
-
-
-
 def _method_of(receiver: Any, name: str) -> GoFunc | None:
     if isinstance(receiver, Number):
         if name == "String":
@@ -743,12 +715,8 @@ def _method_of(receiver: Any, name: str) -> GoFunc | None:
 
 
 def _number_int64(n: Number) -> Any:
-    from s4e_secret_agent.template.functions import go_parse_int
-
     return go_parse_int(n.text, 10, "ParseInt")
 
 
 def _number_float64(n: Number) -> Any:
-    from s4e_secret_agent.template.functions import go_parse_float
-
     return go_parse_float(n.text)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from s4e_secret_agent.template import parse as p
 
 if TYPE_CHECKING:
-    from s4e_secret_agent.template import SecretRef
+    from s4e_secret_agent.template.context import SecretRef
 
 
 def _children(node: p.Node) -> Iterator[p.Node]:
@@ -33,8 +33,8 @@ def _children(node: p.Node) -> Iterator[p.Node]:
 
 
 def find_secret_refs(trees: dict[str, Any], text: str) -> list[SecretRef]:
-    from s4e_secret_agent.template import SecretRef
-    from s4e_secret_agent.template.functions import normalize_secret_path
+    from s4e_secret_agent.template.context import SecretRef
+    from s4e_secret_agent.template.funcs.vault import normalize_secret_path
 
     refs: list[SecretRef] = []
     seen: set[tuple[str, str, tuple[str, ...]]] = set()

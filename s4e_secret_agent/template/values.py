@@ -28,7 +28,7 @@ typed nil pointer             :class:`NilPointer`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -155,6 +155,20 @@ class GoTime:
         self.text = text
 
 
+class RangeChannel:
+    """What ``loop`` returns: a receive-only channel of int64 (ranged over once)."""
+
+    __slots__ = ("start", "stop")
+
+    def __init__(self, start: int, stop: int) -> None:
+        self.start = start
+        self.stop = stop
+
+    def values(self) -> Iterator[Any]:
+        for i in range(self.start, self.stop):
+            yield Int64(i)
+
+
 class GoMethodValue:
     """Something with Go methods callable from a template (``scratch``, json.Number, ...)."""
 
@@ -240,3 +254,10 @@ def int_kind(value: Any) -> str:
     if isinstance(value, (str, Number)):
         return "string"
     return ""
+
+
+def scalar(value: Any) -> Any:
+    """A JSON number as its text (how Go compares and prints a ``json.Number``), else as is."""
+    if isinstance(value, Number):
+        return value.text
+    return value

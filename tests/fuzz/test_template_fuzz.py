@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from s4e_secret_agent.errors import TemplateError
 from s4e_secret_agent.template import RenderContext, Template, decode_json
-from s4e_secret_agent.template.functions import function_names
+from s4e_secret_agent.template.funcs import function_names
 from tests.fuzz import examples
 
 ENVELOPE = decode_json(

@@ -17,7 +17,7 @@ from s4e_secret_agent.errors import TemplateError
 from s4e_secret_agent.template import RenderContext, Template
 from s4e_secret_agent.template import parse as p
 from s4e_secret_agent.template.execute import Executor
-from s4e_secret_agent.template.functions import template_funcs
+from s4e_secret_agent.template.funcs import DEFAULT_FUNCTIONS
 from s4e_secret_agent.template.values import MISSING
 
 TVAL: dict[str, Any] = {
@@ -33,7 +33,7 @@ TVAL: dict[str, Any] = {
 def execute(text: str, data: Any = MISSING, *, name: str = "", left: str = "{{",
             right: str = "}}") -> str:
     tmpl = Template.parse(text, name=name, left_delim=left, right_delim=right)
-    executor = Executor(tmpl._trees, name, template_funcs(), error_on_missing_key=False,
+    executor = Executor(tmpl._trees, name, DEFAULT_FUNCTIONS, error_on_missing_key=False,
                         text=text, ctx=RenderContext())
     return executor.execute(name, data)
 

@@ -12,8 +12,8 @@ import math
 import re
 from typing import Any
 
-from s4e_secret_agent.template.execute import FuncError
 from s4e_secret_agent.template.gofmt import format_float
+from s4e_secret_agent.template.signature import FuncError
 from s4e_secret_agent.template.values import (
     MISSING,
     GoStruct,
@@ -129,10 +129,10 @@ def sorted_v2_keys(mapping: dict[Any, Any]) -> list[Any]:
     return sorted(mapping, key=cmp_to_key(_v2_key_cmp))
 
 
+
+
 # --------------------------------------------------------------------------------------------
 # toYAML
-
-
 def _prepare(value: Any) -> Any:
     """Convert template values to plain Python objects for the YAML representer."""
     if value is None or value is MISSING or isinstance(value, NilPointer):

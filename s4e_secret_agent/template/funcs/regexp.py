@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from s4e_secret_agent.template.execute import FuncError
+from s4e_secret_agent.template.signature import FuncError
 
 _POSIX_CLASSES = {
     "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7F", "blank": "\\t ",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from s4e_secret_agent.template.execute import ANY, INT, LIST, MAP, STRING, FuncError, GoFunc
 from s4e_secret_agent.template.gofmt import format_value
+from s4e_secret_agent.template.signature import ANY, INT, MAP, STRING, FuncError, GoFunc
 from s4e_secret_agent.template.values import MISSING, Number, StringList, is_true
 
 
@@ -200,9 +200,9 @@ def _trim_all(cutset: str, s: str) -> str:
 
 
 def _title(s: str) -> str:
-    from s4e_secret_agent.template.functions import ct_to_title
+    from s4e_secret_agent.template.gostrings import to_title
 
-    return ct_to_title(s)
+    return to_title(s)
 
 
 def _nospace(s: str) -> str:
@@ -287,39 +287,12 @@ _SPRIG: dict[str, GoFunc] = {
     "sortAlpha": GoFunc(_sort_alpha, (ANY,)),
 }
 
-# Every Sprig function name consul-template registers (as "sprig_<name>"); the ones not in
-# _SPRIG parse, so shared templates load, but fail when called.
-_ALL_SPRIG_TEXT = """
-hello ago date date_in_zone date_modify dateInZone dateModify duration durationRound htmlDate
-htmlDateInZone must_date_modify mustDateModify mustToDate now toDate unixEpoch abbrev abbrevboth
-trunc trim upper lower title untitle substr repeat trimall trimAll trimSuffix trimPrefix nospace
-initials randAlphaNum randAlpha randAscii randNumeric swapcase shuffle snakecase camelcase
-kebabcase wrap wrapWith contains hasPrefix hasSuffix quote squote cat indent nindent replace
-plural sha1sum sha256sum adler32sum toString atoi int64 int float64 seq toDecimal split splitList
-splitn toStrings until untilStep add1 add sub div mod mul randInt add1f addf subf divf mulf
-biggest max min maxf minf ceil floor round join sortAlpha default empty coalesce all any compact
-mustCompact fromJson toJson toPrettyJson toRawJson mustFromJson mustToJson mustToPrettyJson
-mustToRawJson ternary deepCopy mustDeepCopy typeOf typeIs typeIsLike kindOf kindIs deepEqual env
-expandenv getHostByName base dir clean ext isAbs osBase osClean osDir osExt osIsAbs b64enc b64dec
-b32enc b32dec tuple list dict get set unset hasKey pluck keys pick omit merge mergeOverwrite
-mustMerge mustMergeOverwrite values append push mustAppend mustPush prepend mustPrepend first
-mustFirst rest mustRest last mustLast initial mustInitial reverse mustReverse uniq mustUniq
-without mustWithout has mustHas slice mustSlice concat dig chunk mustChunk bcrypt htpasswd
-genPrivateKey derivePassword buildCustomCert genCA genCAWithKey genSelfSignedCert
-genSelfSignedCertWithKey genSignedCert genSignedCertWithKey encryptAES decryptAES randBytes uuidv4
-semver semverCompare fail regexMatch mustRegexMatch regexFindAll mustRegexFindAll regexFind
-mustRegexFind regexReplaceAll mustRegexReplaceAll regexReplaceAllLiteral
-mustRegexReplaceAllLiteral regexSplit mustRegexSplit regexQuoteMeta urlParse urlJoin
-"""
-_ALL_SPRIG = _ALL_SPRIG_TEXT.split()
 
-SPRIG_NAMES = frozenset("sprig_" + name for name in (*_SPRIG, *_ALL_SPRIG))
-del LIST
+def functions() -> dict[str, GoFunc]:
+    from s4e_secret_agent.template.funcs import GROUPS
 
-
-def sprig_funcs() -> dict[str, GoFunc]:
     funcs = {"sprig_" + name: fn for name, fn in _SPRIG.items()}
-    for name in SPRIG_NAMES:
+    for name in GROUPS["sprig"]:
         if name not in funcs:
             funcs[name] = GoFunc(_not_implemented(name), (), ANY)
     return funcs
