@@ -6,7 +6,8 @@ TTL 24 h), all started within one minute (a rollout), over simulated hours, and 
 requests they send to Vault: logins, token renewals, KV reads, lease renewals and database
 credential reads (first read and rotations).
 
-The schedule comes from the agent's own timing functions in ``s4e_secret_agent.leases``; only
+The schedule comes from the agent's own timing functions in
+``s4e_secret_agent.runtime.leases``; only
 Vault's answers are modelled (a renewal returns the requested ttl, capped by the max TTL; Vault
 is always up). Because nothing in the fleet interacts when Vault is up, each timer's sequence
 of events is independent, so the simulator walks each timer to the end of the study instead of
@@ -45,7 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from s4e_secret_agent.leases import (
+from s4e_secret_agent.runtime.leases import (
     DEFAULT_POLICY,
     Action,
     LeaseInfo,

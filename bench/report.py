@@ -40,7 +40,7 @@ def machine() -> dict[str, Any]:
         pass
     bao = "unknown"
     try:
-        from s4e_secret_agent.devserver import bao_binary
+        from s4e_secret_agent.tools.devserver import bao_binary
 
         bao = subprocess.run([bao_binary(), "version"], capture_output=True, text=True,
                              timeout=30).stdout.strip()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s4e_secret_agent.devserver import OpenBaoDevServer, free_port
+from s4e_secret_agent.tools.devserver import OpenBaoDevServer, free_port
 
 ROLE = "bench"
 POLICY = "bench"
@@ -89,7 +89,7 @@ class Stack:
         return self.postgres is not None
 
     def client(self) -> Any:
-        from s4e_secret_agent.vault import new_client
+        from s4e_secret_agent.vault.client import new_client
 
         return new_client(self.address, ROOT_TOKEN)
 
@@ -109,14 +109,14 @@ class Stack:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _start(self) -> None:
-        from s4e_secret_agent.bootstrap import (
+        from s4e_secret_agent.tools.bootstrap import (
             DB_CREATION_STATEMENT,
             AppRoleOptions,
             BootstrapOptions,
             PostgresOptions,
             bootstrap,
         )
-        from s4e_secret_agent.devpostgres import PostgresCluster, postgres_available
+        from s4e_secret_agent.tools.devpostgres import PostgresCluster, postgres_available
 
         # The two servers start in parallel: PostgreSQL's initdb is the slow part.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -245,6 +245,6 @@ def our_agent_argv(mode: str, config: Path, *, metrics: bool = True) -> list[str
 
 
 def bao_agent_argv(config: Path) -> list[str]:
-    from s4e_secret_agent.devserver import bao_binary
+    from s4e_secret_agent.tools.devserver import bao_binary
 
     return [bao_binary(), "agent", f"-config={config}", "-log-level=warn"]

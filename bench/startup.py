@@ -25,11 +25,11 @@ INIT_MODULES = (
     "s4e_secret_agent.commands.init",
     "s4e_secret_agent.commands._common",
     "s4e_secret_agent.config.load",
-    "s4e_secret_agent.service",
-    "s4e_secret_agent.runner",
-    "s4e_secret_agent.vault",
+    "s4e_secret_agent.runtime.lifecycle",
+    "s4e_secret_agent.runtime.runner",
+    "s4e_secret_agent.vault.client",
     "s4e_secret_agent.template",
-    "s4e_secret_agent.writer",
+    "s4e_secret_agent.runtime.writer",
 )
 HVAC_SCRIPT = Path(__file__).with_name("hvac_init.py")
 
@@ -206,10 +206,10 @@ SIDECAR_IMPORT_STEPS = (
     "s4e_secret_agent.cli",
     "s4e_secret_agent.config.load",
     "s4e_secret_agent.template",
-    "s4e_secret_agent.vault",
-    "s4e_secret_agent.runner",
-    "s4e_secret_agent.service",
-    "s4e_secret_agent.telemetry",
+    "s4e_secret_agent.vault.client",
+    "s4e_secret_agent.runtime.runner",
+    "s4e_secret_agent.runtime.lifecycle",
+    "s4e_secret_agent.telemetry.metrics",
     "s4e_secret_agent.commands.sidecar",
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from s4e_secret_agent.telemetry import metrics_reference_markdown
+from s4e_secret_agent.telemetry.metrics import metrics_reference_markdown
 
 BEGIN = "<!-- BEGIN GENERATED METRICS -->\n"
 END = "<!-- END GENERATED METRICS -->"

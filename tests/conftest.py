@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from s4e_secret_agent.bootstrap import BootstrapReport
+from s4e_secret_agent.tools.bootstrap import BootstrapReport
 from tests.testbed.faultproxy import FaultProxy
 from tests.testbed.kubernetes import KubernetesAPI, configure_vault_kubernetes_auth
 from tests.testbed.openbao import OpenBaoServer
@@ -134,13 +134,13 @@ def fault_proxy(openbao: OpenBaoServer) -> Iterator[FaultProxy]:
 
 def _bootstrap_session_server(openbao: OpenBaoServer, kubernetes_api: KubernetesAPI,
                               postgres: PostgresCluster | None) -> BootstrapReport:
-    from s4e_secret_agent.bootstrap import (
+    from s4e_secret_agent.tools.bootstrap import (
         BootstrapOptions,
         KubernetesOptions,
         PostgresOptions,
         bootstrap,
     )
-    from s4e_secret_agent.vault import new_client
+    from s4e_secret_agent.vault.client import new_client
 
     options = BootstrapOptions(
         auth="both",

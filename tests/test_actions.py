@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from s4e_secret_agent.actions import (
+from s4e_secret_agent.config.model import ExecConfig, SignalConfig, TemplateConfig
+from s4e_secret_agent.runtime.actions import (
     CommandAction,
     SignalAction,
     actions_for,
@@ -25,7 +26,6 @@ from s4e_secret_agent.actions import (
     prepare_command,
     run_actions,
 )
-from s4e_secret_agent.config.model import ExecConfig, SignalConfig, TemplateConfig
 
 RECORDER = textwrap.dedent("""
     import signal, sys, time
@@ -157,7 +157,7 @@ def test_not_permitted_to_signal(recorder: Recorder, tmp_path: Path) -> None:
         pid_file.write_text("1")
         target = f"pid_file={str(pid_file)!r}"
     code = textwrap.dedent(f"""
-        from s4e_secret_agent.actions import SignalAction, run_actions
+        from s4e_secret_agent.runtime.actions import SignalAction, run_actions
         {drop}
         (r,) = run_actions([SignalAction("t", "SIGHUP", {target})])
         print(r.ok, r.detail)

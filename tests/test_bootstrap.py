@@ -15,7 +15,14 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from s4e_secret_agent.bootstrap import (
+from s4e_secret_agent.errors import (
+    ExitCode,
+    PermissionDeniedError,
+    UsageError,
+    VaultError,
+    VaultUnavailableError,
+)
+from s4e_secret_agent.tools.bootstrap import (
     SECRETS,
     AppRoleOptions,
     BootstrapOptions,
@@ -26,14 +33,7 @@ from s4e_secret_agent.bootstrap import (
     parse_duration,
     policy_hcl,
 )
-from s4e_secret_agent.errors import (
-    ExitCode,
-    PermissionDeniedError,
-    UsageError,
-    VaultError,
-    VaultUnavailableError,
-)
-from s4e_secret_agent.vault import new_client
+from s4e_secret_agent.vault.client import new_client
 from tests.testbed.kubernetes import KubernetesAPI, ServiceAccountIssuer
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.ports import free_port

@@ -40,7 +40,7 @@ SKIP_MARK = "<!-- docs-test: skip -->"
 
 # Blocks on pages owned elsewhere that cannot run as they stand: (page, first line) -> why.
 NOT_RUNNABLE: dict[tuple[str, str], str] = {
-    ("bootstrap.md", "from s4e_secret_agent.bootstrap import BootstrapOptions, "
+    ("bootstrap.md", "from s4e_secret_agent.tools.bootstrap import BootstrapOptions, "
                      "KubernetesOptions, bootstrap"): "needs a Vault address and admin token",
     ("testing.md", "token = kubernetes_api.token(\"s4e-core\")                     "
                    "# projected, namespace s4e"): "uses test fixtures",
@@ -287,7 +287,7 @@ def test_not_runnable_list_names_existing_blocks() -> None:
 
 
 def test_metric_names_in_the_docs_exist() -> None:
-    from s4e_secret_agent.telemetry import COMPAT_METRICS, METRICS
+    from s4e_secret_agent.telemetry.metrics import COMPAT_METRICS, METRICS
 
     exposed = {m.name for m in COMPAT_METRICS}
     for spec in METRICS:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from s4e_secret_agent.config.model import ConfigSources
-from s4e_secret_agent.doctor import (
+from s4e_secret_agent.tools.doctor import (
     decode_jwt,
     diagnose,
     parse_certificate,

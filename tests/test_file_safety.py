@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from s4e_secret_agent.bootstrap import BootstrapReport
+from s4e_secret_agent.tools.bootstrap import BootstrapReport
 from tests.integration.conftest import AgentRun, run_agent
 from tests.integration.sidecar import Sidecar, wait_for
 from tests.testbed.kubernetes import KubernetesAPI

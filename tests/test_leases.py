@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from s4e_secret_agent.config.model import AgentConfig, RotationOverlap, TemplateSettings
 from s4e_secret_agent.errors import ConfigError
-from s4e_secret_agent.leases import (
+from s4e_secret_agent.runtime.leases import (
     DEFAULT_POLICY,
     Action,
     LeaseInfo,
@@ -361,7 +361,7 @@ def test_static_retry_backs_off_up_to_the_refresh_interval() -> None:
 def test_module_example_runs() -> None:
     import doctest
 
-    from s4e_secret_agent import leases
+    from s4e_secret_agent.runtime import leases
 
     failed, tried = doctest.testmod(leases, raise_on_error=False, report=True)
     assert tried > 5

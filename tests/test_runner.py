@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from s4e_secret_agent import leases
 from s4e_secret_agent.config.model import (
     AgentConfig,
     AuthMethodConfig,
@@ -29,9 +28,10 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.runner import Runner, SecretKey
+from s4e_secret_agent.runtime import leases
+from s4e_secret_agent.runtime.runner import Runner, SecretKey
 from s4e_secret_agent.template import decode_json
-from s4e_secret_agent.vault import LeaseInfo, SecretResponse, TokenInfo
+from s4e_secret_agent.vault.client import LeaseInfo, SecretResponse, TokenInfo
 
 
 @dataclass

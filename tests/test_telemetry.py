@@ -34,7 +34,7 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.telemetry import (
+from s4e_secret_agent.telemetry.metrics import (
     COMPAT_METRICS,
     METRICS,
     OPERATIONS,
@@ -499,7 +499,7 @@ def test_parse_listen_rejects(text: str) -> None:
 
 def test_import_does_not_load_prometheus_client_http_server_or_subprocess() -> None:
     """Init mode imports these modules but never serves metrics: it must not pay for them."""
-    code = ("import sys, s4e_secret_agent.telemetry, s4e_secret_agent.actions;"
+    code = ("import sys, s4e_secret_agent.telemetry.metrics, s4e_secret_agent.runtime.actions;"
             "print(sorted(m for m in sys.modules if m.startswith(('prometheus_client', "
             "'http.server', 'wsgiref', 'subprocess', 'tempfile'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -540,7 +540,7 @@ def test_documented_yaml_parses_and_names_real_metrics(page: str) -> None:
 @pytest.mark.integration
 def test_vault_client_requests_are_counted_against_real_openbao(openbao: OpenBaoServer) -> None:
     from s4e_secret_agent.config.model import VaultConfig
-    from s4e_secret_agent.vault import VaultClient
+    from s4e_secret_agent.vault.client import VaultClient
 
     path = f"secret/data/s4e-telemetry-{uuid.uuid4().hex[:8]}"
     openbao.client().secrets.kv.v2.create_or_update_secret(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from s4e_secret_agent import devpostgres as postgres_module
+from s4e_secret_agent.tools import devpostgres as postgres_module
 from tests.testbed.postgres import PostgresCluster
 
 pytestmark = pytest.mark.postgres

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from s4e_secret_agent import writer
 from s4e_secret_agent.errors import ConfigError, WriteError
-from s4e_secret_agent.writer import check_writable, read_current, resolve_owner, write_file
+from s4e_secret_agent.runtime import writer
+from s4e_secret_agent.runtime.writer import check_writable, read_current, resolve_owner, write_file
 
 SECRET = b"password: s3cr3t-value-that-must-never-be-logged\n"
 IS_ROOT = os.geteuid() == 0

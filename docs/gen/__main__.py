@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     import importlib.util
 
     from s4e_secret_agent.config import reference
-    from s4e_secret_agent.telemetry import metrics_reference_markdown
+    from s4e_secret_agent.telemetry.metrics import metrics_reference_markdown
 
     check = "--check" in argv
     changed = [*cli_reference.update(write=not check),

@@ -11,7 +11,7 @@ def load_for_run(args: argparse.Namespace) -> tuple[AgentConfig, ConfigSources]:
     """Load the configuration named by the command line; apply its log settings."""
     from s4e_secret_agent.config.cli_options import config_sources_from_args
     from s4e_secret_agent.logs import setup_logging
-    from s4e_secret_agent.service import load_and_report
+    from s4e_secret_agent.runtime.lifecycle import load_and_report
 
     sources = config_sources_from_args(args)
     config = load_and_report(sources)

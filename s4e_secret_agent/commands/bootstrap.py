@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from s4e_secret_agent import bootstrap as bs
     from s4e_secret_agent.errors import UsageError
-    from s4e_secret_agent.vault import new_client
+    from s4e_secret_agent.tools import bootstrap as bs
+    from s4e_secret_agent.vault.client import new_client
 
     address = args.address or _env("VAULT_ADDR", "BAO_ADDR")
     if not address:

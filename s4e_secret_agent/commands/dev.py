@@ -97,16 +97,16 @@ def run(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from s4e_secret_agent.bootstrap import (
+    from s4e_secret_agent.config.model import ConfigSources
+    from s4e_secret_agent.runtime.lifecycle import load_and_report, run_init, run_sidecar
+    from s4e_secret_agent.tools.bootstrap import (
         AppRoleOptions,
         BootstrapOptions,
         PostgresOptions,
         bootstrap,
     )
-    from s4e_secret_agent.config.model import ConfigSources
-    from s4e_secret_agent.devserver import OpenBaoDevServer
-    from s4e_secret_agent.service import load_and_report, run_init, run_sidecar
-    from s4e_secret_agent.vault import new_client
+    from s4e_secret_agent.tools.devserver import OpenBaoDevServer
+    from s4e_secret_agent.vault.client import new_client
 
     base = Path(args.dir).resolve()
     for sub in ("templates", "secrets", "approle"):
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_postgres(stack: contextlib.ExitStack) -> Any:
-    from s4e_secret_agent.devpostgres import PostgresCluster, postgres_available
+    from s4e_secret_agent.tools.devpostgres import PostgresCluster, postgres_available
 
     if not postgres_available():
         _say("PostgreSQL server binaries not found: skipping dynamic database credentials")

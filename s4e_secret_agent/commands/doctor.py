@@ -24,8 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from s4e_secret_agent.config.cli_options import config_sources_from_args
-    from s4e_secret_agent.doctor import diagnose
     from s4e_secret_agent.logs import setup_logging
+    from s4e_secret_agent.tools.doctor import diagnose
 
     # Every finding is in the report; the client's own log lines would only repeat them.
     if args.log_level is None:

@@ -17,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from s4e_secret_agent.commands._common import load_for_run
-    from s4e_secret_agent.service import run_init
+    from s4e_secret_agent.runtime.lifecycle import run_init
 
     config, _ = load_for_run(args)
     run_init(config)

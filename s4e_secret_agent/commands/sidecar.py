@@ -17,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from s4e_secret_agent.commands._common import load_for_run
-    from s4e_secret_agent.service import load_and_report, run_sidecar
+    from s4e_secret_agent.runtime.lifecycle import load_and_report, run_sidecar
 
     config, sources = load_for_run(args)
     run_sidecar(config, sources, reload_config=lambda: load_and_report(sources))

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from s4e_secret_agent.config.model import AgentConfig, TemplateConfig, VaultConfig
 from s4e_secret_agent.errors import AgentError, VaultError
-from s4e_secret_agent.runner import Runner
+from s4e_secret_agent.runtime.runner import Runner
 from s4e_secret_agent.template import decode_json
-from s4e_secret_agent.vault import LeaseInfo, SecretResponse, TokenInfo, VaultClient
+from s4e_secret_agent.vault.client import LeaseInfo, SecretResponse, TokenInfo, VaultClient
 from tests.fuzz import examples
 
 ADDRESS = "https://vault.fuzz.test:8200"

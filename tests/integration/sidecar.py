@@ -77,14 +77,15 @@ class Sidecar:
                 out.append({"message": line, "level": "raw"})
         return out
 
-    def events(self, name: str, logger: str = "s4e_secret_agent.runner") -> list[dict[str, Any]]:
+    def events(self, name: str,
+               logger: str = "s4e_secret_agent.runtime.runner") -> list[dict[str, Any]]:
         """Log records of one event kind from one logger (the runner's by default)."""
         return [r for r in self.records()
                 if r.get("event") == name and r.get("logger", logger) == logger]
 
     def logins(self) -> list[dict[str, Any]]:
         """One record per login (the Vault module logs each, with accessor and ttl)."""
-        return self.events("login", "s4e_secret_agent.vault")
+        return self.events("login", "s4e_secret_agent.vault.client")
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:

@@ -171,10 +171,11 @@ def test_changed_kv_secret_is_rerendered_and_the_app_signalled_once(
         assert a.read_text() == "A=first-value"
         first_mtime = a.stat().st_mtime_ns
         # Unchanged secret: several re-reads (interval 1 s), no write, no signal.
-        wait_for(lambda: agent.events("action", "s4e_secret_agent.actions"), 5,
+        wait_for(lambda: agent.events("action", "s4e_secret_agent.runtime.actions"), 5,
                  what="first render's signal")
         signals_at_start = _hups(hups)
-        wait_for(lambda: len(agent.events("vault_request", "s4e_secret_agent.vault")) > 8, 15,
+        wait_for(lambda: len(agent.events("vault_request",
+                                          "s4e_secret_agent.vault.client")) > 8, 15,
                  what="re-reads")
         time.sleep(2.5)
         assert a.stat().st_mtime_ns == first_mtime

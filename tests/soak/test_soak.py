@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from s4e_secret_agent.bootstrap import BootstrapReport
+from s4e_secret_agent.tools.bootstrap import BootstrapReport
 from tests.soak.harness import FAULT_KINDS, run_soak
 from tests.testbed.kubernetes import KubernetesAPI
 from tests.testbed.openbao import OpenBaoServer

@@ -1,6 +1,6 @@
 """A real OpenBao dev server (``bao server -dev``) on a free loopback port, for tests.
 
-The process handling lives in the package (``s4e_secret_agent.devserver``, also used by
+The process handling lives in the package (``s4e_secret_agent.tools.devserver``, also used by
 ``s4e-secret-agent dev``); this adds test conveniences: an hvac client, the ``bao`` CLI, seal.
 """
 
@@ -10,7 +10,7 @@ import os
 import subprocess
 from typing import Any
 
-from s4e_secret_agent.devserver import OpenBaoDevServer, bao_binary
+from s4e_secret_agent.tools.devserver import OpenBaoDevServer, bao_binary
 
 __all__ = ["OpenBaoServer", "bao_binary"]
 

@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL cluster for the tests (the launcher lives in the package, where
 ``s4e-secret-agent dev`` uses it too)."""
 
-from s4e_secret_agent.devpostgres import (
+from s4e_secret_agent.tools.devpostgres import (
     ADMIN_USER,
     DATABASE,
     PostgresCluster,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from s4e_secret_agent.config.model import VaultConfig
-from s4e_secret_agent.vault import RequestEvent, VaultClient
+from s4e_secret_agent.vault.client import RequestEvent, VaultClient
 from tests.testbed.openbao import OpenBaoServer
 
 

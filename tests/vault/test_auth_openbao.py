@@ -14,7 +14,7 @@ import pytest
 
 from s4e_secret_agent.config.model import AuthMethodConfig
 from s4e_secret_agent.errors import AuthError, ConfigError
-from s4e_secret_agent.vault import VaultClient
+from s4e_secret_agent.vault.client import VaultClient
 from tests.testbed.kubernetes import KubernetesAPI
 from tests.testbed.openbao import OpenBaoServer
 from tests.vault.conftest import Recorder

@@ -18,7 +18,7 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.vault import VaultClient
+from s4e_secret_agent.vault.client import VaultClient
 from tests.testbed.faultproxy import FaultProxy
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.ports import free_port
@@ -254,7 +254,7 @@ def test_ui_mounts_denied_falls_back_to_reading_path_as_given(
         path="fallback", secret={"x": "1"}, mount_point=mounts.kv2)
     fault_proxy.fail("/v1/sys/internal/ui/mounts/", 403)
     client, recorder = make_client(token=openbao.root_token, address=fault_proxy.address)
-    with (caplog.at_level(logging.WARNING, logger="s4e_secret_agent.vault"),
+    with (caplog.at_level(logging.WARNING, logger="s4e_secret_agent.vault.client"),
           pytest.raises(SecretNotFoundError) as caught):
         client.read(f"{mounts.kv2}/fallback")
     assert caught.value.path == f"{mounts.kv2}/fallback"

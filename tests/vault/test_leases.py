@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from s4e_secret_agent.errors import VaultError
-from s4e_secret_agent.vault import VaultClient
+from s4e_secret_agent.vault.client import VaultClient
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.postgres import PostgresCluster
 from tests.vault.conftest import Recorder

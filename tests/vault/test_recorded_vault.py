@@ -25,8 +25,8 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.retry import retry_call
-from s4e_secret_agent.vault import RequestEvent, VaultClient
+from s4e_secret_agent.runtime.retry import retry_call
+from s4e_secret_agent.vault.client import RequestEvent, VaultClient
 
 RECORDED = Path(__file__).resolve().parent.parent / "recorded"
 ADDRESS = "https://vault.s4e.test:8200"

@@ -13,7 +13,7 @@ from s4e_secret_agent.errors import (
     PermissionDeniedError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.retry import RetryEvent, backoff_ceiling, next_wait, retry_call
+from s4e_secret_agent.runtime.retry import RetryEvent, backoff_ceiling, next_wait, retry_call
 
 
 class FakeClock:

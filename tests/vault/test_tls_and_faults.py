@@ -11,7 +11,7 @@ import pytest
 
 from s4e_secret_agent.config.model import VaultConfig
 from s4e_secret_agent.errors import TLSError, VaultUnavailableError, is_retryable
-from s4e_secret_agent.vault import VaultClient
+from s4e_secret_agent.vault.client import VaultClient
 from tests.testbed.faultproxy import FaultProxy, delay, drop, sealed
 from tests.testbed.kubernetes import make_tls_files
 from tests.testbed.openbao import OpenBaoServer
@@ -89,7 +89,7 @@ def test_tls_server_name_is_verified_instead_of_the_address(openbao_tls: OpenBao
 def test_tls_skip_verify_works_warns_once_and_emits_no_python_warnings(
         openbao_tls: OpenBaoServer, caplog: pytest.LogCaptureFixture) -> None:
     # pytest runs with -W error: an InsecureRequestWarning per request would fail this test.
-    with caplog.at_level(logging.WARNING, logger="s4e_secret_agent.vault"):
+    with caplog.at_level(logging.WARNING, logger="s4e_secret_agent.vault.client"):
         client = tls_client(openbao_tls, tls_skip_verify=True)
         try:
             client.lookup_self()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s4e_secret_agent.vault import kv2_read_path, parse_retry_after, vault_error_text
+from s4e_secret_agent.vault.client import kv2_read_path, parse_retry_after, vault_error_text
 
 
 @pytest.mark.parametrize(("raw", "mount", "expected"), [
@@ -76,7 +76,7 @@ def test_tls_failure_reasons_and_hints(cause: str, reason: str, hint: str) -> No
     import requests
 
     from s4e_secret_agent.config.model import VaultConfig
-    from s4e_secret_agent.vault import VaultClient
+    from s4e_secret_agent.vault.client import VaultClient
 
     exc = requests.exceptions.SSLError(
         "HTTPSConnectionPool(host='vault', port=8200): Max retries exceeded with url: "

@@ -4,7 +4,8 @@ Data flow: config -> login -> render each template; every ``secret``/``secrets``
 template goes through one cache keyed by (operation, path, arguments), so a path used by two
 templates is read once and both get the same response (never two different database users)
 -> the writer (bytes differ? write atomically) -> actions (once per cycle, in template order)
--> :mod:`s4e_secret_agent.leases` decides the next wake-up of the token and of each secret ->
+-> :mod:`s4e_secret_agent.runtime.leases` decides the next wake-up of the token and of each
+secret ->
 the loop sleeps until the earliest due time or an event (signal, file change, HTTP refresh).
 
 Only this thread talks to Vault and touches the state. Other threads (HTTP server, file
@@ -27,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from s4e_secret_agent import leases, writer
 from s4e_secret_agent.config.model import AgentConfig, AuthMethodConfig, TemplateConfig
 from s4e_secret_agent.errors import (
     AgentError,
@@ -37,13 +37,14 @@ from s4e_secret_agent.errors import (
     VaultUnavailableError,
     is_retryable,
 )
-from s4e_secret_agent.retry import RetryEvent, retry_call
+from s4e_secret_agent.runtime import leases, writer
+from s4e_secret_agent.runtime.retry import RetryEvent, retry_call
 
 if TYPE_CHECKING:
     from typing import Protocol
 
     from s4e_secret_agent.template import Template
-    from s4e_secret_agent.vault import RequestEvent, SecretResponse, TokenInfo, VaultClient
+    from s4e_secret_agent.vault.client import RequestEvent, SecretResponse, TokenInfo, VaultClient
 
     # Only for type checking: creating Protocol classes costs start-up time.
     class MetricsSink(Protocol):
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
         def clear_token(self) -> None: ...
 
 
-log = logging.getLogger("s4e_secret_agent.runner")
+log = logging.getLogger("s4e_secret_agent.runtime.runner")
 
 # Events posted to Runner.events by signal handlers, the HTTP server and the file watcher.
 EVENT_STOP = "stop"
@@ -234,7 +235,7 @@ class Runner:
     def vault(self) -> VaultClient:
         if self._vault is None:
             from s4e_secret_agent.template import decode_json
-            from s4e_secret_agent.vault import VaultClient
+            from s4e_secret_agent.vault.client import VaultClient
 
             self._vault = VaultClient(self.config.vault, decode=decode_json,
                                       on_request=self._on_request)
@@ -453,7 +454,7 @@ class Runner:
     def run_actions(self, changed: list[ParsedTemplate], *, signals: bool = True) -> None:
         if not changed:
             return
-        from s4e_secret_agent.actions import SignalAction, actions_for, run_actions
+        from s4e_secret_agent.runtime.actions import SignalAction, actions_for, run_actions
 
         todo = [a for t in changed for a in actions_for(t.config)
                 if signals or not isinstance(a, SignalAction)]
@@ -585,7 +586,7 @@ class Runner:
             return None
 
     def _loop(self) -> None:
-        from s4e_secret_agent.exit_when import exit_condition_met
+        from s4e_secret_agent.runtime.exit_when import exit_condition_met
 
         exit_when = self.config.agent.exit_when
         watch_exit = bool(exit_when.file or exit_when.process)

@@ -51,7 +51,7 @@ SUCCESS: Final = "success"
 FAILURE: Final = "failure"
 RESULTS: Final = (SUCCESS, FAILURE)
 
-#: Kinds of post-render action (see :mod:`s4e_secret_agent.actions`).
+#: Kinds of post-render action (see :mod:`s4e_secret_agent.runtime.actions`).
 ACTION_KINDS: Final = ("command", "signal")
 
 #: Vault operations timed by ``vault_request_duration_seconds``: the ``operation`` names of the

@@ -1,4 +1,4 @@
-"""Auth methods: each one only *builds* a login request; :mod:`s4e_secret_agent.vault` sends it.
+"""Auth methods: each one only *builds* a login request; :mod:`.client` sends it.
 
 Credential files are read at every login (a Kubernetes service-account token is rotated by the
 kubelet; an AppRole secret-id may be delivered late). Behaviour follows Vault Agent's
@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from s4e_secret_agent.config.model import DEFAULT_TOKEN_PATH, AuthMethodConfig
 from s4e_secret_agent.errors import AuthError, ConfigError, VaultError, is_retryable
 
-log = logging.getLogger("s4e_secret_agent.auth")
+log = logging.getLogger("s4e_secret_agent.vault.auth")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from s4e_secret_agent.devserver import free_port, wait_for_port
+from s4e_secret_agent.tools.devserver import free_port, wait_for_port
 
 PG_BIN_ROOT = Path("/usr/lib/postgresql")
 PREFERRED_MAJOR = "15"

@@ -1,4 +1,4 @@
-"""Process-level wiring around :class:`~s4e_secret_agent.runner.Runner`.
+"""Process-level wiring around :class:`~s4e_secret_agent.runtime.runner.Runner`.
 
 The runner works in its own thread; the main thread only installs the signal handlers, waits,
 and enforces the shutdown promise (SIGTERM/SIGINT: gone within a second even if the runner is
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.config.model import AgentConfig, ConfigSources
 from s4e_secret_agent.errors import AgentError
-from s4e_secret_agent.runner import (
+from s4e_secret_agent.runtime.runner import (
     EVENT_CONFIG_CHANGED,
     EVENT_CREDENTIALS_CHANGED,
     EVENT_REFRESH,
@@ -32,7 +32,7 @@ from s4e_secret_agent.runner import (
 )
 
 if TYPE_CHECKING:
-    from s4e_secret_agent.runner import ParsedTemplate
+    from s4e_secret_agent.runtime.runner import ParsedTemplate
 
 log = logging.getLogger("s4e_secret_agent")
 
@@ -174,8 +174,8 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     """``sidecar``: render, then keep everything fresh until stopped (or exit_when).
 
     ``on_ready`` is called once, when every template has been rendered the first time."""
-    from s4e_secret_agent.runner import parse_templates, secret_labels
-    from s4e_secret_agent.telemetry import AgentMetrics, HealthState, TelemetryServer
+    from s4e_secret_agent.runtime.runner import parse_templates, secret_labels
+    from s4e_secret_agent.telemetry.metrics import AgentMetrics, HealthState, TelemetryServer
 
     templates: list[ParsedTemplate] = parse_templates(config)
     health = HealthState([t.config.name for t in templates])
@@ -196,7 +196,7 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
                                  enable_quit=config.agent.enable_quit)
         server.start()
     if config.pid_file:
-        from s4e_secret_agent.writer import write_file
+        from s4e_secret_agent.runtime.writer import write_file
 
         write_file(config.pid_file, f"{os.getpid()}\n".encode(), mode=0o600)
     _start_watcher(runner, _watched_paths(config, sources))

@@ -20,7 +20,8 @@ The checks run in order and each one reports OK, WARN, FAIL or SKIP (a prerequis
    ``cleanup``: the leases the doctor created and its own token are revoked.
 
 Vault is reached through :class:`s4e_secret_agent.vault.VaultClient` (the agent's own client
-and error mapping) and logins through :mod:`s4e_secret_agent.auth`, so the doctor sees what the
+and error mapping) and logins through :mod:`s4e_secret_agent.vault.auth`, so the doctor sees what
+the
 agent would see. Nothing here is on the agent's runtime path. Secret values are never kept or
 shown: only key names, paths, policies and claims.
 """
@@ -65,7 +66,7 @@ from s4e_secret_agent.errors import (
 
 if TYPE_CHECKING:
     from s4e_secret_agent.template import SecretRef
-    from s4e_secret_agent.vault import SecretResponse, VaultClient
+    from s4e_secret_agent.vault.client import SecretResponse, VaultClient
 
 __all__ = ["FAIL", "OK", "SKIP", "WARN", "CertificateInfo", "Check", "Diagnosis",
            "DoctorReport", "JwtClaims", "decode_jwt", "diagnose", "parse_certificate",
@@ -467,7 +468,7 @@ class Diagnosis:
             self.skip(["health", "login", "token", "secrets"],
                       f"Vault is not reachable (see {failed})")
             return DoctorReport(tuple(self.checks))
-        from s4e_secret_agent.vault import VaultClient
+        from s4e_secret_agent.vault.client import VaultClient
 
         vault = VaultClient(replace(config.vault, client_timeout=self.timeout))
         try:
@@ -564,7 +565,7 @@ class Diagnosis:
     # -- 3. destinations ---------------------------------------------------------------------
 
     def check_destinations(self, config: AgentConfig) -> None:
-        from s4e_secret_agent.writer import check_writable
+        from s4e_secret_agent.runtime.writer import check_writable
 
         wanted: dict[str, tuple[bool, list[str]]] = {}
         for tmpl in config.templates:
@@ -1018,7 +1019,7 @@ class Diagnosis:
         if ref.kind == "secrets":
             self._check_list(vault, name, raw, mount, details)
             return
-        from s4e_secret_agent.vault import kv2_read_path
+        from s4e_secret_agent.vault.client import kv2_read_path
 
         target = kv2_read_path(raw, mount.path) if mount and mount.kv_version == 2 else raw
         capability = "update" if ref.args else "read"

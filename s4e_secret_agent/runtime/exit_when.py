@@ -15,7 +15,7 @@ def exit_condition_met(exit_when: ExitWhenConfig) -> bool:
     if exit_when.file and os.path.exists(exit_when.file):
         return True
     if exit_when.process:
-        from s4e_secret_agent.actions import find_processes
+        from s4e_secret_agent.runtime.actions import find_processes
 
         return not find_processes(exit_when.process)
     return False

@@ -4,7 +4,7 @@
 thread. It sends requests through hvac's ``RawAdapter`` (so the raw response text is decoded by
 an injected ``decode``, which lets the template engine keep JSON numbers exact) over a
 ``requests`` session with automatic retries switched off: retrying is the job of
-:mod:`s4e_secret_agent.retry`, the single retry layer.
+:mod:`s4e_secret_agent.runtime.retry`, the single retry layer.
 
 Every hvac/requests failure and every Vault error status is mapped here, and only here, to the
 :mod:`s4e_secret_agent.errors` hierarchy, with a message that names what to fix. Messages and
@@ -36,7 +36,6 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
-from s4e_secret_agent import auth as auth_methods
 from s4e_secret_agent.config.model import AuthMethodConfig, VaultConfig
 from s4e_secret_agent.errors import (
     AuthError,
@@ -47,11 +46,12 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
+from s4e_secret_agent.vault import auth as auth_methods
 
 if TYPE_CHECKING:
     import requests
 
-log = logging.getLogger("s4e_secret_agent.vault")
+log = logging.getLogger("s4e_secret_agent.vault.client")
 
 Decoder = Callable[[str], Any]
 
