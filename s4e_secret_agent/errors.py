@@ -71,6 +71,10 @@ class ConfigError(AgentError):
         self.line = line
 
 
+class TemplateSyntaxError(ConfigError):
+    """A template in the configuration does not parse (the message has its line:column)."""
+
+
 class TemplateError(AgentError):
     """A template failed to parse or execute; the message says which template, line and column."""
 
@@ -96,11 +100,14 @@ class VaultError(AgentError):
         status: int | None = None,
         path: str = "",
         retry_after: float | None = None,
+        reason: str = "",
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.path = path
         self.retry_after = retry_after
+        # Vault's own words ("service account name not authorized"), when it gave any.
+        self.reason = reason
 
 
 class VaultUnavailableError(VaultError):

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from s4e_secret_agent.config.model import ExecConfig, SignalConfig, TemplateConfig
+from s4e_secret_agent.config.build import template_config
+from s4e_secret_agent.config.model import ExecConfig, SignalConfig
+from s4e_secret_agent.config.values import command_argv, parse_signal
 from s4e_secret_agent.runtime.actions import (
     CommandAction,
     SignalAction,
     actions_for,
     find_processes,
-    parse_signal,
-    prepare_command,
     run_actions,
 )
 
@@ -95,8 +95,8 @@ def recorder(tmp_path: Path) -> Iterator[Recorder]:
 
 
 def test_shared_signal_action_signals_once(recorder: Recorder) -> None:
-    actions = [SignalAction("app.env", "SIGHUP", process=recorder.name),
-               SignalAction("db.properties", "HUP", process=recorder.name)]
+    actions = [SignalAction("app.env", signal.SIGHUP, process=recorder.name),
+               SignalAction("db.properties", signal.SIGHUP, process=recorder.name)]
     results = run_actions(actions, timeout_default=30)
     assert len(results) == 1
     (result,) = results
@@ -110,14 +110,14 @@ def test_shared_signal_action_signals_once(recorder: Recorder) -> None:
 def test_signal_by_pid_file(recorder: Recorder, tmp_path: Path) -> None:
     pid_file = tmp_path / "app.pid"
     pid_file.write_text(f"{recorder.proc.pid}\n")
-    (result,) = run_actions([SignalAction("t", 1, pid_file=str(pid_file))])
+    (result,) = run_actions([SignalAction("t", signal.SIGHUP, pid_file=str(pid_file))])
     assert result.ok and result.pids == (recorder.proc.pid,)
     assert recorder.settle() == ["SIGHUP"]
 
 
 def test_missing_pid_file_is_a_failed_result_not_an_exception(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pid"
-    (result,) = run_actions([SignalAction("t", "SIGHUP", pid_file=str(missing))])
+    (result,) = run_actions([SignalAction("t", signal.SIGHUP, pid_file=str(missing))])
     assert not result.ok
     assert f"pid file {missing} not found" in result.detail
 
@@ -125,7 +125,7 @@ def test_missing_pid_file_is_a_failed_result_not_an_exception(tmp_path: Path) ->
 def test_pid_file_with_garbage(tmp_path: Path) -> None:
     pid_file = tmp_path / "bad.pid"
     pid_file.write_text("not-a-pid")
-    (result,) = run_actions([SignalAction("t", "SIGHUP", pid_file=str(pid_file))])
+    (result,) = run_actions([SignalAction("t", signal.SIGHUP, pid_file=str(pid_file))])
     assert not result.ok and "does not contain a process id" in result.detail
 
 
@@ -134,12 +134,12 @@ def test_stale_pid_file(tmp_path: Path) -> None:
     proc.wait()
     pid_file = tmp_path / "stale.pid"
     pid_file.write_text(str(proc.pid))
-    (result,) = run_actions([SignalAction("t", "SIGHUP", pid_file=str(pid_file))])
+    (result,) = run_actions([SignalAction("t", signal.SIGHUP, pid_file=str(pid_file))])
     assert not result.ok and "no longer exists" in result.detail
 
 
 def test_no_matching_process_names_the_fix() -> None:
-    (result,) = run_actions([SignalAction("t", "SIGHUP", process="no-such-proc-s4e")])
+    (result,) = run_actions([SignalAction("t", signal.SIGHUP, process="no-such-proc-s4e")])
     assert not result.ok
     assert "no process named 'no-such-proc-s4e'" in result.detail
     assert "shareProcessNamespace" in result.detail
@@ -157,9 +157,10 @@ def test_not_permitted_to_signal(recorder: Recorder, tmp_path: Path) -> None:
         pid_file.write_text("1")
         target = f"pid_file={str(pid_file)!r}"
     code = textwrap.dedent(f"""
+        import signal
         from s4e_secret_agent.runtime.actions import SignalAction, run_actions
         {drop}
-        (r,) = run_actions([SignalAction("t", "SIGHUP", {target})])
+        (r,) = run_actions([SignalAction("t", signal.SIGHUP, {target})])
         print(r.ok, r.detail)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -193,15 +194,14 @@ def test_parse_signal(value: str | int, expected: signal.Signals) -> None:
 
 @pytest.mark.parametrize("value", ["SIGNOPE", "", 999])
 def test_parse_signal_rejects(value: str | int) -> None:
-    with pytest.raises(ValueError, match="unknown signal"):
+    with pytest.raises(ValueError, match="is not a signal"):
         parse_signal(value)
 
 
-def test_bad_signal_or_no_target_are_failed_results() -> None:
-    results = run_actions([SignalAction("a", "SIGNOPE", process="x"), SignalAction("b")])
-    assert [r.ok for r in results] == [False, False]
-    assert "unknown signal name" in results[0].detail
-    assert "neither process nor pid_file" in results[1].detail
+def test_no_target_is_a_failed_result() -> None:
+    (result,) = run_actions([SignalAction("b")])
+    assert not result.ok
+    assert "neither process nor pid_file" in result.detail
 
 
 # --------------------------------------------------------------------------- commands
@@ -219,25 +219,27 @@ def test_list_command_is_argv_without_shell(tmp_path: Path) -> None:
 def test_string_command_with_spaces_runs_in_sh(tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = f"X=shell; echo \"$X ran\" > '{out}' && echo second >> '{out}'"
-    (result,) = run_actions([CommandAction("t", cmd)])
+    (result,) = run_actions([CommandAction("t", command_argv(cmd))])
     assert result.ok
     assert out.read_text() == "shell ran\nsecond\n"
 
 
-def test_prepare_command_rules() -> None:
-    assert prepare_command(["nginx", "-s", "reload"]) == ["nginx", "-s", "reload"]
-    assert prepare_command("true") == ["true"]
-    assert prepare_command(["true"]) == ["true"]
-    assert prepare_command("nginx -s reload") == ["sh", "-c", "nginx -s reload"]
-    assert prepare_command(["kill -HUP 1"])[1:] == ["-c", "kill -HUP 1"]
-    assert prepare_command("a;b") == ["a;b"]  # no whitespace: no shell (consul-template)
-    for empty in ("", " ", [], [""]):
-        with pytest.raises(ValueError, match="empty command"):
-            prepare_command(empty)
+def test_command_argv_rules() -> None:
+    assert command_argv(["nginx", "-s", "reload"]) == ("nginx", "-s", "reload")
+    assert command_argv("true") == ("true",)
+    assert command_argv(["true"]) == ("true",)
+    assert command_argv("nginx -s reload") == ("sh", "-c", "nginx -s reload")
+    assert command_argv(["kill -HUP 1"])[1:] == ("-c", "kill -HUP 1")
+    assert command_argv("a;b") == ("a;b",)  # no whitespace: no shell (consul-template)
+    for empty in ("", " ", [""]):
+        with pytest.raises(ValueError, match="empty"):
+            command_argv(empty)
+    with pytest.raises(ValueError, match="expected a command"):
+        command_argv([])
 
 
 def test_command_not_found_and_non_zero_exit() -> None:
-    results = run_actions([CommandAction("a", "no-such-program-s4e"),
+    results = run_actions([CommandAction("a", ("no-such-program-s4e",)),
                            CommandAction("b", ("sh", "-c", "exit 3")),
                            CommandAction("c", ("sh", "-c", "kill -TERM $$"))])
     assert [r.ok for r in results] == [False, False, False]
@@ -273,7 +275,7 @@ def test_background_process_holding_stdout_does_not_block(tmp_path: Path) -> Non
     cmd = f"sleep 60 & echo $! > '{pid_file}'; echo started"
     started = time.monotonic()
     try:
-        (result,) = run_actions([CommandAction("t", cmd, timeout=20)])
+        (result,) = run_actions([CommandAction("t", command_argv(cmd), timeout=20)])
         assert result.ok
         assert time.monotonic() - started < 10
     finally:
@@ -285,22 +287,23 @@ def test_command_runs_without_a_writable_temporary_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
     out = tmp_path / "out"
-    (result,) = run_actions([CommandAction("t", f"echo ran > '{out}'")])
+    (result,) = run_actions([CommandAction("t", command_argv(f"echo ran > '{out}'"))])
     assert result.ok and out.read_text() == "ran\n"
 
 
 def test_string_and_config_forms_of_one_command_are_the_same_action(tmp_path: Path) -> None:
     log_file = tmp_path / "log"
     text = f"echo once >> '{log_file}'"
-    results = run_actions([CommandAction("a", text), CommandAction("b", ("sh", "-c", text)),
-                           CommandAction("c", [text])])
+    results = run_actions([CommandAction("a", command_argv(text)),
+                           CommandAction("b", ("sh", "-c", text)),
+                           CommandAction("c", command_argv([text]))])
     assert len(results) == 1 and results[0].templates == ("a", "b", "c")
     assert log_file.read_text() == "once\n"
 
 
 def test_shared_command_runs_once_and_order_is_template_order(tmp_path: Path) -> None:
     log_file = tmp_path / "log"
-    first = f"echo first >> '{log_file}'"
+    first = command_argv(f"echo first >> '{log_file}'")
     second = ("sh", "-c", f"echo second >> '{log_file}'")
     seen: list[tuple[str, str]] = []
     results = run_actions([CommandAction("a", first), CommandAction("b", second),
@@ -313,7 +316,7 @@ def test_shared_command_runs_once_and_order_is_template_order(tmp_path: Path) ->
 
 
 def test_output_is_logged_only_at_debug(caplog: pytest.LogCaptureFixture) -> None:
-    action = CommandAction("t", "echo db_password=hunter2-s4e; exit 1")
+    action = CommandAction("t", command_argv("echo db_password=hunter2-s4e; exit 1"))
     with caplog.at_level(logging.INFO, logger="s4e_secret_agent"):
         (result,) = run_actions([action])
     assert not result.ok
@@ -328,14 +331,14 @@ def test_output_is_logged_only_at_debug(caplog: pytest.LogCaptureFixture) -> Non
 
 
 def test_actions_for_template_config() -> None:
-    template = TemplateConfig(
+    template = template_config(
         name="app.env", destination="/vault/secrets/app.env", contents="x",
         exec=ExecConfig(command=("nginx", "-s", "reload"), timeout=5.0),
-        signal=SignalConfig(signal="SIGUSR1", process="nginx"))
+        signal=SignalConfig(signal=signal.SIGUSR1, process="nginx"))
     assert actions_for(template) == [
         CommandAction("app.env", ("nginx", "-s", "reload"), 5.0),
-        SignalAction("app.env", "SIGUSR1", "nginx", None)]
-    assert actions_for(TemplateConfig(name="x", destination="/x", contents="")) == []
+        SignalAction("app.env", signal.SIGUSR1, "nginx", None)]
+    assert actions_for(template_config(name="x", destination="/x", contents="")) == []
 
 
 def test_documented_example_configures_these_actions(tmp_path: Path) -> None:
@@ -349,6 +352,6 @@ def test_documented_example_configures_these_actions(tmp_path: Path) -> None:
     loaded = load_config(ConfigSources(config_file=str(config_file),
                                        environ={"VAULT_TOKEN": "test-token"}))
     found = [a for t in loaded.config.templates for a in actions_for(t)]
-    assert found == [SignalAction("tls.pem", "SIGHUP", "nginx", None),
+    assert found == [SignalAction("tls.pem", signal.SIGHUP, "nginx", None),
                      CommandAction("db.properties", ("/app/bin/reload-pool", "--graceful"),
                                    10.0)]

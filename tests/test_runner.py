@@ -1,25 +1,28 @@
-"""The runner's decisions with a scripted Vault and a manual clock (real templates, real files).
+"""Every decision the runner and the token keeper make, driven offline with a manual clock.
 
-The end-to-end tests in tests/integration/ run the same code against real OpenBao; these cover
-the branches that are hard to provoke there (a lease Vault forgot, a token rejected mid-read,
-retry limits) and run in milliseconds.
+The runner is used through its public face: :meth:`Runner.step` (one turn of the loop),
+:meth:`Runner.handle` (an event), :meth:`Runner.next_wakeup` and the token keeper's
+:meth:`login`; Vault is the in-memory :class:`tests.fakes.FakeVault`; templates, files and
+commands are real. The end-to-end tests in tests/integration/ run the same code against a real
+OpenBao and PostgreSQL; these cover each branch and run in milliseconds.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-from dataclasses import dataclass, field, replace
+import random
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from s4e_secret_agent.config.build import template_config
 from s4e_secret_agent.config.model import (
     AgentConfig,
     AuthMethodConfig,
     AutoAuthConfig,
-    TemplateConfig,
+    ExecConfig,
     TemplateSettings,
 )
 from s4e_secret_agent.errors import (
@@ -29,173 +32,368 @@ from s4e_secret_agent.errors import (
     VaultUnavailableError,
 )
 from s4e_secret_agent.runtime import leases
+from s4e_secret_agent.runtime.events import Event
 from s4e_secret_agent.runtime.runner import Runner, SecretKey
-from s4e_secret_agent.template import decode_json
-from s4e_secret_agent.vault.client import LeaseInfo, SecretResponse, TokenInfo
+from tests.fakes import FakeVault, ManualClock
+
+DB = '{{ with secret "database/creds/app" }}{{ .Data.username }}{{ end }}'
+KV = '{{ (secret "kv/app").Data.data.k }}'
 
 
-@dataclass
-class ScriptedVault:
-    """Answers like VaultClient; ``failures`` maps an operation to errors raised in turn."""
+class Reports:
+    """A Reporter that remembers what it was told (for the assertions on metrics)."""
 
-    now: list[float]
-    reads: list[str] = field(default_factory=list)
-    logins: int = 0
-    renewals: list[str] = field(default_factory=list)
-    failures: dict[str, list[Exception]] = field(default_factory=dict)
-    kv: dict[str, dict[str, Any]] = field(default_factory=dict)
-    counter: itertools.count[int] = field(default_factory=itertools.count)
-    token: str | None = None
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, tuple[Any, ...]]] = []
 
-    def _fail(self, operation: str) -> None:
-        queue = self.failures.get(operation)
-        if queue:
-            raise queue.pop(0)
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith(("on_", "set_", "clear_", "heartbeat", "observe_")):
+            raise AttributeError(name)
 
-    def login(self, method: AuthMethodConfig) -> TokenInfo:
-        self._fail("login")
-        self.logins += 1
-        self.token = f"token-{self.logins}"
-        return TokenInfo(accessor=f"acc-{self.logins}", ttl=3600, renewable=True,
-                         policies=("p",), issued_at_monotonic=self.now[0], issued_at_wall=0.0)
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.seen.append((name, args + tuple(kwargs.values())))
 
-    def renew_self(self, increment: int | None = None) -> TokenInfo:
-        self._fail("renew_self")
-        return TokenInfo(accessor="acc", ttl=3600, renewable=True, policies=("p",),
-                         issued_at_monotonic=self.now[0], issued_at_wall=0.0)
+        return record
 
-    def read(self, path: str, args: Any = None) -> SecretResponse:
-        self._fail("read")
-        self.reads.append(path)
-        if path.startswith("database/creds/"):
-            n = next(self.counter)
-            body = {"lease_id": f"{path}/lease-{n}", "lease_duration": 60, "renewable": True,
-                    "data": {"username": f"user-{n}", "password": f"pw-{n}"}}
-        elif path in self.kv:
-            body = {"lease_id": "", "lease_duration": 0, "renewable": False,
-                    "data": {"data": self.kv[path], "metadata": {"version": 1}}}
-        else:
-            raise SecretNotFoundError(f"no secret at {path}", path=path)
-        envelope = decode_json(json.dumps(body))
-        return SecretResponse(requested_path=path, read_path=path, envelope=envelope,
-                              lease_id=body["lease_id"], lease_duration=body["lease_duration"],
-                              renewable=body["renewable"])
-
-    def list(self, path: str) -> SecretResponse:
-        raise AssertionError("not used")
-
-    def renew_lease(self, lease_id: str, increment: int | None = None) -> LeaseInfo:
-        self._fail("renew_lease")
-        self.renewals.append(lease_id)
-        return LeaseInfo(lease_id=lease_id, ttl=60, renewable=True)
-
-    def revoke_lease(self, lease_id: str) -> None:
-        pass
-
-    def revoke_self(self) -> None:
-        pass
+    def named(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for seen, args in self.seen if seen == name]
 
 
-def _config(tmp_path: Path, *templates: tuple[str, str], **template_config: Any) -> AgentConfig:
+def _config(tmp_path: Path, *templates: tuple[str, str], commands: dict[str, str] | None = None,
+            **settings: Any) -> AgentConfig:
+    jwt = tmp_path / "jwt"
+    if not jwt.exists():
+        jwt.write_text("header.payload.signature")
+    commands = commands or {}
     return AgentConfig(
-        auto_auth=AutoAuthConfig(AuthMethodConfig("approle", "auth/approle")),
-        templates=tuple(TemplateConfig(name=name, destination=str(tmp_path / name),
-                                       contents=text) for name, text in templates),
-        template_config=replace(TemplateSettings(), **template_config),
+        auto_auth=AutoAuthConfig(AuthMethodConfig("jwt", "auth/jwt", params={
+            "role": "s4e", "path": str(jwt), "remove_jwt_after_reading": False})),
+        templates=tuple(
+            template_config(name, str(tmp_path / name), text,
+                            exec=ExecConfig((sys.executable, "-c", commands[name]))
+                            if name in commands else None)
+            for name, text in templates),
+        template_config=replace(TemplateSettings(), **settings),
     )
 
 
-def _runner(config: AgentConfig, vault: ScriptedVault, now: list[float]) -> Runner:
-    import random
+def _start(config: AgentConfig, vault: FakeVault, clock: ManualClock,
+           report: Reports | None = None) -> Runner:
+    runner = Runner(config, vault=vault, clock=clock, wall_clock=lambda: 1.8e9 + clock.now,
+                    rng=random.Random(7), report=report)
+    runner.token.login()
+    runner.step()
+    return runner
 
-    return Runner(config, vault=vault, clock=lambda: now[0],  # type: ignore[arg-type]
-                  rng=random.Random(7))
+
+def _advance_to_next(runner: Runner, clock: ManualClock) -> None:
+    clock.now = max(clock.now, runner.next_wakeup())
+    runner.step()
 
 
-DB = '{{ with secret "database/creds/app" }}{{ .Data.username }}{{ end }}'
+def _entry(runner: Runner, path: str) -> Any:
+    return runner.cache[SecretKey("read", path)]
+
+
+# -- reads shared, renders, writes -----------------------------------------------------------
 
 
 def test_one_read_serves_every_template_that_uses_a_path(tmp_path: Path) -> None:
-    now = [100.0]
-    vault = ScriptedVault(now)
-    runner = _runner(_config(tmp_path, ("a", DB), ("b", DB)), vault, now)
-    runner._render_pending()
-    assert vault.reads == ["database/creds/app"]
-    assert (tmp_path / "a").read_text() == (tmp_path / "b").read_text() == "user-0"
+    clock = ManualClock()
+    vault = FakeVault(clock)
+    _start(_config(tmp_path, ("a", DB), ("b", DB)), vault, clock)
+    assert vault.paths("read") == ["database/creds/app"]
+    assert (tmp_path / "a").read_text() == (tmp_path / "b").read_text() == "user-1"
 
 
-def test_a_lease_vault_no_longer_knows_is_replaced_and_rerendered(tmp_path: Path) -> None:
-    now = [100.0]
-    vault = ScriptedVault(now)
-    runner = _runner(_config(tmp_path, ("db", DB)), vault, now)
-    runner.login()
-    runner._render_pending()
-    entry = runner.cache[SecretKey("read", "database/creds/app")]
-    assert entry.next is not None and entry.next.kind == leases.Action.RENEW
-    now[0] = entry.next.at
-    vault.failures["renew_lease"] = [VaultError("lease not found", status=400)]
-    runner._run_due()
-    runner._render_pending()
-    assert (tmp_path / "db").read_text() == "user-1"
-
-
-def test_a_token_rejected_during_a_reread_leads_to_a_login_and_new_leases(
-        tmp_path: Path) -> None:
-    now = [100.0]
-    vault = ScriptedVault(now, kv={"kv/app": {"k": "v"}})
-    config = _config(tmp_path, ("db", DB), ("kv", '{{ (secret "kv/app").Data.data.k }}'),
-                     static_secret_render_interval=10.0)
-    runner = _runner(config, vault, now)
-    runner.login()
-    runner._render_pending()
-    kv_entry = runner.cache[SecretKey("read", "kv/app")]
-    assert kv_entry.next is not None
-    now[0] = kv_entry.next.at
-    vault.failures["read"] = [InvalidTokenError("permission denied", status=403)]
-    runner._run_due()
-    assert vault.logins == 2
-    # Leases end with the token that created them: new credentials in the same wake-up.
-    assert vault.reads.count("database/creds/app") == 2
-    runner._render_pending()
-    assert (tmp_path / "db").read_text() == "user-1"  # leases ended with the old token
-
-
-def test_an_unchanged_reread_writes_nothing_and_a_failed_one_keeps_the_file(
-        tmp_path: Path) -> None:
-    now = [100.0]
-    vault = ScriptedVault(now, kv={"kv/app": {"k": "v"}})
-    runner = _runner(_config(tmp_path, ("kv", '{{ (secret "kv/app").Data.data.k }}')),
-                     vault, now)
-    runner.login()
-    runner._render_pending()
+def test_an_unchanged_reread_writes_nothing_and_runs_no_command(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    marker = tmp_path / "ran"
+    runner = _start(_config(tmp_path, ("kv", KV), commands={
+        "kv": f"open({str(marker)!r}, 'a').write('x')"}), vault, clock)
     written = (tmp_path / "kv").stat().st_mtime_ns
-    entry = runner.cache[SecretKey("read", "kv/app")]
-    assert entry.next is not None
-    now[0] = entry.next.at
-    runner._run_due()
-    runner._render_pending()
+    assert marker.read_text() == "x"
+    _advance_to_next(runner, clock)
+    assert vault.paths("read") == ["kv/app", "kv/app"]
     assert (tmp_path / "kv").stat().st_mtime_ns == written
-    entry = runner.cache[SecretKey("read", "kv/app")]
-    assert entry.next is not None
-    now[0] = entry.next.at
-    vault.failures["read"] = [VaultUnavailableError("connection refused")]
-    runner._run_due()
+    assert marker.read_text() == "x"  # no change, no command
+
+
+def test_a_changed_secret_is_rewritten_and_its_command_runs_once(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v1"}})
+    marker = tmp_path / "ran"
+    command = f"open({str(marker)!r}, 'a').write('x')"
+    runner = _start(_config(tmp_path, ("a", KV), ("b", KV),
+                            commands={"a": command, "b": command}), vault, clock)
+    assert marker.read_text() == "x"  # one command shared by two templates runs once
+    vault.kv["kv/app"] = {"k": "v2"}
+    _advance_to_next(runner, clock)
+    assert (tmp_path / "a").read_text() == (tmp_path / "b").read_text() == "v2"
+    assert marker.read_text() == "xx"
+
+
+def test_a_failed_reread_keeps_the_file_and_backs_off(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    runner = _start(_config(tmp_path, ("kv", KV)), vault, clock)
+    vault.fail("read", VaultUnavailableError("connection refused"))
+    _advance_to_next(runner, clock)
     assert (tmp_path / "kv").read_text() == "v"
-    assert runner.cache[SecretKey("read", "kv/app")].failures == 1
+    entry = _entry(runner, "kv/app")
+    assert entry.failures == 1 and entry.next.at > clock.now
+    _advance_to_next(runner, clock)
+    assert _entry(runner, "kv/app").failures == 0 and vault.count("read") == 3
+
+
+def test_a_template_that_fails_keeps_its_last_file_and_is_retried(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    runner = _start(_config(tmp_path, ("kv", KV), ("missing", '{{ (secret "kv/nope").Data }}')),
+                    vault, clock)
+    missing = runner.templates[1]
+    assert missing.dirty and missing.failures == 1 and not (tmp_path / "missing").exists()
+    assert runner.next_wakeup() == missing.retry_at
+    vault.kv["kv/nope"] = {"x": "1"}
+    _advance_to_next(runner, clock)
+    assert not missing.dirty and (tmp_path / "missing").exists()
 
 
 def test_exit_on_retry_failure_gives_up_after_max_retries(tmp_path: Path) -> None:
-    now = [100.0]
-    vault = ScriptedVault(now)
+    clock = ManualClock()
+    vault = FakeVault(clock)
     config = _config(tmp_path, ("missing", '{{ (secret "kv/missing").Data }}'),
                      exit_on_retry_failure=True)
     config = replace(config, vault=replace(config.vault, max_retries=2))
-    runner = _runner(config, vault, now)
-    runner.login()
-    runner._render_pending()
-    runner._render_pending()
+    runner = _start(config, vault, clock)
     with pytest.raises(SecretNotFoundError):
         for _ in range(3):
-            now[0] += 1000
-            runner._render_pending()
+            _advance_to_next(runner, clock)
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_list_of_a_missing_folder_renders_as_empty(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, lists={"kv/full": ["b", "a"]})
+    _start(_config(tmp_path, ("l", '{{ range secrets "kv/full" }}{{ . }},{{ end }}'
+                                   '|{{ range secrets "kv/empty" }}x{{ end }}')), vault, clock)
+    assert (tmp_path / "l").read_text() == "a,b,|"
+
+
+# -- leases ----------------------------------------------------------------------------------
+
+
+def test_a_renewable_lease_is_renewed_in_place_at_about_two_thirds(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, lease_ttl=60, lease_max_ttl=6000)
+    runner = _start(_config(tmp_path, ("db", DB)), vault, clock)
+    entry = _entry(runner, "database/creds/app")
+    assert entry.next.kind == leases.Action.RENEW
+    assert clock.now + 0.3 * 60 <= entry.next.at <= clock.now + 0.75 * 60
+    _advance_to_next(runner, clock)
+    assert vault.count("renew_lease") == 1 and vault.count("read") == 1
+    assert (tmp_path / "db").read_text() == "user-1"
+
+
+def test_a_lease_near_its_max_ttl_is_replaced_before_it_ends(tmp_path: Path) -> None:
+    clock = ManualClock()
+    reports = Reports()
+    vault = FakeVault(clock, lease_ttl=60, lease_max_ttl=150)
+    runner = _start(_config(tmp_path, ("db", DB)), vault, clock, reports)
+    first_end = clock.now + 150
+    while vault.count("read") == 1:
+        _advance_to_next(runner, clock)
+    assert clock.now < first_end  # new credentials while the old ones still work
+    assert (tmp_path / "db").read_text() == "user-2"
+    assert reports.named("on_rotation") == [("database/creds/app",)]
+
+
+def test_a_lease_vault_no_longer_knows_is_replaced_and_rerendered(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock)
+    runner = _start(_config(tmp_path, ("db", DB)), vault, clock)
+    vault.forget_lease(_entry(runner, "database/creds/app").response.lease_id)
+    _advance_to_next(runner, clock)
+    assert vault.count("renew_lease") == 1 and vault.count("read") == 2
+    assert (tmp_path / "db").read_text() == "user-2"
+
+
+def test_lease_renewals_failing_in_an_outage_keep_the_credentials(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, lease_ttl=600, lease_max_ttl=100_000)
+    runner = _start(_config(tmp_path, ("db", DB)), vault, clock)
+    vault.fail("renew_lease", *[VaultUnavailableError("connection refused")] * 3)
+    for _ in range(3):
+        _advance_to_next(runner, clock)
+    entry = _entry(runner, "database/creds/app")
+    assert entry.failures == 3 and vault.count("read") == 1
+    assert (tmp_path / "db").read_text() == "user-1"
+    _advance_to_next(runner, clock)
+    assert entry.failures == 0 and vault.count("renew_lease") == 4
+
+
+def test_a_non_renewable_lease_is_read_again_near_its_end(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, lease_ttl=100, lease_renewable=False)
+    runner = _start(_config(tmp_path, ("db", DB)), vault, clock)
+    step = _entry(runner, "database/creds/app").next
+    assert step.kind == leases.Action.REFETCH
+    assert clock.now + 84 <= step.at <= clock.now + 96  # lease_renewal_threshold 0.9 +/- 0.05
+    _advance_to_next(runner, clock)
+    assert vault.count("renew_lease") == 0 and vault.count("read") == 2
+    assert (tmp_path / "db").read_text() == "user-2"
+
+
+# -- the token -------------------------------------------------------------------------------
+
+
+def test_the_token_is_renewed_then_replaced_at_its_max_ttl(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, token_ttl=100, token_max_ttl=250)
+    runner = _start(_config(tmp_path, ("kv", KV)), vault, clock)
+    vault.kv["kv/app"] = {"k": "v"}
+    kinds = []
+    while vault.count("login") == 1:
+        assert runner.token.next is not None
+        kinds.append(runner.token.next.kind)
+        _advance_to_next(runner, clock)
+    # Renewed while Vault extended it; once capped by the max TTL, a new login before its end.
+    assert kinds[0] == leases.Action.RENEW and kinds[-1] == leases.Action.RELOGIN
+    assert vault.count("renew_self") >= 1 and clock.now < 1000 + 250
+
+
+def test_a_rejected_token_leads_to_a_login_and_new_leases(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    runner = _start(_config(tmp_path, ("db", DB), ("kv", KV),
+                            static_secret_render_interval=10.0), vault, clock)
+    vault.fail("read", InvalidTokenError("permission denied", status=403))
+    _advance_to_next(runner, clock)  # the KV re-read is due first
+    assert vault.count("login") == 2
+    # Leases end with the token that created them: new credentials in the same turn.
+    assert vault.paths("read").count("database/creds/app") == 2
+    assert (tmp_path / "db").read_text() == "user-2"
+
+
+def test_token_renewal_failing_in_an_outage_keeps_the_token(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, token_ttl=1000)
+    runner = _start(_config(tmp_path, ("kv", KV)), vault, clock)
+    vault.kv["kv/app"] = {"k": "v"}
+    vault.fail("renew_self", VaultUnavailableError("connection refused"))
+    clock.now = runner.token.due_at or clock.now
+    runner.step()
+    assert runner.token.failures == 1 and vault.count("login") == 1
+    assert runner.token.next is not None and runner.token.next.kind == leases.Action.RENEW
+
+
+def test_a_changed_credential_file_leads_to_a_login_and_a_touch_does_not(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    runner = _start(_config(tmp_path, ("kv", KV)), vault, clock)
+    jwt = tmp_path / "jwt"
+    jwt.write_text(jwt.read_text())
+    assert runner.handle(Event.CREDENTIALS_CHANGED)
+    assert vault.count("login") == 1
+    jwt.write_text("header.rotated.signature")
+    assert runner.handle(Event.CREDENTIALS_CHANGED)
+    assert vault.count("login") == 2
+
+
+def test_a_refused_renewal_leads_to_a_new_login(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    runner = _start(_config(tmp_path, ("kv", KV)), vault, clock)
+    vault.fail("renew_self", VaultError("permission denied", status=403))
+    clock.now = runner.token.due_at or clock.now
+    runner.step()
+    assert vault.count("login") == 2
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def test_refresh_reads_every_secret_again(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    runner = _start(_config(tmp_path, ("kv", KV), ("db", DB)), vault, clock)
+    assert runner.handle(Event.REFRESH)
+    runner.step()
+    assert sorted(vault.paths("read")) == ["database/creds/app"] * 2 + ["kv/app"] * 2
+
+
+def test_stop_and_quit_end_the_loop(tmp_path: Path) -> None:
+    clock = ManualClock()
+    runner = _start(_config(tmp_path, ("kv", KV)), FakeVault(clock, kv={"kv/app": {"k": "v"}}),
+                    clock)
+    assert not runner.handle(Event.QUIT)
+    assert runner.stop.is_set()
+
+
+def test_a_reloaded_configuration_replaces_the_templates(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    first = _config(tmp_path, ("kv", KV))
+    second = _config(tmp_path, ("kv", KV), ("other", "{{ (secret \"kv/app\").Data.data.k }}!"))
+    configs = [second]
+    runner = Runner(first, vault=vault, clock=clock, rng=random.Random(1),
+                    reload_config=lambda: configs.pop())
+    runner.token.login()
+    runner.step()
+    runner.handle(Event.CONFIG_CHANGED)
+    runner.step()
+    assert (tmp_path / "other").read_text() == "v!"
+    assert vault.count("login") == 1  # same Vault and auth: the token stays
+
+
+def test_a_rejected_reload_keeps_the_running_configuration(tmp_path: Path) -> None:
+    from s4e_secret_agent.errors import ConfigError
+
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+
+    def broken() -> AgentConfig:
+        raise ConfigError("template[0].destination: is required")
+
+    runner = Runner(_config(tmp_path, ("kv", KV)), vault=vault, clock=clock, reload_config=broken)
+    runner.token.login()
+    runner.step()
+    runner.handle(Event.CONFIG_CHANGED)
+    assert [t.name for t in runner.templates] == ["kv"]
+
+
+# -- reporting and shutdown --------------------------------------------------------------------
+
+
+def test_what_the_runner_reports(tmp_path: Path) -> None:
+    clock = ManualClock()
+    reports = Reports()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    _start(_config(tmp_path, ("kv", KV), ("db", DB)), vault, clock, reports)
+    assert reports.named("on_auth") == [("jwt", True)]
+    assert [args[0] for args in reports.named("set_token")] == [3600]
+    assert sorted(reports.named("on_fetch")) == [("database/creds/app", True),
+                                                 ("kv/app", True)]
+    assert [args[:2] for args in reports.named("on_render")] == [("kv", True), ("db", True)]
+    assert reports.named("set_lease")[0][:2] == ("database/creds/app", 60)
+
+
+def test_revoke_all_revokes_the_leases_then_the_token(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock)
+    runner = _start(_config(tmp_path, ("db", DB)), vault, clock)
+    lease_id = _entry(runner, "database/creds/app").response.lease_id
+    runner.revoke_all()
+    assert vault.revoked == [lease_id, "token-1"]
+    assert vault.token is None
+
+
+def test_the_next_wakeup_is_the_earliest_due_time(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}}, token_ttl=100_000)
+    runner = _start(_config(tmp_path, ("kv", KV), ("db", DB)), vault, clock)
+    lease_due = _entry(runner, "database/creds/app").next.at
+    kv_due = _entry(runner, "kv/app").next.at
+    assert runner.next_wakeup() == min(lease_due, kv_due, runner.token.due_at or 1e18)

@@ -34,21 +34,20 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
+from s4e_secret_agent.runtime.events import Event
+from s4e_secret_agent.telemetry.health import HealthState
+from s4e_secret_agent.telemetry.http import TelemetryServer, parse_listen
 from s4e_secret_agent.telemetry.metrics import (
     COMPAT_METRICS,
     METRICS,
     OPERATIONS,
     OTHER,
-    QUIT_EVENT,
-    REFRESH_EVENT,
     REQUEST_RESULTS,
     AgentMetrics,
-    HealthState,
-    TelemetryServer,
     metrics_reference_markdown,
-    parse_listen,
     request_result,
 )
+from s4e_secret_agent.telemetry.reporter import TelemetryReporter
 from tests.testbed.openbao import OpenBaoServer
 
 TEMPLATES = ("app.env", "db.properties")
@@ -77,8 +76,9 @@ class Agent:
         self.metrics = AgentMetrics(
             templates=TEMPLATES, secrets=SECRETS, auth_method=METHOD,
             actions=[("app.env", "signal"), ("db.properties", "command")],
-            health=self.health, wall_clock=self.wall)
-        self.events: queue.Queue[str] = queue.Queue()
+            ready=lambda: self.health.readiness().ok, wall_clock=self.wall)
+        self.report = TelemetryReporter(self.metrics, self.health, wall_clock=self.wall)
+        self.events: queue.Queue[Event] = queue.Queue()
         self.server = TelemetryServer("127.0.0.1:0", metrics=self.metrics, health=self.health,
                                       events=self.events, enable_quit=enable_quit)
 
@@ -162,12 +162,12 @@ def test_every_series_exists_with_zero_before_any_event(agent: Agent) -> None:
 
 
 def test_vault_agent_compatible_names_are_exposed_exactly(agent: Agent) -> None:
-    agent.metrics.on_auth(METHOD, ok=True)
-    agent.metrics.on_token_renewal(ok=True)
-    agent.metrics.on_token_renewal(ok=False)
-    agent.metrics.on_auth(METHOD, ok=False)
-    agent.metrics.on_auth(METHOD, ok=False)
-    agent.metrics.set_token(ttl=3600)
+    agent.report.on_auth(METHOD, ok=True)
+    agent.report.on_token_renewal(ok=True)
+    agent.report.on_token_renewal(ok=False)
+    agent.report.on_auth(METHOD, ok=False)
+    agent.report.on_auth(METHOD, ok=False)
+    agent.report.set_token(ttl=3600)
     _, body, _ = agent.request("GET", "/metrics")
     text = body.decode()
     # As Vault's go-metrics Prometheus sink writes them: counters without a _total suffix.
@@ -181,7 +181,7 @@ def test_vault_agent_compatible_names_are_exposed_exactly(agent: Agent) -> None:
 
 
 def test_openmetrics_when_asked_and_parseable(agent: Agent) -> None:
-    agent.metrics.on_fetch(SECRETS[0], ok=True)
+    agent.report.on_fetch(SECRETS[0], ok=True)
     status, body, content_type = agent.request(
         "GET", "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert status == 200
@@ -202,11 +202,11 @@ def test_openmetrics_when_asked_and_parseable(agent: Agent) -> None:
 
 
 def test_token_and_lease_ttls_count_down_at_scrape_time(agent: Agent) -> None:
-    agent.metrics.set_token(ttl=600)
+    agent.report.set_token(ttl=600)
     assert agent.value("s4e_secret_agent_token_ttl_seconds") == 600
     assert agent.value("s4e_secret_agent_token_expiry_timestamp_seconds") == agent.wall.now + 600
     assert agent.value("s4e_secret_agent_authenticated") == 1
-    agent.metrics.set_lease(SECRETS[1], ttl=3600)
+    agent.report.set_lease(SECRETS[1], ttl=3600)
     agent.wall.now += 100
     assert agent.value("s4e_secret_agent_token_ttl_seconds") == 500
     assert agent.value("s4e_secret_agent_lease_ttl_seconds", secret=SECRETS[1]) == 3500
@@ -214,13 +214,13 @@ def test_token_and_lease_ttls_count_down_at_scrape_time(agent: Agent) -> None:
     assert agent.value("s4e_secret_agent_token_ttl_seconds") == 0
     assert agent.value("s4e_secret_agent_authenticated") == 0
     # A token that never expires (ttl 0, like a root token) is +Inf, not "expired".
-    agent.metrics.set_token(ttl=0)
+    agent.report.set_token(ttl=0)
     assert math.isinf(agent.value("s4e_secret_agent_token_ttl_seconds"))
     assert agent.value("s4e_secret_agent_authenticated") == 1
-    agent.metrics.clear_token()
+    agent.report.clear_token()
     assert agent.value("s4e_secret_agent_authenticated") == 0
     # A static secret has no lease: 0, which the documented alerts exclude.
-    agent.metrics.set_lease(SECRETS[0], ttl=0)
+    agent.report.set_lease(SECRETS[0], ttl=0)
     assert agent.value("s4e_secret_agent_lease_expiry_timestamp_seconds",
                        secret=SECRETS[0]) == 0
 
@@ -337,7 +337,7 @@ def test_finished_vault_requests_keep_a_slow_cycle_alive(agent: Agent) -> None:
     agent.health.heartbeat(max_sleep=0)
     for _ in range(5):
         agent.mono.now += 4.5  # each request times out after 4.5 s (margin is 5 s)
-        agent.metrics.observe_request("read", 4.5, "unavailable")
+        agent.report.observe_request("read", 4.5, "unavailable")
         assert agent.request("GET", "/healthz")[0] == 200
     agent.mono.now += 5.5  # the next request never returns
     status, body, _ = agent.request("GET", "/healthz")
@@ -346,7 +346,7 @@ def test_finished_vault_requests_keep_a_slow_cycle_alive(agent: Agent) -> None:
 
 def test_progress_never_shortens_an_announced_sleep(agent: Agent) -> None:
     agent.health.heartbeat(max_sleep=30)
-    agent.metrics.on_action("app.env", "signal", ok=True)
+    agent.report.on_action("app.env", "signal", ok=True)
     agent.mono.now += 34
     assert agent.request("GET", "/healthz")[0] == 200
 
@@ -365,15 +365,15 @@ def test_readyz_transitions(agent: Agent) -> None:
         return status, json.loads(body)
 
     assert readyz() == (503, {"status": "not ready", "reason": "not authenticated"})
-    agent.metrics.on_auth(METHOD, ok=True)
-    agent.metrics.set_token(ttl=120)
+    agent.report.on_auth(METHOD, ok=True)
+    agent.report.set_token(ttl=120)
     status, detail = readyz()
     assert status == 503 and detail["pending_templates"] == list(TEMPLATES)
-    agent.metrics.on_render("app.env", ok=True)
-    agent.metrics.on_render("db.properties", ok=False)
+    agent.report.on_render("app.env", ok=True)
+    agent.report.on_render("db.properties", ok=False)
     assert readyz()[1]["pending_templates"] == ["db.properties"]
     assert agent.value("s4e_secret_agent_ready") == 0
-    agent.metrics.on_render("db.properties", ok=True)
+    agent.report.on_render("db.properties", ok=True)
     assert readyz() == (200, {"status": "ready"})
     assert agent.value("s4e_secret_agent_ready") == 1
     agent.wall.now += 121
@@ -384,7 +384,7 @@ def test_readyz_transitions(agent: Agent) -> None:
 def test_refresh_posts_an_event_and_quit_is_404_unless_enabled(agent: Agent) -> None:
     status, body, _ = agent.request("POST", "/v1/refresh", body=b"ignored")
     assert status == 202 and json.loads(body) == {"accepted": "refresh"}
-    assert agent.events.get_nowait() == REFRESH_EVENT
+    assert agent.events.get_nowait() == Event.REFRESH
     assert agent.request("GET", "/v1/refresh")[0] == 405
     for path in ("/v1/quit", "/agent/v1/quit"):
         assert agent.request("POST", path)[0] == 404
@@ -400,7 +400,7 @@ def test_quit_posts_an_event_when_enabled() -> None:
         assert a.request("GET", "/v1/quit")[0] == 405
         assert a.request("POST", "/v1/quit")[0] == 202
         assert a.request("POST", "/agent/v1/quit")[0] == 202  # Vault Agent's path
-    assert [a.events.get_nowait(), a.events.get_nowait()] == [QUIT_EVENT, QUIT_EVENT]
+    assert [a.events.get_nowait(), a.events.get_nowait()] == [Event.QUIT, Event.QUIT]
 
 
 def _non_loopback_address() -> str | None:

@@ -335,7 +335,7 @@ def error_sites() -> list[ErrorSite]:
     wrappers = _wrappers(trees, classes)
     sites: list[ErrorSite] = []
     for path, tree in trees:
-        if path.name == "errors.py":
+        if path == PACKAGE / "errors.py":
             continue  # the hierarchy itself (super().__init__ calls)
         owner = _enclosing_functions(tree)
         for node in ast.walk(tree):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal as signal_module
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from s4e_secret_agent.config import values
 from s4e_secret_agent.config.model import (
-    DEFAULT_TOKEN_PATH,
+    AUTH_METHOD_PARAMS,
     AgentConfig,
     AgentSettings,
     AuthMethodConfig,
@@ -31,6 +32,9 @@ from s4e_secret_agent.config.model import (
     VaultConfig,
 )
 from s4e_secret_agent.errors import ConfigError
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template import Template
 
 Locator = Callable[[str], tuple[str, int | None]]
 T = TypeVar("T")
@@ -255,7 +259,7 @@ class Builder:
         kind = self.required_text(raw, "type", path).lower()
         if kind == "token-file":
             kind = "token_file"
-        if kind not in ("kubernetes", "approle", "jwt", "token_file", "token"):
+        if kind not in AUTH_METHOD_PARAMS:
             self.fail(f"{path}.type", f"auth method {kind!r} is not supported",
                       hint="use kubernetes, approle, jwt, token_file or token")
         if raw.get("wrap_ttl") not in (None, ""):
@@ -284,43 +288,34 @@ class Builder:
 
     def _method_params(self, kind: str, config: Mapping[str, Any], path: str,
                        environ_token: str | None) -> dict[str, Any]:
-        if kind == "kubernetes":
-            self.check_keys(config, path, {"role", "token_path"})
-            return {"role": self.required_text(config, "role", path),
-                    "token_path": self.text(config, "token_path", path, DEFAULT_TOKEN_PATH)}
-        if kind == "approle":
-            self.check_keys(config, path, {"role_id_file_path", "secret_id_file_path",
-                                           "remove_secret_id_file_after_reading",
-                                           "secret_id_response_wrapping_path"})
-            return {
-                "role_id_file_path": self.required_text(config, "role_id_file_path", path),
-                "secret_id_file_path": self.text(config, "secret_id_file_path", path),
-                "remove_secret_id_file_after_reading": self.get(
-                    config, "remove_secret_id_file_after_reading", path, values.parse_bool, True),
-                "secret_id_response_wrapping_path": self.text(
-                    config, "secret_id_response_wrapping_path", path),
-            }
-        if kind == "jwt":
-            self.check_keys(config, path, {"role", "path", "remove_jwt_after_reading"})
-            return {"role": self.required_text(config, "role", path),
-                    "path": self.required_text(config, "path", path),
-                    # Vault Agent deletes the JWT file after reading it unless told not to.
-                    "remove_jwt_after_reading": self.get(
-                        config, "remove_jwt_after_reading", path, values.parse_bool, True)}
-        if kind == "token_file":
-            self.check_keys(config, path, {"token_file_path"})
-            return {"token_file_path": self.required_text(config, "token_file_path", path)}
-        self.check_keys(config, path, {"token"})
-        token = config.get("token")
+        """The method's parameters, checked against its declaration, defaults filled in."""
+        specs = AUTH_METHOD_PARAMS[kind]
+        self.check_keys(config, path, {spec.name for spec in specs})
+        params: dict[str, Any] = {}
+        for spec in specs:
+            if spec.kind == "bool":
+                params[spec.name] = self.get(config, spec.name, path, values.parse_bool,
+                                             spec.default)
+            elif spec.kind == "secret":
+                params[spec.name] = self._secret_param(config, spec.name, path, environ_token)
+            elif spec.required:
+                params[spec.name] = self.required_text(config, spec.name, path)
+            else:
+                params[spec.name] = self.text(config, spec.name, path, spec.default)
+        return params
+
+    def _secret_param(self, config: Mapping[str, Any], name: str, path: str,
+                      environ_token: str | None) -> SecretText:
+        token = config.get(name)
         if isinstance(token, SecretText):
-            return {"token": token}
+            return token
         if token not in (None, ""):
             if not isinstance(token, str):
-                self.fail(f"{path}.token", "expected a string")
-            return {"token": SecretText(token)}
+                self.fail(f"{path}.{name}", "expected a string")
+            return SecretText(token)
         if environ_token:
-            return {"token": SecretText(environ_token)}
-        self.fail(f"{path}.token", "auth method token needs a token",
+            return SecretText(environ_token)
+        self.fail(f"{path}.{name}", "auth method token needs a token",
                   hint="set VAULT_TOKEN, or use token_file with token_file_path")
 
     def _sink(self, raw: Mapping[str, Any], path: str) -> SinkConfig:
@@ -438,6 +433,8 @@ class Builder:
         right = self.text(raw, "right_delimiter", path, "}}") or "}}"
         user_key = "user" if raw.get("user") is not None else "uid"
         group_key = "group" if raw.get("group") is not None else "gid"
+        parsed = self._parse_template(contents, name, left, right,
+                                      f"{path}.{'source' if source else 'contents'}")
         tmpl = TemplateConfig(
             name=name,
             destination=destination,
@@ -454,8 +451,8 @@ class Builder:
             exec=self._exec(raw, path),
             signal=self._signal(raw.get("signal"), f"{path}.signal"),
             backup=self.get(raw, "backup", path, values.parse_bool, False),
+            parsed=parsed,
         )
-        self._parse_template(tmpl, f"{path}.{'source' if source else 'contents'}")
         return tmpl, self.text(raw, "sandbox_path", path)
 
     def _read_source(self, source: str, path: str) -> str:
@@ -469,21 +466,19 @@ class Builder:
         except OSError as err:
             self.fail(path, f"cannot read template file {source}: {err.strerror}")
 
-    def _parse_template(self, tmpl: TemplateConfig, path: str) -> None:
-        """Parse the template now so syntax errors are configuration errors with line:column.
-
-        Hook: uses ``s4e_secret_agent.template.Template.parse`` when that engine is installed.
-        """
-        parse = template_parser()
-        if parse is None:
-            return
-        from s4e_secret_agent.errors import TemplateError
+    def _parse_template(self, text: str, name: str, left: str, right: str,
+                        path: str) -> Template:
+        """Parse the template now, once: a syntax error is a configuration error with
+        line:column, found before any Vault call, and the runtime gets the parsed template."""
+        from s4e_secret_agent.errors import TemplateError, TemplateSyntaxError
+        from s4e_secret_agent.template import Template
 
         try:
-            parse(tmpl.contents, tmpl.name, left_delim=tmpl.left_delimiter,
-                  right_delim=tmpl.right_delimiter)
+            return Template.parse(text, name, left_delim=left, right_delim=right)
         except TemplateError as err:
-            self.fail(path, f"template does not parse: {err.message}")
+            source, line = self._locate(path)
+            raise TemplateSyntaxError(f"template does not parse: {err.message}", path=path,
+                                      source=source, line=line) from None
         except RecursionError:
             self.fail(path, "template nests too deeply")
         except Exception as err:  # an engine failure must still name the template
@@ -510,19 +505,11 @@ class Builder:
             return None
         if timeout <= 0:
             self.fail(f"{path}.exec.timeout", "must be more than 0")
-        return ExecConfig(command=self._argv(command_raw, command_path), timeout=timeout)
-
-    def _argv(self, value: Any, path: str) -> tuple[str, ...]:
-        if isinstance(value, str):
-            # consul-template: one string with whitespace runs through a shell.
-            if any(char.isspace() for char in value.strip()):
-                return ("sh", "-c", value)
-            return (value.strip(),)
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            if len(value) == 1 and any(char.isspace() for char in value[0].strip()):
-                return ("sh", "-c", value[0])
-            return tuple(value)
-        self.fail(path, "expected a command string or a list of strings")
+        try:
+            argv = values.command_argv(command_raw)
+        except ValueError as err:
+            self.fail(command_path, str(err))
+        return ExecConfig(command=argv, timeout=timeout)
 
     def _signal(self, value: Any, path: str) -> SignalConfig | None:
         if value is None:
@@ -535,7 +522,8 @@ class Builder:
         pid_file = self.text(raw, "pid_file", path)
         if (process is None) == (pid_file is None):
             self.fail(path, "needs exactly one of process (a process name) or pid_file")
-        return SignalConfig(signal=self.get(raw, "signal", path, values.parse_signal, "SIGHUP"),
+        return SignalConfig(signal=self.get(raw, "signal", path, values.parse_signal,
+                                            signal_module.SIGHUP),
                             process=process, pid_file=pid_file)
 
     def _agent(self, raw: Mapping[str, Any]) -> AgentSettings:
@@ -631,19 +619,20 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"[:60]
 
 
-def template_parser() -> Callable[..., Any] | None:
-    """``Template.parse`` from the template engine, or None while it is not available."""
-    try:
-        from s4e_secret_agent import template as engine
-    except ImportError:
-        return None
-    template_cls = getattr(engine, "Template", None)
-    parse = getattr(template_cls, "parse", None)
-    return parse if callable(parse) else None
-
-
 def shell_words(command: tuple[str, ...]) -> str:
     """A command as one shell-quoted string, for the plan printed by ``config check``."""
     if len(command) == 3 and command[:2] == ("sh", "-c"):
         return command[2]
     return shlex.join(command)
+
+
+def template_config(name: str, destination: str, contents: str,
+                    **options: Any) -> TemplateConfig:
+    """A template stanza built in code (tests, tools), parsed the same way as one read from a
+    file; ``options`` are the other :class:`TemplateConfig` fields."""
+    from s4e_secret_agent.template import Template
+
+    parsed = Template.parse(contents, name, left_delim=options.get("left_delimiter", "{{"),
+                            right_delim=options.get("right_delimiter", "}}"))
+    return TemplateConfig(name=name, destination=destination, contents=contents,
+                          parsed=parsed, **options)

@@ -12,16 +12,73 @@ Loaders live in :mod:`s4e_secret_agent.config.load`; nothing here reads files or
 
 from __future__ import annotations
 
+import signal as signal_module
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template import Template
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 DEFAULT_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 DEFAULT_SECRET_VOLUME_PATH = "/vault/secrets"
-AUTH_METHOD_TYPES = ("kubernetes", "approle", "jwt", "token_file", "token")
+
+
+@dataclass(frozen=True)
+class AuthParam:
+    """One parameter of an auth method's ``config`` block: the builder validates against these
+    declarations, the auth methods read the values it produced, the reference lists them."""
+
+    name: str
+    kind: str  # "text", "bool" or "secret" (a SecretText)
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+
+# Vault Agent's auto_auth methods this agent implements, with the parameters each accepts
+# (hashicorp/vault command/agentproxyshared/auth/<method>).
+AUTH_METHOD_PARAMS: Mapping[str, tuple[AuthParam, ...]] = MappingProxyType({
+    "kubernetes": (
+        AuthParam("role", "text", required=True, doc="Vault role to log in as"),
+        AuthParam("token_path", "text", default=DEFAULT_TOKEN_PATH,
+                  doc="service-account token (JWT) file, re-read at every login"),
+    ),
+    "approle": (
+        AuthParam("role_id_file_path", "text", required=True, doc="file holding the role ID"),
+        AuthParam("secret_id_file_path", "text",
+                  doc="file holding the secret ID (omit when the role has "
+                      "bind_secret_id=false)"),
+        AuthParam("remove_secret_id_file_after_reading", "bool", default=True,
+                  doc="delete the secret ID file once read"),
+        AuthParam("secret_id_response_wrapping_path", "text",
+                  doc="the secret ID file holds a wrapping token created at this path"),
+    ),
+    "jwt": (
+        AuthParam("role", "text", required=True, doc="Vault role to log in as"),
+        AuthParam("path", "text", required=True,
+                  doc="file holding the JWT, re-read at every login"),
+        AuthParam("remove_jwt_after_reading", "bool", default=True,
+                  doc="delete the JWT file once read (as Vault Agent); set false for a "
+                  "projected token"),
+        AuthParam("remove_jwt_follows_symlinks", "bool", default=False,
+                  doc="when removing the JWT file, remove what a symlink points to"),
+    ),
+    "token_file": (
+        AuthParam("token_file_path", "text", required=True, doc="file holding a Vault token"),
+    ),
+    "token": (
+        AuthParam("token", "secret", required=True,
+                  doc="the token itself (prefer the environment variable)"),
+    ),
+})
+AUTH_METHOD_TYPES = tuple(AUTH_METHOD_PARAMS)
+# The parameter naming the file a method logs in with, when that file may change under us.
+_CREDENTIAL_FILE_PARAM = {"kubernetes": "token_path", "jwt": "path",
+                          "token_file": "token_file_path"}
 
 
 def _meta(doc: str, *, env: str = "", annotation: str = "", flag: str = "",
@@ -110,6 +167,14 @@ class AuthMethodConfig:
         "longest wait between failed logins", annotation="auth-max-backoff",
         default_doc="5m"))
 
+    @property
+    def credential_file(self) -> str | None:
+        """The file a login reads its credential from and that may be rotated under the agent
+        (the Kubernetes service-account token, a JWT, a token file), or None."""
+        key = _CREDENTIAL_FILE_PARAM.get(self.type)
+        value = self.params.get(key) if key else None
+        return str(value) if value else None
+
 
 @dataclass(frozen=True)
 class SinkConfig:
@@ -149,7 +214,8 @@ class SignalConfig:
     needs a shared process namespace) or ``pid_file`` is set.
     """
 
-    signal: str = field(default="SIGHUP", metadata=_meta("signal name, e.g. SIGHUP"))
+    signal: signal_module.Signals = field(default=signal_module.SIGHUP, metadata=_meta(
+        "signal name, e.g. SIGHUP", default_doc="SIGHUP"))
     process: str | None = field(default=None, metadata=_meta("process name to signal"))
     pid_file: str | None = field(default=None, metadata=_meta(
         "file holding the pid to signal"))
@@ -193,6 +259,8 @@ class TemplateConfig:
         "signal a process after the file changed", default_doc="none"))
     backup: bool = field(default=False, metadata=_meta(
         "keep the previous file as <destination>.bak"))
+    parsed: Template = field(kw_only=True, compare=False, repr=False, metadata=_meta(
+        "the parsed template (internal: parsed once, when the configuration is loaded)"))
 
 
 @dataclass(frozen=True)

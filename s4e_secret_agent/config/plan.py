@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from s4e_secret_agent.config.build import shell_words, template_parser
+from s4e_secret_agent.config.build import shell_words
 from s4e_secret_agent.config.model import LoadedConfig, TemplateConfig
 from s4e_secret_agent.config.values import format_duration
 
@@ -41,28 +41,14 @@ def _template(tmpl: TemplateConfig) -> dict[str, Any]:
     if tmpl.signal is not None:
         target = f"process {tmpl.signal.process}" if tmpl.signal.process \
             else f"pid in {tmpl.signal.pid_file}"
-        actions.append(f"signal {tmpl.signal.signal} to {target}")
+        actions.append(f"signal {tmpl.signal.signal.name} to {target}")
     return {"name": tmpl.name, "destination": tmpl.destination, "perms": f"{tmpl.perms:04o}",
             "source": tmpl.source, "actions": actions, "reads": secret_paths(tmpl)}
 
 
-def secret_paths(tmpl: TemplateConfig) -> list[str] | None:
-    """Vault paths the template reads, from the template engine (None while unavailable)."""
-    parse = template_parser()
-    if parse is None:
-        return None
-    try:
-        parsed = parse(tmpl.contents, tmpl.name, left_delim=tmpl.left_delimiter,
-                                right_delim=tmpl.right_delimiter)
-        refs = parsed.secret_refs()
-    except Exception:  # the loader already parsed it; a failure here only hides the list
-        return None
-    result: list[str] = []
-    for ref in refs:
-        text = getattr(ref, "path", ref)
-        if str(text) not in result:
-            result.append(str(text))
-    return result
+def secret_paths(tmpl: TemplateConfig) -> list[str]:
+    """The Vault paths the template names literally, in order."""
+    return list(dict.fromkeys(ref.path for ref in tmpl.parsed.secret_refs()))
 
 
 def plan_text(plan: dict[str, Any]) -> str:

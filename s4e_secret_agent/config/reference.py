@@ -33,30 +33,29 @@ _SECTIONS: tuple[tuple[str, str, type[Any], dict[str, str]], ...] = (
     ("agent.exit_when", "agent.exit_when.", model.ExitWhenConfig, {}),
 )
 
-# auto_auth.method.config per method type: (key, required/default, description)
-_METHOD_PARAMS: tuple[tuple[str, str, str, str], ...] = (
-    ("kubernetes", "role", "required", "Vault role to log in as"),
-    ("kubernetes", "token_path", f"`{model.DEFAULT_TOKEN_PATH}`",
-     "service-account token (JWT) file, re-read at every login"),
-    ("approle", "role_id_file_path", "required", "file holding the role ID"),
-    ("approle", "secret_id_file_path", "none", "file holding the secret ID (omit when the "
-     "role has bind_secret_id=false)"),
-    ("approle", "remove_secret_id_file_after_reading", "`true`",
-     "delete the secret ID file once read"),
-    ("approle", "secret_id_response_wrapping_path", "none",
-     "the secret ID file holds a wrapping token created at this path"),
-    ("jwt", "role", "required", "Vault role to log in as"),
-    ("jwt", "path", "required", "file holding the JWT, re-read at every login"),
-    ("jwt", "remove_jwt_after_reading", "`true`",
-     "delete the JWT file once read (as Vault Agent); set false for a projected token"),
-    ("token_file", "token_file_path", "required", "file holding a Vault token"),
-    ("token", "token", "`VAULT_TOKEN`", "the token itself (prefer the environment variable)"),
-)
+
+
+def _method_params() -> list[tuple[str, str, str, str]]:
+    """auto_auth.method.config per method type: (type, key, required/default, description)."""
+    rows = []
+    for kind, specs in model.AUTH_METHOD_PARAMS.items():
+        for spec in specs:
+            if spec.kind == "secret":
+                shown = "`VAULT_TOKEN`"
+            elif spec.required:
+                shown = "required"
+            elif spec.default is None:
+                shown = "none"
+            else:
+                shown = f"`{str(spec.default).lower() if spec.kind == 'bool' else spec.default}`"
+            rows.append((kind, spec.name, shown, spec.doc))
+    return rows
+
 
 _SKIP = {("AgentConfig", "vault"), ("AgentConfig", "auto_auth"),
          ("AgentConfig", "template_config"), ("AgentConfig", "agent"),
          ("AutoAuthConfig", "method"), ("TemplateConfig", "exec"), ("TemplateConfig", "signal"),
-         ("AgentSettings", "exit_when")}
+         ("AgentSettings", "exit_when"), ("TemplateConfig", "parsed")}
 
 
 def _env_for(path: str, meta: dict[str, str]) -> str:
@@ -105,7 +104,8 @@ def _type_name(name: str, hint: Any) -> str:
 def render_reference() -> str:
     rows = [BEGIN, ""]
     for title, prefix, cls, renames in _SECTIONS:
-        hints = typing.get_type_hints(cls)
+        # Names imported for type checking only (the parsed Template) are not needed here.
+        hints = typing.get_type_hints(cls, localns={"Template": object})
         rows += [f"### `{title}`", "",
                  "| key | type | default | env | flag | annotation | description |",
                  "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -127,7 +127,7 @@ def render_reference() -> str:
         rows.append("")
     rows += ["### `auto_auth.method.config` by method type", "",
              "| type | key | default | description |", "| --- | --- | --- | --- |"]
-    for kind, key, default, doc in _METHOD_PARAMS:
+    for kind, key, default, doc in _method_params():
         rows.append(f"| `{kind}` | `{key}` | {default} | {doc} |")
     rows += ["", END]
     return "\n".join(rows) + "\n"

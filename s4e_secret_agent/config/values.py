@@ -130,11 +130,13 @@ def parse_owner(value: Any) -> str | int:
     raise ValueError("expected a user/group name or id")
 
 
-def parse_signal(value: Any) -> str:
-    """A signal name, normalised to ``SIGxxx`` ("HUP", "sighup", "SIGHUP" and 1 all work)."""
-    if isinstance(value, int) and not isinstance(value, bool):
+def parse_signal(value: Any) -> signal_module.Signals:
+    """A signal: ``"SIGHUP"``, ``"hup"``, ``"HUP"``, ``1`` or ``"1"`` -> ``signal.SIGHUP``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a signal name like SIGHUP, got a boolean")
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
         try:
-            return signal_module.Signals(value).name
+            return signal_module.Signals(int(value))
         except ValueError:
             raise ValueError(f"{value} is not a signal number") from None
     if not isinstance(value, str):
@@ -144,7 +146,23 @@ def parse_signal(value: Any) -> str:
         name = "SIG" + name
     if name not in signal_module.Signals.__members__ or name.startswith("SIG_"):
         raise ValueError(f"{value!r} is not a signal name (use e.g. SIGHUP, SIGTERM, SIGUSR1)")
-    return name
+    return signal_module.Signals[name]
+
+
+def command_argv(value: Any) -> tuple[str, ...]:
+    """The argv of a template command, with consul-template's rule (``child.CommandPrep``):
+    one string (or a one-item list) with more than one word runs through ``sh -c``, so shell
+    syntax works; anything else is the argv itself (``a;b`` without spaces is one program).
+    """
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items or not all(
+            isinstance(item, str) for item in items):
+        raise ValueError("expected a command string or a list of strings")
+    if not items[0].strip():
+        raise ValueError("the command is empty")
+    if len(items) == 1 and len(items[0].split()) > 1:
+        return ("sh", "-c", items[0])
+    return tuple(items)
 
 
 _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
@@ -202,8 +220,20 @@ def go_unquote(text: str) -> str:
         raise ValueError("value is not valid UTF-8") from None
 
 
-def format_duration(seconds: float) -> str:
-    """A Go-style duration string for display ("5m", "1h30m", "250ms")."""
+def format_duration(seconds: float, *, coarse: bool = False) -> str:
+    """A Go-style duration string for display ("5m", "1h30m", "250ms").
+
+    ``coarse``: whole seconds, and from 10 minutes on whole minutes, for durations measured
+    rather than configured (a TTL looked up a second after issue reads 1h, not 59m59s).
+    """
+    if coarse:
+        total = round(abs(seconds))
+        if total >= 600:
+            total = round(total / 60) * 60
+        h, rest_s = divmod(total, 3600)
+        m, s = divmod(rest_s, 60)
+        return "".join([f"{h}h" if h else "", f"{m}m" if m else "",
+                        f"{s}s" if s or total == 0 else ""])
     if seconds == 0:
         return "0s"
     if seconds < 1:

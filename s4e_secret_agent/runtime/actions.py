@@ -40,77 +40,30 @@ DEFAULT_KILL_GRACE: Final = 5.0
 MAX_OUTPUT: Final = 16 * 1024
 
 
-def parse_signal(value: str | int) -> signal_module.Signals:
-    """``"SIGHUP"``, ``"hup"``, ``"HUP"``, ``1`` or ``"1"`` -> ``signal.SIGHUP``.
-
-    Raises ValueError naming the bad value; the config layer turns it into a ConfigError.
-    """
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        try:
-            return signal_module.Signals(int(value))
-        except ValueError:
-            raise ValueError(f"unknown signal number {value}") from None
-    name = str(value).strip().upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    try:
-        return signal_module.Signals[name]
-    except KeyError:
-        raise ValueError(f"unknown signal name {value!r} (e.g. SIGHUP, SIGUSR1)") from None
-
-
-def _find_shell() -> str | None:
+def _resolve_shell(argv: tuple[str, ...]) -> list[str]:
+    """The argv to start: the configuration's ``sh -c`` uses ``sh`` from PATH, or a common
+    absolute path when PATH has none (as consul-template does); anything else as is."""
     import shutil
 
-    if shutil.which("sh"):
-        return "sh"  # as consul-template does; also matches the config layer's ("sh", "-c", ...)
+    if argv[:2] != ("sh", "-c") or shutil.which("sh"):
+        return list(argv)
     for candidate in ("/bin/sh", "/usr/bin/sh"):
         if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def prepare_command(command: str | Sequence[str]) -> list[str]:
-    """The argv to execute, with Vault Agent's (consul-template's) rules.
-
-    - a list of several items is the argv, run directly (no shell);
-    - a string, or a one-item list, that contains whitespace is run with ``sh -c``, so shell
-      syntax (pipes, ``&&``, quotes, ``$VAR``) works;
-    - a string or one-item list without whitespace is a program name run directly (note:
-      ``a;b`` without spaces is therefore *not* given to a shell, as in consul-template).
-
-    Raises ValueError for an empty command or when a shell is needed but none exists.
-    """
-    items = [command] if isinstance(command, str) else list(command)
-    if not items or not items[0].strip():
-        raise ValueError("empty command")
-    if len(items) == 1 and len(items[0].split()) > 1:
-        shell = _find_shell()
-        if shell is None:
-            raise ValueError("the command needs a shell (it contains spaces) but no sh exists "
-                             "in this image; give the command as a list instead")
-        return [shell, "-c", items[0]]
-    return items
+            return [candidate, *argv[1:]]
+    return list(argv)
 
 
 @dataclass(frozen=True)
 class CommandAction:
-    """Run ``command`` (string or argv list, see :func:`prepare_command`)."""
+    """Run ``command``, an argv the configuration already decided (``sh -c`` included)."""
 
     template: str
-    command: str | Sequence[str]  # stored as a tuple when given as a list
+    command: tuple[str, ...]
     timeout: float | None = None
     kind: ClassVar[str] = "command"
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.command, str):
-            object.__setattr__(self, "command", tuple(self.command))
-
     def dedup_key(self) -> tuple[object, ...]:
-        try:
-            return ("command", *prepare_command(self.command))
-        except ValueError:
-            return ("command", self.command)
+        return ("command", *self.command)
 
 
 @dataclass(frozen=True)
@@ -118,17 +71,13 @@ class SignalAction:
     """Send ``signal`` to every process named ``process`` and/or the pid in ``pid_file``."""
 
     template: str
-    signal: str | int = "SIGHUP"
+    signal: signal_module.Signals = signal_module.SIGHUP
     process: str | None = None
     pid_file: str | None = None
     kind: ClassVar[str] = "signal"
 
     def dedup_key(self) -> tuple[object, ...]:
-        try:
-            number: object = int(parse_signal(self.signal))
-        except ValueError:
-            number = self.signal
-        return ("signal", number, self.process, self.pid_file)
+        return ("signal", int(self.signal), self.process, self.pid_file)
 
 
 Action = CommandAction | SignalAction
@@ -209,10 +158,7 @@ def _run_command(
         return ActionResult(action.template, "command", ok, detail, templates,
                             exit_code=exit_code, timed_out=timed_out)
 
-    try:
-        argv = prepare_command(action.command)
-    except ValueError as exc:
-        return result(False, f"invalid command: {exc}")
+    argv = _resolve_shell(action.command)
     program = os.path.basename(argv[0])
     with contextlib.ExitStack() as stack:
         output: IO[bytes] | None
@@ -336,10 +282,7 @@ def _send_signal(action: SignalAction, templates: tuple[str, ...]) -> ActionResu
     def result(ok: bool, detail: str, pids: tuple[int, ...] = ()) -> ActionResult:
         return ActionResult(action.template, "signal", ok, detail, templates, pids=pids)
 
-    try:
-        sig = parse_signal(action.signal)
-    except ValueError as exc:
-        return result(False, str(exc))
+    sig = action.signal
     if not action.process and not action.pid_file:
         return result(False, "signal action has neither process nor pid_file")
     targets: list[int] = []

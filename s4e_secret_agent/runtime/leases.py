@@ -67,7 +67,8 @@ False
 Public API: :class:`Action`, :class:`Scheduled`, :class:`LeaseInfo`, :class:`TimingPolicy`,
 :data:`DEFAULT_POLICY`, :func:`next_token_action`, :func:`next_lease_action`,
 :func:`static_refresh_at`, :func:`after_renew_failure`, :func:`retry_at`,
-:func:`static_retry_at`, :func:`backoff_delay`, :func:`relogin_now`, :func:`revoke_old_at`,
+:func:`static_retry_at`, :func:`backoff_cap`, :func:`backoff_delay`, :func:`relogin_now`,
+:func:`revoke_old_at`,
 :func:`renew_fraction`.
 """
 
@@ -92,6 +93,7 @@ __all__ = [
     "Scheduled",
     "TimingPolicy",
     "after_renew_failure",
+    "backoff_cap",
     "backoff_delay",
     "next_lease_action",
     "next_token_action",
@@ -225,7 +227,9 @@ class TimingPolicy:
     overlap window is left before the lease ends, then fetch new credentials instead.
     ``revoke_after_overlap``: revoke the old lease when the overlap window ends, instead of
     letting it expire. Backoffs: ``login_backoff_*`` for failed logins (Vault Agent's
-    ``min_backoff``/``max_backoff``), ``retry_backoff_*`` for failed renewals and reads.
+    ``min_backoff``/``max_backoff``), ``retry_backoff_*`` for failed renewals and re-reads,
+    ``fetch_backoff_*`` between attempts of a first read that a render waits for (init mode,
+    the first render: consul-template retries those from 250 ms).
     ``jittered_backoff=False`` makes backoffs deterministic (lockstep studies only).
     """
 
@@ -246,6 +250,8 @@ class TimingPolicy:
     login_backoff_max: float = 300.0
     retry_backoff_min: float = 1.0
     retry_backoff_max: float = 60.0
+    fetch_backoff_min: float = 0.25
+    fetch_backoff_max: float = 30.0
     jittered_backoff: bool = True
 
     def __post_init__(self) -> None:
@@ -321,7 +327,7 @@ class TimingPolicy:
             overlap,
             "a fraction in [0, 1)",
         )
-        for kind in ("login", "retry"):
+        for kind in ("login", "retry", "fetch"):
             low = getattr(self, f"{kind}_backoff_min")
             high = getattr(self, f"{kind}_backoff_max")
             check(0 < low <= high, f"{kind}_backoff_min/max", (low, high), "0 < min <= max")
@@ -399,15 +405,24 @@ def renew_fraction(
     return _uniform(rng, low, policy.renew_fraction_max)
 
 
+def backoff_cap(attempt: int, low: float, high: float) -> float:
+    """The exponential ceiling after ``attempt`` failures (from 0): low, 2*low, ... high.
+
+    The agent's one backoff rule: every wait after a failure (logins, reads, renewals, and the
+    retry layer of :mod:`s4e_secret_agent.runtime.retry`) is drawn below this ceiling.
+    """
+    return float(min(high, low * 2.0 ** min(max(attempt, 0), 62)))
+
+
 def backoff_delay(
     attempt: int, low: float, high: float, rng: random.Random, *, jitter: bool = True
 ) -> float:
-    """Capped exponential backoff with full jitter: uniform in ``[low, min(high, low*2**n)]``.
+    """Capped exponential backoff with full jitter: uniform in ``[low, backoff_cap(...)]``.
 
     ``attempt`` counts failures so far, from 0. The floor keeps a retry storm from forming when
     the random draw is tiny; without ``jitter`` the cap itself is returned.
     """
-    cap = min(high, low * 2.0 ** min(max(attempt, 0), 62))
+    cap = backoff_cap(attempt, low, high)
     return cap if not jitter else _uniform(rng, low, cap)
 
 

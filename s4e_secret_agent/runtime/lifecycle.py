@@ -1,14 +1,14 @@
-"""Process-level wiring around :class:`~s4e_secret_agent.runtime.runner.Runner`.
+"""The process around the runner: threads, signal handlers, telemetry, the shutdown promise.
 
-The runner works in its own thread; the main thread only installs the signal handlers, waits,
-and enforces the shutdown promise (SIGTERM/SIGINT: gone within a second even if the runner is
-in the middle of a slow Vault request; files are always replaced atomically, so abandoning a
-request loses nothing). Signal handlers, the HTTP server and the file watcher only post events.
+``init`` and ``sidecar`` start here. The runner works in its own thread; the main thread only
+installs the signal handlers (in one place, restored afterwards), waits, and keeps the
+shutdown promise (SIGTERM/SIGINT: gone within a second even if the runner is in the middle of
+a slow Vault request; files are always replaced atomically, so abandoning a request loses
+nothing). Signal handlers, the HTTP server and the file watcher only post events.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -18,21 +18,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from s4e_secret_agent.config.model import AgentConfig, ConfigSources
 from s4e_secret_agent.errors import AgentError
-from s4e_secret_agent.runtime.runner import (
-    EVENT_CONFIG_CHANGED,
-    EVENT_CREDENTIALS_CHANGED,
-    EVENT_REFRESH,
-    EVENT_STOP,
-    Runner,
-    credential_path,
-)
-
-if TYPE_CHECKING:
-    from s4e_secret_agent.runtime.runner import ParsedTemplate
+from s4e_secret_agent.runtime.events import Event
+from s4e_secret_agent.runtime.runner import Runner
 
 log = logging.getLogger("s4e_secret_agent")
 
@@ -78,11 +69,11 @@ def _run_in_thread(runner: Runner, body: Callable[[], None], *, grace: float) ->
     def on_stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
         runner.stop.set()
-        runner.events.put(EVENT_STOP)
+        runner.events.put(Event.STOP)
         wake.set()
 
     def on_hup(signum: int, frame: FrameType | None) -> None:
-        runner.events.put(EVENT_REFRESH)
+        runner.events.put(Event.REFRESH)
 
     thread = threading.Thread(target=work, name="runner", daemon=True)
     with _signals({signal.SIGTERM: on_stop, signal.SIGINT: on_stop, signal.SIGHUP: on_hup}):
@@ -108,87 +99,31 @@ def run_init(config: AgentConfig) -> None:
     runner.close()
 
 
-def _watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, str]:
-    """Files whose change matters -> the event to post."""
-    paths: dict[str, str] = {}
-    credential = credential_path(config.auto_auth.method)
-    if credential:
-        paths[os.path.abspath(credential)] = EVENT_CREDENTIALS_CHANGED
-    for name in (sources.config_file, sources.annotations_file):
-        if name:
-            paths[os.path.abspath(name)] = EVENT_CONFIG_CHANGED
-    for tmpl in config.templates:
-        if tmpl.source:
-            paths[os.path.abspath(tmpl.source)] = EVENT_CONFIG_CHANGED
-    return paths
-
-
-def _content_hash(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
-        return ""
-
-
-def _start_watcher(runner: Runner, paths: dict[str, str]) -> threading.Thread | None:
-    """Watch the directories of ``paths`` and post the matching event when a file's *content*
-    changes. Directories, not files, are watched because Kubernetes updates projected tokens
-    and ConfigMaps by swapping a ``..data`` symlink; comparing content ignores unrelated
-    files in the same directory and touches that change nothing."""
-    if not paths:
-        return None
-    directories = sorted({os.path.dirname(p) for p in paths if os.path.isdir(os.path.dirname(p))})
-    if not directories:
-        return None
-    seen = {path: _content_hash(path) for path in paths}
-
-    def watch() -> None:
-        from watchfiles import watch as watch_changes
-
-        try:
-            # step: how often the watcher thread wakes up to check; 500 ms keeps an idle
-            # sidecar's CPU near zero and still notices a rotated token within a second.
-            for _ in watch_changes(*directories, stop_event=runner.stop, debounce=1600,
-                                   step=500, rust_timeout=5000, yield_on_timeout=False,
-                                   raise_interrupt=False):
-                posted: set[str] = set()
-                for path, event in paths.items():
-                    digest = _content_hash(path)
-                    if digest != seen[path]:
-                        seen[path] = digest
-                        if event not in posted:
-                            posted.add(event)
-                            runner.events.put(event)
-        except Exception as exc:  # a watcher failure must not take the agent down
-            log.warning("file watching stopped: %s", exc, extra={"event": "watch_failed"})
-
-    thread = threading.Thread(target=watch, name="file-watcher", daemon=True)
-    thread.start()
-    return thread
-
-
 def run_sidecar(config: AgentConfig, sources: ConfigSources,
                 reload_config: Callable[[], AgentConfig] | None = None,
                 on_ready: Callable[[], None] | None = None) -> None:
     """``sidecar``: render, then keep everything fresh until stopped (or exit_when).
 
     ``on_ready`` is called once, when every template has been rendered the first time."""
-    from s4e_secret_agent.runtime.runner import parse_templates, secret_labels
-    from s4e_secret_agent.telemetry.metrics import AgentMetrics, HealthState, TelemetryServer
+    from s4e_secret_agent.runtime.runner import secret_labels
+    from s4e_secret_agent.runtime.watcher import start_watcher, watched_paths
+    from s4e_secret_agent.telemetry.health import HealthState
+    from s4e_secret_agent.telemetry.http import TelemetryServer
+    from s4e_secret_agent.telemetry.metrics import AgentMetrics
+    from s4e_secret_agent.telemetry.reporter import TelemetryReporter
 
-    templates: list[ParsedTemplate] = parse_templates(config)
-    health = HealthState([t.config.name for t in templates])
+    names = [t.name for t in config.templates]
+    health = HealthState(names)
     metrics = AgentMetrics(
-        templates=[t.config.name for t in templates],
-        secrets=secret_labels(templates),
+        templates=names,
+        secrets=secret_labels(config.templates),
         auth_method=config.auto_auth.method.type,
         actions=[(t.name, kind) for t in config.templates
                  for kind in (("command",) if t.exec else ()) + (("signal",) if t.signal else ())],
-        health=health,
+        ready=lambda: health.readiness().ok,
     )
-    runner = Runner(config, metrics=metrics, health=health, reload_config=reload_config,
-                    on_ready=on_ready)
+    runner = Runner(config, report=TelemetryReporter(metrics, health),
+                    reload_config=reload_config, on_ready=on_ready)
     server = None
     if config.agent.metrics_listen:
         server = TelemetryServer(config.agent.metrics_listen, metrics=metrics, health=health,
@@ -199,7 +134,7 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
         from s4e_secret_agent.runtime.writer import write_file
 
         write_file(config.pid_file, f"{os.getpid()}\n".encode(), mode=0o600)
-    _start_watcher(runner, _watched_paths(config, sources))
+    start_watcher(watched_paths(config, sources), runner.events, runner.stop)
 
     def body() -> None:
         try:

@@ -31,6 +31,7 @@ from s4e_secret_agent.errors import (
     VaultError,
     is_retryable,
 )
+from s4e_secret_agent.runtime.leases import backoff_cap
 
 T = TypeVar("T")
 
@@ -51,16 +52,10 @@ class _Stopped(Exception):
     """Raised inside the retry loop when the stop event is set between attempts."""
 
 
-def backoff_ceiling(attempt: int, min_backoff: float, max_backoff: float) -> float:
-    """The exponential ceiling after ``attempt`` failures (1-based): min, 2*min, ... max."""
-    exponent = min(attempt - 1, 62)  # keeps 2**exponent finite for absurd attempt counts
-    return float(min(max_backoff, min_backoff * (2.0**exponent)))
-
-
 def next_wait(attempt: int, error: BaseException | None, *, min_backoff: float,
               max_backoff: float, rng: Callable[[], float]) -> float:
     """Seconds to wait after the ``attempt``-th failure, before any deadline clamp."""
-    ceiling = backoff_ceiling(attempt, min_backoff, max_backoff)
+    ceiling = backoff_cap(attempt - 1, min_backoff, max_backoff)
     wait = min_backoff + rng() * max(0.0, ceiling - min_backoff)
     retry_after = error.retry_after if isinstance(error, VaultError) else None
     if retry_after is not None and retry_after > wait:
@@ -80,6 +75,7 @@ def retry_call(
     rng: Callable[[], float] = random.random,
     on_retry: Callable[[RetryEvent], None] | None = None,
     what: str = "the Vault request",
+    retry_if: Callable[[BaseException], bool] = is_retryable,
 ) -> T:
     """Call ``fn`` until it succeeds, a non-retryable error occurs, the deadline passes, or
     ``stop`` is set.
@@ -89,7 +85,9 @@ def retry_call(
     :class:`DeadlineExceededError` is raised naming the last error and its fix. When ``stop``
     is set the last error is raised unchanged (the caller is shutting down and knows why).
     ``sleep`` defaults to ``stop.wait`` (so a stop interrupts a wait at once) or
-    :func:`time.sleep`. ``what`` names the operation in the deadline message.
+    :func:`time.sleep`. ``what`` names the operation in the deadline message. ``retry_if``
+    says which errors are retried (default: the transient ones); a sidecar that must keep
+    trying to log in until an operator fixes a role passes a wider one.
     """
     if min_backoff <= 0 or max_backoff < min_backoff:
         raise ValueError("need 0 < min_backoff <= max_backoff")
@@ -136,7 +134,7 @@ def retry_call(
                                 wait_s=waits[-1] if waits else 0.0))
 
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_retryable),
+        retry=tenacity.retry_if_exception(retry_if),
         wait=wait_strategy,
         stop=stop_strategy,
         sleep=_discard_result(do_sleep),

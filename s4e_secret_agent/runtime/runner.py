@@ -1,15 +1,17 @@
-"""The agent's loop: owns all state (token, secret cache, rendered files) in one thread.
+"""The agent's loop: owns the secret cache and the state of every rendered file, in one thread.
 
-Data flow: config -> login -> render each template; every ``secret``/``secrets`` call of every
-template goes through one cache keyed by (operation, path, arguments), so a path used by two
-templates is read once and both get the same response (never two different database users)
--> the writer (bytes differ? write atomically) -> actions (once per cycle, in template order)
--> :mod:`s4e_secret_agent.runtime.leases` decides the next wake-up of the token and of each
-secret ->
-the loop sleeps until the earliest due time or an event (signal, file change, HTTP refresh).
+Data flow: config -> login (:mod:`.token`) -> render each template; every ``secret``/``secrets``
+call of every template goes through one cache keyed by (operation, path, arguments), so a path
+used by two templates is read once and both get the same response (never two different
+database users) -> the writer (bytes differ? write atomically) -> actions (once per cycle, in
+template order) -> :mod:`.leases` decides the next wake-up of each secret, the token keeper
+that of the token -> the loop sleeps until the earliest due time or an
+:class:`~.events.Event` (signal, file change, HTTP refresh).
 
 Only this thread talks to Vault and touches the state. Other threads (HTTP server, file
-watcher) and signal handlers just post events to :attr:`Runner.events`.
+watcher) and signal handlers just post events to :attr:`Runner.events`. :meth:`Runner.step`
+is one turn of the loop without the wait: what the sidecar does after each wake-up, and what
+the unit tests drive with a manual clock.
 """
 
 from __future__ import annotations
@@ -28,67 +30,28 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from s4e_secret_agent.config.model import AgentConfig, AuthMethodConfig, TemplateConfig
+from s4e_secret_agent.config.model import AgentConfig, TemplateConfig
 from s4e_secret_agent.errors import (
     AgentError,
     InvalidTokenError,
     TemplateError,
     VaultError,
     VaultUnavailableError,
-    is_retryable,
 )
 from s4e_secret_agent.runtime import leases, writer
+from s4e_secret_agent.runtime.events import Event, NullReporter
 from s4e_secret_agent.runtime.retry import RetryEvent, retry_call
+from s4e_secret_agent.runtime.token import TokenKeeper
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from s4e_secret_agent.runtime.events import Reporter
+    from s4e_secret_agent.vault.types import RequestEvent, SecretResponse, VaultAPI
 
-    from s4e_secret_agent.template import Template
-    from s4e_secret_agent.vault.client import RequestEvent, SecretResponse, TokenInfo, VaultClient
-
-    # Only for type checking: creating Protocol classes costs start-up time.
-    class MetricsSink(Protocol):
-        """What the runner reports; implemented by telemetry.AgentMetrics (and a no-op for init)."""
-
-        def on_auth(self, method: str, ok: bool) -> None: ...
-        def on_token_renewal(self, ok: bool) -> None: ...
-        def set_token(self, ttl: float, expiry_wall: float | None = None) -> None: ...
-        def clear_token(self) -> None: ...
-        def set_lease(self, secret: str, ttl: float, expiry_wall: float | None = None) -> None: ...
-        def on_renewal(self, secret: str, ok: bool) -> None: ...
-        def on_fetch(self, secret: str, ok: bool) -> None: ...
-        def on_rotation(self, secret: str) -> None: ...
-        def on_render(self, template: str, ok: bool, when: float | None = None) -> None: ...
-        def on_action(self, template: str, kind: str, ok: bool) -> None: ...
-        def observe_request(self, operation: str, duration: float, result: str = ...) -> None: ...
-        def set_ready(self, ready: bool) -> None: ...
-
-    class HealthSink(Protocol):
-        def heartbeat(self, max_sleep: float = 0.0) -> None: ...
-        def mark_rendered(self, template: str) -> None: ...
-        def set_token(self, expiry_wall: float | None) -> None: ...
-        def clear_token(self) -> None: ...
-
-
-log = logging.getLogger("s4e_secret_agent.runtime.runner")
-
-# Events posted to Runner.events by signal handlers, the HTTP server and the file watcher.
-EVENT_STOP = "stop"
-EVENT_QUIT = "quit"
-EVENT_REFRESH = "refresh"
-EVENT_CREDENTIALS_CHANGED = "credentials_changed"
-EVENT_CONFIG_CHANGED = "config_changed"
+log = logging.getLogger(__name__)
 
 # Longest single sleep of the loop, so liveness heartbeats and exit_when polls keep coming.
 _MAX_SLEEP = 30.0
 _EXIT_WHEN_POLL = 1.0
-
-
-class _NoMetrics:
-    """Init mode has no metrics server; keeps the runner free of ``if metrics`` checks."""
-
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
 
 
 @dataclass(frozen=True)
@@ -125,45 +88,29 @@ class CachedSecret:
 
 
 @dataclass
-class ParsedTemplate:
+class TemplateState:
+    """What the runner knows of one template: the secrets its last render used, whether it
+    must be rendered again, and when it may be retried after a failure."""
+
     config: TemplateConfig
-    template: Template
     deps: frozenset[SecretKey] = frozenset()
     rendered_once: bool = False
     dirty: bool = True
     retry_at: float = 0.0
     failures: int = 0
 
-
-def parse_templates(config: AgentConfig) -> list[ParsedTemplate]:
-    """Parse every template up front, so a syntax error stops the agent before any Vault call."""
-    from s4e_secret_agent.template import Template
-
-    parsed = []
-    for tmpl in config.templates:
-        text = tmpl.contents
-        template = Template.parse(text, name=tmpl.name, left_delim=tmpl.left_delimiter,
-                                  right_delim=tmpl.right_delimiter)
-        parsed.append(ParsedTemplate(config=tmpl, template=template))
-    return parsed
+    @property
+    def name(self) -> str:
+        return self.config.name
 
 
-def secret_labels(templates: Iterable[ParsedTemplate]) -> list[str]:
+def secret_labels(templates: Iterable[TemplateConfig]) -> list[str]:
     """The Vault paths templates name literally (metric label values known at start)."""
     labels: dict[str, None] = {}
     for tmpl in templates:
-        for ref in tmpl.template.secret_refs():
+        for ref in tmpl.parsed.secret_refs():
             labels[ref.path] = None
     return list(labels)
-
-
-def credential_path(method: AuthMethodConfig) -> str | None:
-    """The file a login reads its credential from and that may be rotated under us (the
-    Kubernetes service-account token, a JWT, a token file), or None."""
-    key = {"kubernetes": "token_path", "jwt": "path",
-           "token_file": "token_file_path"}.get(method.type)
-    value = method.params.get(key) if key else None
-    return str(value) if value else None
 
 
 def _fingerprint(response: SecretResponse) -> str:
@@ -193,9 +140,8 @@ class Runner:
         self,
         config: AgentConfig,
         *,
-        vault: VaultClient | None = None,
-        metrics: MetricsSink | None = None,
-        health: HealthSink | None = None,
+        vault: VaultAPI | None = None,
+        report: Reporter | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -205,44 +151,53 @@ class Runner:
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
-        self.metrics: MetricsSink = metrics if metrics is not None else _NoMetrics()
-        self.health: HealthSink | None = health
+        self.report: Reporter = report if report is not None else NullReporter()
         self.clock = clock
         self.wall_clock = wall_clock
         self.rng = rng or random.Random()
         self.stop = stop or threading.Event()
-        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.environ = os.environ if environ is None else environ
         self._reload_config = reload_config
         self._on_ready = on_ready
         self.policy = leases.TimingPolicy.from_config(config)
-        self.templates = parse_templates(config)
+        self.templates = [TemplateState(t) for t in config.templates]
         self.cache: dict[SecretKey, CachedSecret] = {}
         # Due times of secrets as a heap of (at, seq, key). Entries go stale when a secret is
         # rescheduled; they are skipped when popped. A wake-up costs O(log n), not O(n).
         self._due: list[tuple[float, int, SecretKey]] = []
         self._seq = itertools.count()
-        self.token_lease: leases.LeaseInfo | None = None
-        self.token_next: leases.Scheduled | None = None
-        self.token_failures = 0
         self._deadline: float | None = None
-        self._vault = vault
-        self._credential_fingerprint = ""
+        self.vault: VaultAPI = vault if vault is not None else self._connect()
+        self.token = self._token_keeper()
 
-    # -- Vault client ------------------------------------------------------------------------
+    # -- Vault and the token -----------------------------------------------------------------
 
-    @property
-    def vault(self) -> VaultClient:
-        if self._vault is None:
-            from s4e_secret_agent.template import decode_json
-            from s4e_secret_agent.vault.client import VaultClient
+    def _connect(self) -> VaultAPI:
+        from s4e_secret_agent.template import decode_json
+        from s4e_secret_agent.vault.client import VaultClient
 
-            self._vault = VaultClient(self.config.vault, decode=decode_json,
-                                      on_request=self._on_request)
-        return self._vault
+        return VaultClient(self.config.vault, decode=decode_json, on_request=self._on_request)
+
+    def _token_keeper(self) -> TokenKeeper:
+        return TokenKeeper(self.config.auto_auth, self.vault, self.policy, self.report,
+                           clock=self.clock, wall_clock=self.wall_clock, rng=self.rng,
+                           stop=self.stop, on_new_token=self._leases_need_new_token)
 
     def _on_request(self, event: RequestEvent) -> None:
-        self.metrics.observe_request(event.operation, event.duration_s, event.result)
+        self.report.observe_request(event.operation, event.duration_s, event.result)
+
+    def _leases_need_new_token(self) -> None:
+        # Leases belong to the token that created them and end with it: fetch new ones now,
+        # while the old ones (if the old token still lives) keep working for the app.
+        now = self.clock()
+        for entry in self.cache.values():
+            if entry.lease is not None:
+                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now, "new token"))
+
+    def close(self) -> None:
+        """Release the Vault connection pool (no request is made)."""
+        self.vault.close()
 
     # -- common steps ------------------------------------------------------------------------
 
@@ -259,73 +214,6 @@ class Runner:
             if directory not in seen:
                 seen.add(directory)
                 writer.check_writable(directory, create=True)
-
-    def _retry(self, fn: Callable[[], Any], what: str, *, login: bool = False) -> Any:
-        method = self.config.auto_auth.method
-        low, high = (method.min_backoff, method.max_backoff) if login else (0.25, 30.0)
-
-        def on_retry(event: RetryEvent) -> None:
-            if self.health is not None:  # waiting for Vault is not being stuck
-                self.health.heartbeat(event.wait_s)
-            log.warning("%s failed, retrying in %.1fs: %s", what, event.wait_s, event.error,
-                        extra={"event": "retry", "attempt": event.attempt})
-
-        return retry_call(fn, deadline=self._deadline, min_backoff=low, max_backoff=high,
-                          stop=self.stop, clock=self.clock, rng=self.rng.random,
-                          on_retry=on_retry, what=what)
-
-    def login(self) -> TokenInfo:
-        method = self.config.auto_auth.method
-
-        def attempt() -> TokenInfo:
-            try:
-                info = self.vault.login(method)
-            except AgentError:
-                self.metrics.on_auth(method.type, False)
-                raise
-            self.metrics.on_auth(method.type, True)
-            return info
-
-        info: TokenInfo = self._retry(attempt, f"login with {method.type} auth", login=True)
-        now = self.clock()
-        self.token_lease = leases.LeaseInfo.fresh(info.ttl, info.renewable, now)
-        self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng)
-        self.token_failures = 0
-        self._credential_fingerprint = self._credential_file_fingerprint()
-        self._publish_token(info.ttl)  # vault.py logs the login itself (accessor, ttl)
-        self.write_sinks()
-        return info
-
-    def _publish_token(self, ttl: float) -> None:
-        expiry = self.wall_clock() + ttl if ttl > 0 else None
-        self.metrics.set_token(ttl, expiry)
-        if self.health is not None:
-            self.health.set_token(expiry)
-
-    def write_sinks(self) -> None:
-        token = self.vault.token
-        if not token:
-            return
-        for sink in self.config.auto_auth.sinks:
-            writer.write_file(sink.path, token.encode(), mode=sink.mode)
-
-    def _credential_file_fingerprint(self) -> str:
-        path = self._credential_path()
-        if not path:
-            return ""
-        try:
-            with open(path, "rb") as fh:
-                return hashlib.sha256(fh.read()).hexdigest()
-        except OSError:
-            return ""
-
-    def _credential_path(self) -> str | None:
-        return credential_path(self.config.auto_auth.method)
-
-    def close(self) -> None:
-        """Release the Vault connection pool (no request is made)."""
-        if self._vault is not None:
-            self._vault.close()
 
     # -- secrets -----------------------------------------------------------------------------
 
@@ -349,8 +237,8 @@ class Runner:
         if response.lease_id and response.lease_duration > 0:
             lease = leases.LeaseInfo.fresh(response.lease_duration, response.renewable, now)
             nxt = leases.next_lease_action(lease, self.policy, self.rng, spread=recovering)
-            self.metrics.set_lease(key.label, response.lease_duration,
-                                   self.wall_clock() + response.lease_duration)
+            self.report.set_lease(key.label, response.lease_duration,
+                                  self.wall_clock() + response.lease_duration)
         else:
             at = leases.static_refresh_at(now, self.policy, self.rng, first=recovering)
             nxt = leases.Scheduled(leases.Action.REFETCH, at, "static secret")
@@ -363,7 +251,11 @@ class Runner:
         return entry
 
     def get_secret(self, key: SecretKey, *, retry: bool) -> SecretResponse:
-        """The cached response for ``key``, fetching it the first time."""
+        """The cached response for ``key``, fetching it the first time.
+
+        ``retry``: wait out transient failures (until the init deadline) with the fetch
+        backoff; otherwise the first failure is raised and the caller schedules a retry.
+        """
         cached = self.cache.get(key)
         if cached is not None:
             return cached.response
@@ -372,13 +264,26 @@ class Runner:
             try:
                 response = self._fetch(key)
             except AgentError:
-                self.metrics.on_fetch(key.label, False)
+                self.report.on_fetch(key.label, False)
                 raise
-            self.metrics.on_fetch(key.label, True)
+            self.report.on_fetch(key.label, True)
             return response
 
+        def on_retry(event: RetryEvent) -> None:
+            self.report.heartbeat(event.wait_s)  # waiting for Vault is not being stuck
+            log.warning("reading %s failed, retrying in %.1fs: %s", key.describe(),
+                        event.wait_s, event.error,
+                        extra={"event": "retry", "attempt": event.attempt})
+
         response: SecretResponse
-        response = self._retry(attempt, f"reading {key.describe()}") if retry else attempt()
+        if retry:
+            response = retry_call(attempt, deadline=self._deadline,
+                                  min_backoff=self.policy.fetch_backoff_min,
+                                  max_backoff=self.policy.fetch_backoff_max, stop=self.stop,
+                                  clock=self.clock, rng=self.rng.random, on_retry=on_retry,
+                                  what=f"reading {key.describe()}")
+        else:
+            response = attempt()
         self._store(key, response)
         return response
 
@@ -399,7 +304,7 @@ class Runner:
             raise TemplateError(f"file {path!r}: {exc.strerror or exc}",
                                 hint="check that the file exists and is readable") from None
 
-    def render(self, tmpl: ParsedTemplate, *, retry: bool) -> bytes:
+    def render(self, tmpl: TemplateState, *, retry: bool) -> bytes:
         """Execute one template against the cache (fetching what is not cached yet)."""
         from s4e_secret_agent.template import RenderContext
 
@@ -418,19 +323,18 @@ class Runner:
             # renders that as an empty list.
             return envelope if envelope is not None else {"data": {"keys": []}}
 
-        environ = self.environ
         context = RenderContext(
-            secret=secret, secrets=secrets, env=environ.get,
+            secret=secret, secrets=secrets, env=self.environ.get,
             file=self._file_function, error_on_missing_key=tmpl.config.error_on_missing_key,
             now=self.wall_clock,
         )
         try:
             # Bytes, not text: base64Decode of a binary keystore must reach the file as is.
-            return tmpl.template.render_bytes(context)
+            return tmpl.config.parsed.render_bytes(context)
         finally:
             tmpl.deps = frozenset(deps)
 
-    def render_and_write(self, tmpl: ParsedTemplate, *, retry: bool) -> bool:
+    def render_and_write(self, tmpl: TemplateState, *, retry: bool) -> bool:
         """Render ``tmpl`` and write it; True when the file's content changed."""
         cfg = tmpl.config
         try:
@@ -438,20 +342,18 @@ class Runner:
             result = writer.write_file(cfg.destination, data, mode=cfg.perms, uid=cfg.user,
                                        gid=cfg.group, create_dirs=cfg.create_dest_dirs)
         except AgentError:
-            self.metrics.on_render(cfg.name, False)
+            self.report.on_render(cfg.name, False)
             raise
         tmpl.dirty = False
         tmpl.failures = 0
         tmpl.rendered_once = True
-        self.metrics.on_render(cfg.name, True, self.wall_clock())
-        if self.health is not None:
-            self.health.mark_rendered(cfg.name)
+        self.report.on_render(cfg.name, True, self.wall_clock())
         log.info("rendered %s", cfg.name, extra={
             "event": "render", "template": cfg.name, "destination": cfg.destination,
             "changed": result.content_changed, "written": result.changed})
         return result.content_changed
 
-    def run_actions(self, changed: list[ParsedTemplate], *, signals: bool = True) -> None:
+    def run_actions(self, changed: list[TemplateState], *, signals: bool = True) -> None:
         if not changed:
             return
         from s4e_secret_agent.runtime.actions import SignalAction, actions_for, run_actions
@@ -463,7 +365,7 @@ class Runner:
         # actions.py logs each result; here they are only counted.
         for result in run_actions(todo):
             for name in result.templates or (result.template,):
-                self.metrics.on_action(name, result.kind, result.ok)
+                self.report.on_action(name, result.kind, result.ok)
 
     # -- init mode ---------------------------------------------------------------------------
 
@@ -476,7 +378,7 @@ class Runner:
         started = self.clock()
         self._deadline = started + self.config.agent.deadline
         self.check_destinations()
-        self.login()
+        self.token.login(deadline=self._deadline)
         changed = [t for t in self.templates if self.render_and_write(t, retry=True)]
         self.run_actions(changed, signals=False)
         log.info("init done: %d template(s) rendered, %d changed", len(self.templates),
@@ -486,37 +388,67 @@ class Runner:
     # -- sidecar mode ------------------------------------------------------------------------
 
     def run_sidecar(self) -> None:
-        """Sidecar mode: the first cycle is init's (retrying until it works), then the loop."""
+        """Sidecar mode: log in (retrying until it works: an operator may fix a refused login
+        without restarting the pod), render, then loop until stopped."""
         self._deadline = None
         self.check_destinations()
-        while not self.stop.is_set():
-            try:
-                self.login()
-                break
-            except AgentError as exc:
-                if is_retryable(exc):  # only when stopped
-                    return
-                # A wrong role or a missing file will not fix itself quickly, but an operator
-                # may fix it without restarting the pod: report and try again later.
-                log.error("login failed: %s", exc, extra={"event": "login_failed"})
-                self._sleep(self.rng.uniform(0.5, 1.0) * self.policy.login_backoff_max / 10)
+        try:
+            self.token.login(persistent=True)
+        except AgentError:
+            if self.stop.is_set():
+                return
+            raise
         self._render_pending()
         self._loop()
+
+    def step(self) -> None:
+        """One turn of the loop: do what is due now (token, leases, re-reads, revocations),
+        then render what changed and run its actions."""
+        self._run_due()
+        self._render_pending()
+
+    def next_wakeup(self) -> float:
+        """When :meth:`step` has something to do next (``inf``: nothing is scheduled)."""
+        due = math.inf
+        token_due = self.token.due_at
+        if token_due is not None:
+            due = token_due
+        while self._due and self._stale(self._due[0]):
+            heapq.heappop(self._due)
+        if self._due:
+            due = min(due, self._due[0][0])
+        for tmpl in self.templates:
+            if tmpl.dirty:
+                due = min(due, tmpl.retry_at)
+        return due
+
+    def handle(self, event: Event) -> bool:
+        """React to one event; False means stop the loop."""
+        if event in (Event.STOP, Event.QUIT):
+            log.info("stopping (%s)", event, extra={"event": "stopping"})
+            self.stop.set()
+            return False
+        if event == Event.REFRESH:
+            log.info("refresh requested: reading every secret again",
+                     extra={"event": "refresh"})
+            now = self.clock()
+            for entry in self.cache.values():
+                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
+                                                       "refresh requested"))
+        elif event == Event.CREDENTIALS_CHANGED:
+            self.token.credentials_changed()
+        elif event == Event.CONFIG_CHANGED:
+            self._reload()
+        return True
 
     def _announce_ready(self) -> None:
         if self._on_ready is not None and all(t.rendered_once for t in self.templates):
             callback, self._on_ready = self._on_ready, None
             callback()
 
-    def _sleep(self, seconds: float) -> None:
-        """Wait between attempts; a stop ends the wait. Events stay queued for the loop."""
-        if self.health is not None:
-            self.health.heartbeat(seconds)
-        self.stop.wait(seconds)
-
     def _render_pending(self) -> None:
         now = self.clock()
-        changed: list[ParsedTemplate] = []
+        changed: list[TemplateState] = []
         for tmpl in self.templates:
             if self.stop.is_set():
                 return
@@ -526,7 +458,7 @@ class Runner:
                 if self.render_and_write(tmpl, retry=False):
                     changed.append(tmpl)
             except InvalidTokenError:
-                self._relogin("the token was rejected")
+                self.token.token_rejected("while rendering")
                 tmpl.retry_at = self.clock()
             except AgentError as exc:
                 tmpl.failures += 1
@@ -546,19 +478,6 @@ class Runner:
             self._drop_unused()
         self._announce_ready()
 
-    def _next_due(self) -> float:
-        due = math.inf
-        if self.token_next is not None:
-            due = self.token_next.at
-        while self._due and self._stale(self._due[0]):
-            heapq.heappop(self._due)
-        if self._due:
-            due = min(due, self._due[0][0])
-        for tmpl in self.templates:
-            if tmpl.dirty:
-                due = min(due, tmpl.retry_at)
-        return due
-
     def _stale(self, item: tuple[float, int, SecretKey]) -> bool:
         at, _, key = item
         entry = self.cache.get(key)
@@ -567,19 +486,15 @@ class Runner:
         current = entry.next is not None and entry.next.at == at
         return not current and all(when != at for _, when in entry.retired)
 
-    def _needed_keys(self) -> set[SecretKey]:
+    def _drop_unused(self) -> None:
+        """Forget secrets no template uses any more (config reload, conditional templates)."""
         needed: set[SecretKey] = set()
         for tmpl in self.templates:
             needed |= tmpl.deps
-        return needed
-
-    def _drop_unused(self) -> None:
-        """Forget secrets no template uses any more (config reload, conditional templates)."""
-        needed = self._needed_keys()
         for key in [k for k in self.cache if k not in needed]:
             del self.cache[key]
 
-    def _wait_event(self, timeout: float) -> str | None:
+    def _wait_event(self, timeout: float) -> Event | None:
         try:
             return self.events.get(timeout=max(0.0, timeout))
         except queue.Empty:
@@ -591,50 +506,25 @@ class Runner:
         exit_when = self.config.agent.exit_when
         watch_exit = bool(exit_when.file or exit_when.process)
         while not self.stop.is_set():
-            now = self.clock()
-            sleep = min(max(self._next_due() - now, 0.0), _MAX_SLEEP)
+            sleep = min(max(self.next_wakeup() - self.clock(), 0.0), _MAX_SLEEP)
             if watch_exit:
                 sleep = min(sleep, _EXIT_WHEN_POLL)
-            if self.health is not None:
-                self.health.heartbeat(sleep)
+            self.report.heartbeat(sleep)
             event = self._wait_event(sleep)
-            if event is not None and not self._handle_event(event):
+            if event is not None and not self.handle(event):
                 return
             if self.stop.is_set():
                 return
             if watch_exit and exit_condition_met(exit_when):
                 log.info("exit_when condition met; stopping", extra={"event": "exit_when"})
                 return
-            self._run_due()
-            self._render_pending()
-
-    def _handle_event(self, event: str) -> bool:
-        """React to one event; False means stop the loop."""
-        if event in (EVENT_STOP, EVENT_QUIT):
-            log.info("stopping (%s)", event, extra={"event": "stopping"})
-            self.stop.set()
-            return False
-        if event == EVENT_REFRESH:
-            log.info("refresh requested: reading every secret again",
-                     extra={"event": "refresh"})
-            now = self.clock()
-            for entry in self.cache.values():
-                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
-                                                       "refresh requested"))
-        elif event == EVENT_CREDENTIALS_CHANGED:
-            fingerprint = self._credential_file_fingerprint()
-            if fingerprint and fingerprint != self._credential_fingerprint:
-                self._relogin("the credential file changed")
-        elif event == EVENT_CONFIG_CHANGED:
-            self._reload()
-        return True
+            self.step()
 
     def _reload(self) -> None:
         if self._reload_config is None:
             return
         try:
             new_config = self._reload_config()
-            new_templates = parse_templates(new_config)
         except AgentError as exc:
             log.error("configuration change rejected, the running configuration stays: %s",
                       exc, extra={"event": "reload_failed"})
@@ -642,39 +532,24 @@ class Runner:
         auth_changed = (new_config.auto_auth != self.config.auto_auth
                         or new_config.vault != self.config.vault)
         self.config = new_config
-        self.templates = new_templates
+        self.templates = [TemplateState(t) for t in new_config.templates]
         self.policy = leases.TimingPolicy.from_config(new_config)
-        log.info("configuration reloaded: %d template(s)", len(new_templates),
+        log.info("configuration reloaded: %d template(s)", len(self.templates),
                  extra={"event": "reloaded"})
         if auth_changed:
-            self._vault = None
+            self.vault.close()
+            self.vault = self._connect()
+            self.token = self._token_keeper()
             self.cache.clear()
-            self._relogin("the Vault or auth configuration changed")
-
-    def _relogin(self, reason: str) -> None:
-        log.info("logging in again: %s", reason, extra={"event": "relogin"})
-        self.metrics.clear_token()
-        while not self.stop.is_set():
-            try:
-                self.login()
-                break
-            except AgentError as exc:
-                log.error("login failed: %s", exc, extra={"event": "login_failed"})
-                self.token_failures += 1
-                self._sleep(leases.backoff_delay(self.token_failures - 1,
-                                                 self.policy.login_backoff_min,
-                                                 self.policy.login_backoff_max, self.rng))
-        # Leases belong to the token that created them and end with it: fetch new ones now,
-        # while the old ones (if the old token still lives) keep working for the app.
-        now = self.clock()
-        for entry in self.cache.values():
-            if entry.lease is not None:
-                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now, "new token"))
+            self.token.relogin("the Vault or auth configuration changed")
+        else:
+            self.token.policy = self.policy
 
     def _run_due(self) -> None:
         now = self.clock()
-        if self.token_next is not None and self.token_next.at <= now:
-            self._token_step(self.token_next)
+        token_due = self.token.due_at
+        if token_due is not None and token_due <= now:
+            self.token.step()
         while self._due and self._due[0][0] <= now and not self.stop.is_set():
             item = heapq.heappop(self._due)
             entry = self.cache.get(item[2])
@@ -684,42 +559,6 @@ class Runner:
                 self._revoke_retired(entry, now)
             if entry.next is not None and entry.next.at == item[0]:
                 self._secret_step(entry)
-
-    def _token_step(self, step: leases.Scheduled) -> None:
-        assert self.token_lease is not None
-        if step.kind == leases.Action.RELOGIN:
-            self._relogin(step.reason)
-            return
-        try:
-            info = self.vault.renew_self(int(self.token_lease.original_ttl) or None)
-        except InvalidTokenError:
-            self.metrics.on_token_renewal(False)
-            self._relogin("the token was rejected at renewal")
-            return
-        except VaultUnavailableError as exc:
-            self.metrics.on_token_renewal(False)
-            self.token_next = leases.after_renew_failure(
-                self.token_lease, self.token_failures, self.clock(), self.policy, self.rng,
-                token=True)
-            self.token_failures += 1
-            log.warning("token renewal failed (token kept, valid for %.0fs more): %s",
-                        self.token_lease.remaining(self.clock()), exc,
-                        extra={"event": "token_renew_failed"})
-            return
-        except VaultError as exc:
-            self.metrics.on_token_renewal(False)
-            self._relogin(f"token renewal failed: {exc.message}")
-            return
-        self.metrics.on_token_renewal(True)
-        recovered = self.token_failures > 0
-        self.token_failures = 0
-        self.token_lease = self.token_lease.renewed(info.ttl, self.clock(),
-                                                    renewable=info.renewable)
-        self.token_next = leases.next_token_action(self.token_lease, self.policy, self.rng,
-                                                   spread=recovered)
-        self._publish_token(info.ttl)
-        log.debug("token renewed", extra={"event": "token_renewed", "ttl": info.ttl,
-                                          "accessor": info.accessor})
 
     def _secret_step(self, entry: CachedSecret) -> None:
         assert entry.next is not None
@@ -735,11 +574,11 @@ class Runner:
             info = self.vault.renew_lease(entry.response.lease_id,
                                           int(entry.lease.original_ttl) or None)
         except InvalidTokenError:
-            self.metrics.on_renewal(label, False)
-            self._relogin("the token was rejected at lease renewal")
+            self.report.on_renewal(label, False)
+            self.token.token_rejected("at lease renewal")
             return
         except VaultUnavailableError as exc:
-            self.metrics.on_renewal(label, False)
+            self.report.on_renewal(label, False)
             self._schedule(entry, leases.after_renew_failure(
                 entry.lease, entry.failures, self.clock(), self.policy, self.rng))
             entry.failures += 1
@@ -748,18 +587,18 @@ class Runner:
             return
         except VaultError as exc:
             # The lease is gone (revoked, expired, unknown): fetch new credentials now.
-            self.metrics.on_renewal(label, False)
+            self.report.on_renewal(label, False)
             log.warning("lease of %s cannot be renewed (%s); fetching new credentials",
                         label, exc.message, extra={"event": "lease_lost", "secret": label})
             self._refetch(entry)
             return
-        self.metrics.on_renewal(label, True)
+        self.report.on_renewal(label, True)
         recovered = entry.failures > 0
         entry.failures = 0
         entry.lease = entry.lease.renewed(info.ttl, self.clock(), renewable=info.renewable)
         self._schedule(entry, leases.next_lease_action(entry.lease, self.policy, self.rng,
                                                        spread=recovered))
-        self.metrics.set_lease(label, info.ttl, self.wall_clock() + info.ttl)
+        self.report.set_lease(label, info.ttl, self.wall_clock() + info.ttl)
         log.debug("lease renewed", extra={"event": "lease_renewed", "secret": label,
                                           "ttl": info.ttl})
 
@@ -768,11 +607,11 @@ class Runner:
         try:
             response = self._fetch(key)
         except InvalidTokenError:
-            self.metrics.on_fetch(key.label, False)
-            self._relogin("the token was rejected")
+            self.report.on_fetch(key.label, False)
+            self.token.token_rejected("")
             return
         except AgentError as exc:
-            self.metrics.on_fetch(key.label, False)
+            self.report.on_fetch(key.label, False)
             if entry.lease is None:
                 # A KV secret: its rendered file stays valid, so back off up to the normal
                 # refresh interval instead of hammering a recovering Vault.
@@ -785,11 +624,11 @@ class Runner:
             log.log(level, "reading %s failed (last good files kept): %s", key.describe(), exc,
                     extra={"event": "fetch_failed", "secret": key.label})
             return
-        self.metrics.on_fetch(key.label, True)
+        self.report.on_fetch(key.label, True)
         old = entry
         new = self._store(key, response)
         if old.lease is not None and old.response.lease_id != response.lease_id:
-            self.metrics.on_rotation(key.label)
+            self.report.on_rotation(key.label)
             revoke_at = leases.revoke_old_at(old.lease, self.clock(), self.policy)
             if revoke_at is not None:
                 new.retired.append((old.response.lease_id, revoke_at))
@@ -822,31 +661,17 @@ class Runner:
 
     def revoke_all(self) -> None:
         """``revoke_on_shutdown``: revoke every lease, then the token. Best effort."""
-        if self._vault is None or not self._vault.token:
+        if not self.vault.token:
             return
         for entry in list(self.cache.values()):
             lease_ids = [entry.response.lease_id] if entry.lease is not None else []
             lease_ids += [lease_id for lease_id, _ in entry.retired]
             for lease_id in lease_ids:
                 try:
-                    self._vault.revoke_lease(lease_id)
+                    self.vault.revoke_lease(lease_id)
                 except VaultError as exc:
                     log.warning("revoking a lease of %s failed: %s", entry.key.label, exc)
-        try:
-            self._vault.revoke_self()
-            log.info("token revoked", extra={"event": "token_revoked"})
-        except VaultError as exc:
-            log.warning("revoking the token failed: %s", exc)
+        self.token.revoke()
 
 
-__all__ = [
-    "EVENT_CONFIG_CHANGED",
-    "EVENT_CREDENTIALS_CHANGED",
-    "EVENT_QUIT",
-    "EVENT_REFRESH",
-    "EVENT_STOP",
-    "CachedSecret",
-    "ParsedTemplate",
-    "Runner",
-    "SecretKey",
-]
+__all__ = ["CachedSecret", "Runner", "SecretKey", "TemplateState", "secret_labels"]

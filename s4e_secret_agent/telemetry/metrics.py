@@ -1,35 +1,30 @@
-"""Metrics (a private Prometheus registry), health state, and the /metrics /healthz /readyz server.
+"""The agent's Prometheus metrics, in a private registry, with every series present from start.
 
-The runner thread owns all agent state and reports what happens through :class:`AgentMetrics`
-(counters, gauges) and :class:`HealthState` (heartbeats, readiness). :class:`TelemetryServer` is a
-small daemon thread that only *reads* those two objects and *posts* control events ("refresh",
-"quit") to the runner's queue; it never touches business state.
+TTLs are what operators alert on (a token or a database credential about to end), so expiry
+times are kept as state and the TTL gauges are computed at scrape time. Label values are
+bounded by configuration: template names, secret paths as written in templates, the auth
+method; never a secret value, a token, an accessor or a lease id. Vault Agent's own metric
+names are served too, with Vault Agent's meaning, so existing dashboards keep working.
 
-Label values are bounded by configuration: template names, secret paths as written in templates,
-the auth method. Never a secret value, a token, an accessor or a lease id.
-
-``prometheus_client`` (about 120 ms to import, it pulls in ``http.server`` and ``wsgiref``) and
-``http.server`` are imported lazily, so init mode, which never serves metrics, does not pay for
-them: importing this module only costs the standard library modules listed below.
+``prometheus_client`` (about 120 ms to import, it pulls in ``http.server`` and ``wsgiref``) is
+imported when :class:`AgentMetrics` is created, so init mode, which serves no metrics, never
+loads it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import platform
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
 from s4e_secret_agent import __version__
 from s4e_secret_agent.errors import (
     AuthError,
-    ConfigError,
     InvalidTokenError,
     PermissionDeniedError,
     SecretNotFoundError,
@@ -39,7 +34,6 @@ from s4e_secret_agent.errors import (
 )
 
 if TYPE_CHECKING:
-    from http.server import ThreadingHTTPServer
 
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -96,11 +90,6 @@ REQUEST_BUCKETS: Final = (
 #: a bug feeding data into a label cannot grow the series count without bound.
 MAX_UNCONFIGURED_VALUES: Final = 200
 OTHER: Final = "_other"
-
-#: Events the server posts to the runner's queue.
-REFRESH_EVENT: Final = "refresh"
-QUIT_EVENT: Final = "quit"
-
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -201,127 +190,13 @@ def _result(ok: bool) -> str:
     return SUCCESS if ok else FAILURE
 
 
-# --------------------------------------------------------------------------- health
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    """Answer of a probe: ``ok`` and a small JSON-able ``detail`` (names only, no secrets)."""
-
-    ok: bool
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-class HealthState:
-    """Liveness and readiness, written by the runner thread, read by the HTTP server.
-
-    Liveness: the runner calls :meth:`heartbeat` every loop iteration saying how long it may
-    legitimately stay away (its planned sleep plus the work it is about to do). It is *stuck*
-    when no heartbeat arrives within that time plus ``margin``. Before the first heartbeat
-    ``startup_grace`` applies. :meth:`progress` (called for each finished Vault request and
-    action, see AgentMetrics) extends the deadline to at least ``margin`` from now, so a long
-    cycle of slow requests during a Vault outage is not mistaken for a hang; a request that
-    never returns is. ``margin`` exceeds the Vault client's default 60 s request timeout.
-
-    Readiness: every configured template has rendered at least once and the token is valid.
-    """
-
-    def __init__(
-        self,
-        templates: Iterable[str] = (),
-        *,
-        margin: float = 90.0,
-        startup_grace: float = 120.0,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._margin = margin
-        self._templates = tuple(dict.fromkeys(templates))
-        self._rendered: set[str] = set()
-        self._last_beat = clock()
-        self._allowed = startup_grace
-        self._beats = 0
-        self._has_token = False
-        self._token_expiry = 0.0  # wall clock; math.inf: never expires
-
-    def heartbeat(self, max_sleep: float = 0.0) -> None:
-        """The loop is alive and may go quiet for up to ``max_sleep`` seconds (plus margin)."""
-        with self._lock:
-            self._last_beat = self._clock()
-            self._allowed = max(0.0, max_sleep) + self._margin
-            self._beats += 1
-
-    def progress(self) -> None:
-        """Work finished (a Vault request, an action): alive for at least ``margin`` more."""
-        with self._lock:
-            now = self._clock()
-            deadline = max(self._last_beat + self._allowed, now + self._margin)
-            self._last_beat = now
-            self._allowed = deadline - now
-
-    def mark_rendered(self, template: str) -> None:
-        with self._lock:
-            self._rendered.add(template)
-
-    def set_token(self, expiry_wall: float | None) -> None:
-        """The agent holds a token expiring at ``expiry_wall`` (None: never expires)."""
-        with self._lock:
-            self._has_token = True
-            self._token_expiry = math.inf if expiry_wall is None else expiry_wall
-
-    def clear_token(self) -> None:
-        with self._lock:
-            self._has_token = False
-            self._token_expiry = 0.0
-
-    def token_valid(self) -> bool:
-        with self._lock:
-            return self._has_token and self._token_expiry > self._wall_clock()
-
-    def liveness(self) -> HealthReport:
-        with self._lock:
-            silent = self._clock() - self._last_beat
-            allowed = self._allowed
-            beats = self._beats
-        detail: dict[str, Any] = {
-            "seconds_since_heartbeat": round(silent, 3),
-            "allowed_seconds": round(allowed, 3),
-        }
-        if silent > allowed:
-            detail["status"] = "stuck" if beats else "not started"
-            return HealthReport(False, detail)
-        detail["status"] = "ok"
-        return HealthReport(True, detail)
-
-    def readiness(self) -> HealthReport:
-        with self._lock:
-            pending = [t for t in self._templates if t not in self._rendered]
-            has_token = self._has_token
-            expiry = self._token_expiry
-        if not has_token:
-            return HealthReport(False, {"status": "not ready", "reason": "not authenticated"})
-        if expiry <= self._wall_clock():
-            return HealthReport(False, {"status": "not ready", "reason": "token expired"})
-        if pending:
-            return HealthReport(False, {"status": "not ready",
-                                        "reason": "templates not rendered yet",
-                                        "pending_templates": pending})
-        return HealthReport(True, {"status": "ready"})
-
-
-# --------------------------------------------------------------------------- metrics
-
-
 class AgentMetrics:
     """All agent metrics in a private registry; every series exists (at 0) from the start.
 
     ``templates``, ``secrets`` (Vault paths as written in templates) and ``auth_method`` come
     from the configuration; ``actions`` lists the (template, kind) pairs that have an action.
-    Pass ``health`` to keep it in step with what is reported here (renders, token), and to
-    let the ``ready`` gauge follow :meth:`HealthState.readiness`.
+    ``ready`` is asked at every scrape for the ``ready`` gauge, so that the gauge says what
+    ``/readyz`` says.
     """
 
     def __init__(
@@ -331,14 +206,14 @@ class AgentMetrics:
         secrets: Iterable[str] = (),
         auth_method: str | None = None,
         actions: Iterable[tuple[str, str]] = (),
-        health: HealthState | None = None,
+        ready: Callable[[], bool] = lambda: False,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self._lock = threading.Lock()
         self._wall_clock = wall_clock
-        self._health = health
+        self._is_ready = ready
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
         self._known: dict[str, set[str]] = {
             "template": set(templates), "secret": set(secrets), "method": set(),
@@ -350,7 +225,6 @@ class AgentMetrics:
         # Expiry state (wall clock); gauges derived from it are refreshed at scrape time.
         self._token_expiry: float | None = None  # None: no token; math.inf: never expires
         self._lease_expiry: dict[str, float] = dict.fromkeys(self._known["secret"], 0.0)
-        self._ready = False
         self._compat_success = 0
         self._compat_failure = 0
 
@@ -474,15 +348,11 @@ class AgentMetrics:
             expiry_wall = math.inf if ttl <= 0 else self._wall_clock() + ttl
         with self._lock:
             self._token_expiry = expiry_wall
-        if self._health is not None:
-            self._health.set_token(None if math.isinf(expiry_wall) else expiry_wall)
 
     def clear_token(self) -> None:
         """The token is gone (revoked, rejected as invalid, or expired without renewal)."""
         with self._lock:
             self._token_expiry = None
-        if self._health is not None:
-            self._health.clear_token()
 
     def set_lease(self, secret: str, ttl: float, expiry_wall: float | None = None) -> None:
         """The secret at ``secret`` (a path) has a lease of ``ttl`` seconds; 0: no lease."""
@@ -509,15 +379,11 @@ class AgentMetrics:
         if ok:
             self._last_render.labels(template=label).set(
                 self._wall_clock() if when is None else when)
-            if self._health is not None:
-                self._health.mark_rendered(template)
 
     def on_action(self, template: str, kind: str, ok: bool) -> None:
         kind_label = kind if kind in ACTION_KINDS else OTHER
         self._actions.labels(template=self._label("template", template), kind=kind_label,
                              result=_result(ok)).inc()
-        if self._health is not None:
-            self._health.progress()
 
     def observe_request(self, operation: str, duration: float, result: str = SUCCESS) -> None:
         """One Vault request: ``result`` is one of REQUEST_RESULTS (see request_result);
@@ -528,17 +394,10 @@ class AgentMetrics:
         self._requests.labels(operation=op,
                               result=result if result in REQUEST_RESULTS else "error").inc()
         self._durations.labels(operation=op).observe(max(0.0, duration))
-        if self._health is not None:
-            self._health.progress()
 
     def on_vault_request(self, event: RequestReport) -> None:
         """Callback for the Vault client: ``VaultClient(config, on_request=m.on_vault_request)``."""
         self.observe_request(event.operation, event.duration_s, event.result)
-
-    def set_ready(self, ready: bool) -> None:
-        """Set the ``ready`` gauge (ignored when a HealthState is linked: it decides)."""
-        with self._lock:
-            self._ready = ready
 
     # -- exposition -----------------------------------------------------------------------
 
@@ -549,7 +408,6 @@ class AgentMetrics:
             token_expiry = self._token_expiry
             leases = dict(self._lease_expiry)
             success, failure = self._compat_success, self._compat_failure
-            ready = self._ready
         if token_expiry is None:
             valid = False
             self._token_ttl.set(0)
@@ -562,9 +420,7 @@ class AgentMetrics:
         for secret, expiry in leases.items():
             self._lease_expiry_ts.labels(secret=secret).set(expiry)
             self._lease_ttl.labels(secret=secret).set(max(0.0, expiry - now) if expiry else 0.0)
-        if self._health is not None:
-            ready = self._health.readiness().ok
-        self._ready_gauge.set(1 if ready else 0)
+        self._ready_gauge.set(1 if self._is_ready() else 0)
         return success, failure, valid
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
@@ -620,218 +476,3 @@ def metrics_reference_markdown() -> str:
         meaning = spec.help.replace("|", "\\|")
         rows.append(f"| `{spec.name}` | {spec.type} | {labels} | {meaning} |")
     return "\n".join(rows) + "\n"
-
-
-# --------------------------------------------------------------------------- HTTP server
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``:port`` (all interfaces) -> (host, port)."""
-    host, sep, port_text = listen.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(f"telemetry listen address {listen!r} is not host:port",
-                          path="agent.metrics_listen",
-                          hint='use e.g. "0.0.0.0:9102" or "127.0.0.1:0"')
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port_text)
-
-
-MAX_BODY = 64 * 1024
-
-
-class TelemetryServer:
-    """Serves /metrics, /healthz, /readyz, POST /v1/refresh and (if enabled) POST /v1/quit.
-
-    ``listen`` is ``host:port`` (the configuration's ``agent.metrics_listen``, default
-    ``0.0.0.0:9102``); port 0 picks a free port, see :attr:`port`.
-
-    The socket is bound in the constructor (so a busy port fails early with a ConfigError and
-    ``port`` is known, also for port 0); :meth:`start` runs the daemon thread, :meth:`stop`
-    shuts it down. Vault Agent's paths ``/agent/v1/metrics`` and ``/agent/v1/quit`` are served
-    as aliases so that existing scrapers and ``preStop`` hooks keep working.
-    """
-
-    def __init__(
-        self,
-        listen: str,
-        metrics: AgentMetrics,
-        health: HealthState,
-        events: queue.Queue[str] | queue.SimpleQueue[str],
-        *,
-        enable_quit: bool = False,
-    ) -> None:
-        import socket
-        from http.server import ThreadingHTTPServer
-
-        self.metrics = metrics
-        self.health = health
-        self.events = events
-        self.enable_quit = enable_quit
-        host, port = parse_listen(listen)
-        server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
-        if ":" in host:
-            server_class = type("_V6Server", (ThreadingHTTPServer,),
-                                {"address_family": socket.AF_INET6})
-        try:
-            self._server: ThreadingHTTPServer = server_class((host, port), _make_handler(self))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot listen on {listen} for metrics and health: {exc.strerror or exc}",
-                path="agent.metrics_listen",
-                hint="choose a free port, or leave metrics_listen empty to disable") from None
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def host(self) -> str:
-        return str(self._server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        host = self.host
-        if host in ("0.0.0.0", "::"):
-            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> TelemetryServer:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                # Each poll wakes the process; 0.5 s keeps an idle sidecar's CPU near zero
-                # while stop() still returns quickly.
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.5},
-                name="telemetry-http", daemon=True)
-            self._thread.start()
-            log.info("serving metrics and health", extra={"listen": f"{self.host}:{self.port}"})
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> TelemetryServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- request handling (called on server threads) --------------------------------------
-
-    def handle_get(self, path: str, query: str, accept: str) -> tuple[int, bytes, str]:
-        if path in ("/metrics", "/agent/v1/metrics"):
-            if "format=prometheus" in query.split("&"):
-                accept = ""
-            body, content_type = self.metrics.exposition(accept)
-            return 200, body, content_type
-        if path == "/healthz":
-            return _json_response(self.health.liveness())
-        if path == "/readyz":
-            return _json_response(self.health.readiness())
-        if path in ("/v1/refresh", "/v1/quit", "/agent/v1/quit"):
-            if path != "/v1/refresh" and not self.enable_quit:
-                return _json(404, {"error": "not found"})
-            return _json(405, {"error": "use POST"})
-        return _json(404, {"error": "not found"})
-
-    def handle_post(self, path: str, client: str = "127.0.0.1") -> tuple[int, bytes, str]:
-        control = path == "/v1/refresh" or (
-            self.enable_quit and path in ("/v1/quit", "/agent/v1/quit"))
-        if control and not _is_loopback(client):
-            # Containers of the pod share its network namespace and reach the agent on
-            # localhost; kubectl port-forward arrives there too. Nobody else may stop it.
-            log.warning("control request from outside the pod refused",
-                        extra={"path": path, "client": client})
-            return _json(403, {"error": "control endpoints only accept requests from inside "
-                                        "the pod (localhost)"})
-        if path == "/v1/refresh":
-            return self._post_event(REFRESH_EVENT)
-        if path in ("/v1/quit", "/agent/v1/quit"):
-            if not self.enable_quit:
-                return _json(404, {"error": "not found"})
-            return self._post_event(QUIT_EVENT)
-        if path in ("/metrics", "/agent/v1/metrics", "/healthz", "/readyz"):
-            return _json(405, {"error": "use GET"})
-        return _json(404, {"error": "not found"})
-
-    def _post_event(self, event: str) -> tuple[int, bytes, str]:
-        try:
-            self.events.put_nowait(event)
-        except queue.Full:
-            return _json(503, {"error": "busy, try again"})
-        log.info("control request accepted", extra={"event": event})
-        return _json(202, {"accepted": event})
-
-
-def _is_loopback(address: str) -> bool:
-    import ipaddress
-
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
-def _json(status: int, payload: dict[str, Any]) -> tuple[int, bytes, str]:
-    return status, (json.dumps(payload) + "\n").encode(), "application/json"
-
-
-def _json_response(report: HealthReport) -> tuple[int, bytes, str]:
-    return _json(200 if report.ok else 503, report.detail)
-
-
-def _make_handler(owner: TelemetryServer) -> Any:
-    from http.server import BaseHTTPRequestHandler
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "s4e-secret-agent"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
-        timeout = 10  # a slow or stalled client must not hold a server thread forever
-
-        def do_GET(self) -> None:
-            path, _, query = self.path.partition("?")
-            self._reply(*owner.handle_get(path, query, self.headers.get("Accept", "")))
-
-        def do_POST(self) -> None:
-            # The body is never used nor logged; read it (bounded) so keep-alive stays sane.
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if length < 0 or length > MAX_BODY:
-                self.close_connection = True
-                self._reply(*_json(413, {"error": "body too large"}))
-                return
-            if length:
-                self.rfile.read(length)
-            self._reply(*owner.handle_post(self.path.partition("?")[0],
-                                           str(self.client_address[0])))
-
-        def _reply(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def do_HEAD(self) -> None:
-            self.do_GET()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Request line and status only; bodies and headers are never logged.
-            log.debug("telemetry http: " + format, *args)
-
-    return Handler

@@ -32,8 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from s4e_secret_agent.config.model import DEFAULT_TOKEN_PATH, AuthMethodConfig
+from s4e_secret_agent.config.model import AuthMethodConfig
 from s4e_secret_agent.errors import AuthError, ConfigError, VaultError, is_retryable
+from s4e_secret_agent.vault.types import TokenInfo
 
 log = logging.getLogger("s4e_secret_agent.vault.auth")
 
@@ -69,6 +70,19 @@ class WrappingClient(Protocol):
         ...
 
 
+class LoginClient(WrappingClient, Protocol):
+    """The Vault calls a login needs (implemented by the Vault client)."""
+
+    def send_login(self, method: AuthMethodConfig, path: str,
+                   body: Mapping[str, Any]) -> TokenInfo:
+        """``POST <path>`` with ``body``; the client uses the new token from then on."""
+        ...
+
+    def adopt_token(self, token: str, source: str) -> TokenInfo:
+        """Look ``token`` up and use it from then on."""
+        ...
+
+
 class AuthMethod(Protocol):
     """One configured auth method. ``build`` is called for every login attempt."""
 
@@ -81,27 +95,6 @@ def mount_path(config: AuthMethodConfig) -> str:
     """The auth mount without surrounding slashes (``auth/<type>`` when not configured)."""
     path = (config.mount_path or "").strip().strip("/")
     return path or f"auth/{config.type}"
-
-
-def _param(config: AuthMethodConfig, name: str, *, required: bool = True) -> str | None:
-    value = config.params.get(name)
-    if value is None or value == "":
-        if required:
-            raise ConfigError(f"auth method {config.type!r} needs {name!r}",
-                              path=f"auto_auth.method.config.{name}")
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(f"{name!r} must be a string", path=f"auto_auth.method.config.{name}")
-    return value
-
-
-def _flag(config: AuthMethodConfig, name: str, default: bool) -> bool:
-    value = config.params.get(name, default)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "t", "true", "0", "f", "false"):
-        return value.strip().lower() in ("1", "t", "true")
-    raise ConfigError(f"{name!r} must be true or false", path=f"auto_auth.method.config.{name}")
 
 
 def _read_file(path: str) -> str | None:
@@ -152,8 +145,8 @@ def _remove(path: str, what: str) -> None:
 class KubernetesAuth:
     def __init__(self, config: AuthMethodConfig) -> None:
         self.config = config
-        self.role = _param(config, "role") or ""
-        self.token_path = _param(config, "token_path", required=False) or DEFAULT_TOKEN_PATH
+        self.role = str(config.params["role"])
+        self.token_path = str(config.params["token_path"])
 
     def build(self, vault: WrappingClient) -> LoginPlan:
         jwt = _read_credential(
@@ -166,10 +159,11 @@ class KubernetesAuth:
 class AppRoleAuth:
     def __init__(self, config: AuthMethodConfig) -> None:
         self.config = config
-        self.role_id_file = _param(config, "role_id_file_path") or ""
-        self.secret_id_file = _param(config, "secret_id_file_path", required=False)
-        self.remove_secret_id_file = _flag(config, "remove_secret_id_file_after_reading", True)
-        self.wrapping_path = _param(config, "secret_id_response_wrapping_path", required=False)
+        params = config.params
+        self.role_id_file = str(params["role_id_file_path"])
+        self.secret_id_file: str | None = params.get("secret_id_file_path") or None
+        self.remove_secret_id_file = params.get("remove_secret_id_file_after_reading", True)
+        self.wrapping_path: str | None = params.get("secret_id_response_wrapping_path") or None
         self._role_id = ""
         self._secret_id = ""
 
@@ -250,16 +244,19 @@ class AppRoleAuth:
 class JwtAuth:
     def __init__(self, config: AuthMethodConfig) -> None:
         self.config = config
-        self.role = _param(config, "role") or ""
-        self.path = _param(config, "path") or ""
-        self.remove_after_reading = _flag(config, "remove_jwt_after_reading", True)
+        self.role = str(config.params["role"])
+        self.path = str(config.params["path"])
+        self.remove_after_reading = config.params.get("remove_jwt_after_reading", True)
+        self.remove_follows_symlinks = config.params.get("remove_jwt_follows_symlinks", False)
         self._jwt = ""
 
     def build(self, vault: WrappingClient) -> LoginPlan:
         jwt = _read_credential(self.path, "JWT", self._jwt,
                                hint="write the JWT to auto_auth.method.config.path")
         if jwt != self._jwt and self.remove_after_reading:
-            _remove(self.path, "JWT")
+            # Vault Agent removes the link itself unless told to remove what it points to.
+            target = os.path.realpath(self.path) if self.remove_follows_symlinks else self.path
+            _remove(target, "JWT")
         self._jwt = jwt
         return LoginRequest(f"{mount_path(self.config)}/login", {"role": self.role, "jwt": jwt})
 
@@ -267,7 +264,7 @@ class JwtAuth:
 class TokenFileAuth:
     def __init__(self, config: AuthMethodConfig) -> None:
         self.config = config
-        self.token_file = _param(config, "token_file_path") or ""
+        self.token_file = str(config.params["token_file_path"])
         self._token = ""
 
     def build(self, vault: WrappingClient) -> LoginPlan:
@@ -282,10 +279,7 @@ class GivenTokenAuth:
         self.config = config
         raw = config.params.get("token")
         token = getattr(raw, "value", raw)  # SecretText or plain str
-        if not isinstance(token, str) or not token.strip():
-            raise ConfigError("auth method 'token' needs a token (VAULT_TOKEN)",
-                              path="auto_auth.method.config.token")
-        self._token = token.strip()
+        self._token = str(token or "").strip()
 
     def build(self, vault: WrappingClient) -> LoginPlan:
         return ExistingToken(self._token, source="VAULT_TOKEN")
@@ -308,6 +302,27 @@ def auth_method(config: AuthMethodConfig) -> AuthMethod:
         raise ConfigError(f"unknown auth method type {config.type!r}; use one of "
                           f"{', '.join(sorted(_METHODS))}", path="auto_auth.method.type")
     return factory(config)
+
+
+class Authenticator:
+    """The configured auth method and what it has read so far: logs in through a client.
+
+    One instance lives as long as the configuration: it caches credentials whose files may
+    be removed after the first read (an AppRole secret-id, a JWT), so that re-logins work.
+    """
+
+    def __init__(self, config: AuthMethodConfig) -> None:
+        self.config = config
+        self._method: AuthMethod | None = None  # made at the first login
+
+    def login(self, vault: LoginClient) -> TokenInfo:
+        """Read the credentials now, log in (or adopt a given token), return the token's info."""
+        if self._method is None:
+            self._method = auth_method(self.config)
+        plan = self._method.build(vault)
+        if isinstance(plan, ExistingToken):
+            return vault.adopt_token(plan.token, plan.source)
+        return vault.send_login(self.config, plan.path, plan.body)
 
 
 def login_hint(config: AuthMethodConfig) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from s4e_secret_agent.config.build import template_config
 from s4e_secret_agent.config.load import load_config
 from s4e_secret_agent.config.model import (
     DEFAULT_TOKEN_PATH,
@@ -14,7 +15,6 @@ from s4e_secret_agent.config.model import (
     AuthMethodConfig,
     AutoAuthConfig,
     ConfigSources,
-    TemplateConfig,
     TemplateSettings,
     VaultConfig,
 )
@@ -35,7 +35,7 @@ S4E_EXPECTED = AgentConfig(
     vault=VaultConfig(address="https://vault.s4e.svc:8200"),
     auto_auth=AutoAuthConfig(AuthMethodConfig(
         "kubernetes", "auth/kubernetes", params={"role": "s4e", "token_path": DEFAULT_TOKEN_PATH})),
-    templates=(TemplateConfig(name="db", destination="/vault/secrets/db",
+    templates=(template_config(name="db", destination="/vault/secrets/db",
                               contents=SEED_DB_TEMPLATE),),
     template_config=TemplateSettings(exit_on_retry_failure=True),
 )
@@ -223,7 +223,7 @@ agent:
     config = load_config(ConfigSources(config_file=str(config_file))).config
     first, second = config.templates
     assert (first.name, second.name) == ("config", "config-2")
-    assert first.signal is not None and first.signal.signal == "SIGHUP"
+    assert first.signal is not None and first.signal.signal.name == "SIGHUP"
     assert (second.user, second.group) == (1000, "app")
     assert second.exec is not None and second.exec.command == ("reload",)
     assert config.agent.rotation_overlap.seconds == 600

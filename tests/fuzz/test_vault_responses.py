@@ -16,11 +16,13 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s4e_secret_agent.config.model import AgentConfig, TemplateConfig, VaultConfig
+from s4e_secret_agent.config.build import template_config
+from s4e_secret_agent.config.model import AgentConfig, VaultConfig
 from s4e_secret_agent.errors import AgentError, VaultError
 from s4e_secret_agent.runtime.runner import Runner
 from s4e_secret_agent.template import decode_json
-from s4e_secret_agent.vault.client import LeaseInfo, SecretResponse, TokenInfo, VaultClient
+from s4e_secret_agent.vault.client import VaultClient
+from s4e_secret_agent.vault.types import LeaseRenewal, SecretResponse, TokenInfo
 from tests.fuzz import examples
 
 ADDRESS = "https://vault.fuzz.test:8200"
@@ -99,7 +101,7 @@ def test_lease_renewal_answers_of_any_shape(body: Any) -> None:
             return
         finally:
             client.close()
-    assert isinstance(info, LeaseInfo) and isinstance(info.ttl, int)
+    assert isinstance(info, LeaseRenewal) and isinstance(info.ttl, int)
 
 
 @FUZZ
@@ -168,7 +170,7 @@ def runner(tmp_path: Path) -> Iterator[tuple[Runner, Path]]:
     dest = tmp_path / "db.env"
     config = AgentConfig(
         vault=VaultConfig(address=ADDRESS, max_retries=0),
-        templates=(TemplateConfig(name="db", destination=str(dest), contents=TEMPLATE,
+        templates=(template_config(name="db", destination=str(dest), contents=TEMPLATE,
                                   error_on_missing_key=True),))
     client = _client()
     yield Runner(config, vault=client, environ={}), dest

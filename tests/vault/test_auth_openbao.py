@@ -14,6 +14,7 @@ import pytest
 
 from s4e_secret_agent.config.model import AuthMethodConfig
 from s4e_secret_agent.errors import AuthError, ConfigError
+from s4e_secret_agent.vault.auth import Authenticator
 from s4e_secret_agent.vault.client import VaultClient
 from tests.testbed.kubernetes import KubernetesAPI
 from tests.testbed.openbao import OpenBaoServer
@@ -70,12 +71,13 @@ def test_approle_login_removes_secret_id_file_and_relogs_in_from_memory(
     (tmp_path / "secret-id").write_text(approle.secret_id(openbao))
     client, recorder = make_client()
     method = approle_method(approle, tmp_path)
-    info = client.login(method)
+    auth = Authenticator(method)
+    info = auth.login(client)
     assert info.policies == ("default", "vt-approle") and 1190 <= info.ttl <= 1200
     assert info.orphan is True
     assert not (tmp_path / "secret-id").exists()  # Vault Agent's default
     first_token = client.token
-    again = client.login(method)  # a re-login uses the secret-id read before
+    again = auth.login(client)  # a re-login uses the secret-id read before
     assert again.accessor != info.accessor and client.token != first_token
     assert recorder.operations() == [("login", f"auth/{approle.mount}/login", "ok")] * 2
 
@@ -86,7 +88,8 @@ def test_approle_keeps_secret_id_file_when_asked(openbao: OpenBaoServer, approle
     (tmp_path / "role-id").write_text(approle.role_id)
     (tmp_path / "secret-id").write_text(approle.secret_id(openbao))
     client, _ = make_client()
-    client.login(approle_method(approle, tmp_path, remove_secret_id_file_after_reading=False))
+    Authenticator(approle_method(approle, tmp_path,
+                                 remove_secret_id_file_after_reading=False)).login(client)
     assert (tmp_path / "secret-id").exists()
 
 
@@ -97,7 +100,7 @@ def test_approle_wrong_secret_id_is_refused_with_a_hint(openbao: OpenBaoServer,
     (tmp_path / "secret-id").write_text(str(uuid.uuid4()))
     client, recorder = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(approle_method(approle, tmp_path))
+        Authenticator(approle_method(approle, tmp_path)).login(client)
     err = caught.value
     assert err.status == 400 and "invalid role or secret ID" in err.message
     assert str(tmp_path / "role-id") in err.hint and "secret_id_ttl" in err.hint
@@ -109,12 +112,12 @@ def test_approle_missing_files_name_the_file(approle: AppRole, tmp_path: Path,
                                              make_client: MakeClient) -> None:
     client, recorder = make_client()
     with pytest.raises(AuthError, match="role-id does not exist") as caught:
-        client.login(approle_method(approle, tmp_path))
+        Authenticator(approle_method(approle, tmp_path)).login(client)
     assert "role_id_file_path" in caught.value.hint
     (tmp_path / "role-id").write_text(approle.role_id)
     (tmp_path / "secret-id").write_text("")
     with pytest.raises(AuthError, match="secret-id is missing or empty"):
-        client.login(approle_method(approle, tmp_path))
+        Authenticator(approle_method(approle, tmp_path)).login(client)
     assert recorder.events == []  # nothing was sent
 
 
@@ -124,8 +127,8 @@ def test_approle_wrapped_secret_id_is_checked_and_unwrapped(
     (tmp_path / "role-id").write_text(approle.role_id)
     (tmp_path / "secret-id").write_text(approle.wrapped_secret_id(openbao))
     client, recorder = make_client()
-    info = client.login(approle_method(approle, tmp_path,
-                                       secret_id_response_wrapping_path=approle.secret_id_path))
+    info = Authenticator(approle_method(approle, tmp_path,
+                                       secret_id_response_wrapping_path=approle.secret_id_path)).login(client)
     assert "vt-approle" in info.policies
     assert [op for op, _, _ in recorder.operations()] == ["wrapping_lookup", "unwrap", "login"]
     assert not (tmp_path / "secret-id").exists()
@@ -142,8 +145,8 @@ def test_approle_wrapped_secret_id_from_another_path_is_refused(
     (tmp_path / "secret-id").write_text(wrapping_token)
     client, recorder = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(approle_method(approle, tmp_path,
-                                    secret_id_response_wrapping_path=approle.secret_id_path))
+        Authenticator(approle_method(approle, tmp_path,
+                                    secret_id_response_wrapping_path=approle.secret_id_path)).login(client)
     assert "SECURITY" in caught.value.message and "sys/wrapping/wrap" in caught.value.message
     assert wrapping_token not in str(caught.value)
     assert [op for op, _, _ in recorder.operations()] == ["wrapping_lookup"]
@@ -162,8 +165,8 @@ def test_approle_used_wrapping_token_is_an_auth_error(openbao: OpenBaoServer,
     (tmp_path / "secret-id").write_text(wrapping_token)
     client, _ = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(approle_method(approle, tmp_path,
-                                    secret_id_response_wrapping_path=approle.secret_id_path))
+        Authenticator(approle_method(approle, tmp_path,
+                                    secret_id_response_wrapping_path=approle.secret_id_path)).login(client)
     assert "wrapping token" in caught.value.message and "fresh" in caught.value.hint
 
 
@@ -214,10 +217,11 @@ def test_jwt_login_reads_and_removes_the_jwt_file(jwt_mount: JwtMount, tmp_path:
     jwt_file = tmp_path / "jwt"
     jwt_file.write_text(jwt_mount.mint() + "\n")
     client, _ = make_client()
-    info = client.login(jwt_method(jwt_mount, jwt_file))
+    auth = Authenticator(jwt_method(jwt_mount, jwt_file))
+    info = auth.login(client)
     assert "vt-jwt" in info.policies and 890 <= info.ttl <= 900
     assert not jwt_file.exists()
-    assert client.login(jwt_method(jwt_mount, jwt_file)).accessor != info.accessor
+    assert auth.login(client).accessor != info.accessor  # the JWT read before
 
 
 def test_jwt_wrong_subject_is_refused_with_role_hint(jwt_mount: JwtMount, tmp_path: Path,
@@ -226,7 +230,8 @@ def test_jwt_wrong_subject_is_refused_with_role_hint(jwt_mount: JwtMount, tmp_pa
     jwt_file.write_text(jwt_mount.mint(sub="someone-else"))
     client, _ = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(jwt_method(jwt_mount, jwt_file, remove_jwt_after_reading=False))
+        Authenticator(jwt_method(jwt_mount, jwt_file,
+                                 remove_jwt_after_reading=False)).login(client)
     assert caught.value.status in (400, 403)
     assert "bound_subject" in caught.value.hint and str(jwt_file) in caught.value.hint
     assert jwt_file.exists()
@@ -245,12 +250,13 @@ def test_token_file_is_used_directly_and_reread(openbao: OpenBaoServer, tmp_path
     method = AuthMethodConfig(type="token_file", mount_path="auth/token",
                               params={"token_file_path": str(token_file)})
     client, recorder = make_client()
-    info = client.login(method)
+    auth = Authenticator(method)
+    info = auth.login(client)
     assert client.token == first and 290 <= info.ttl <= 300
     token_file.write_text(second)
-    assert client.login(method).ttl > 400 and client.token == second
+    assert auth.login(client).ttl > 400 and client.token == second
     token_file.write_text("")  # an empty file reuses the token read before
-    client.login(method)
+    auth.login(client)
     assert client.token == second
     assert [op for op, _, _ in recorder.operations()] == ["lookup_self"] * 3
 
@@ -258,7 +264,7 @@ def test_token_file_is_used_directly_and_reread(openbao: OpenBaoServer, tmp_path
 def test_unknown_method_type_is_a_config_error(make_client: MakeClient) -> None:
     client, _ = make_client()
     with pytest.raises(ConfigError, match="unknown auth method type 'cert'"):
-        client.login(AuthMethodConfig(type="cert", mount_path="auth/cert"))
+        Authenticator(AuthMethodConfig(type="cert", mount_path="auth/cert")).login(client)
 
 
 # -- kubernetes --------------------------------------------------------------------------------
@@ -271,11 +277,12 @@ def test_kubernetes_login_with_service_account_token(kubernetes_auth: Kubernetes
     method = AuthMethodConfig(type="kubernetes", mount_path="auth/kubernetes",
                               params={"role": "s4e", "token_path": str(token_file)})
     client, _ = make_client()
-    info = client.login(method)
+    auth = Authenticator(method)
+    info = auth.login(client)
     assert "s4e-read" in info.policies and 3590 <= info.ttl <= 3600
     # The file is re-read at every login (the kubelet rotates it) and never removed.
     kubernetes_auth.token_file(tmp_path, "s4e-core")
-    assert client.login(method).accessor != info.accessor
+    assert auth.login(client).accessor != info.accessor
     assert token_file.exists()
 
 
@@ -286,7 +293,7 @@ def test_kubernetes_unbound_service_account_names_the_bindings(
                               params={"role": "s4e", "token_path": str(token_file)})
     client, _ = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(method)
+        Authenticator(method).login(client)
     err = caught.value
     assert err.status == 403 and "service account name not authorized" in err.message
     assert "bound_service_account_names" in err.hint
@@ -300,7 +307,7 @@ def test_kubernetes_missing_token_file_says_how_to_mount_it(tmp_path: Path,
                               params={"role": "s4e", "token_path": str(tmp_path / "nope")})
     client, _ = make_client()
     with pytest.raises(AuthError, match=r"service account token file .* does not exist") as e:
-        client.login(method)
+        Authenticator(method).login(client)
     assert "automountServiceAccountToken" in e.value.hint
 
 
@@ -311,5 +318,5 @@ def test_login_to_a_mount_that_does_not_exist(tmp_path: Path, make_client: MakeC
                                       "remove_jwt_after_reading": False})
     client, _ = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(method)
+        Authenticator(method).login(client)
     assert "jwt auth method is enabled at auth/not-enabled" in caught.value.hint

@@ -18,6 +18,7 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
+from s4e_secret_agent.vault.auth import Authenticator
 from s4e_secret_agent.vault.client import VaultClient
 from tests.testbed.faultproxy import FaultProxy
 from tests.testbed.openbao import OpenBaoServer
@@ -40,7 +41,7 @@ def test_token_login_learns_ttl_policies_and_accessor(openbao: OpenBaoServer,
     token = policy_token(openbao, "vt-login", 'path "x/*" { capabilities = ["read"] }',
                          ttl="30m")
     client, _ = make_client()
-    info = client.login(token_method(token))
+    info = Authenticator(token_method(token)).login(client)
     assert client.token == token
     assert 1790 <= info.ttl <= 1800
     assert info.renewable is True
@@ -84,7 +85,7 @@ def test_root_token_is_not_renewable_and_says_to_log_in_again(
 def test_bad_token_login_is_an_auth_error(make_client: MakeClient) -> None:
     client, _ = make_client()
     with pytest.raises(AuthError) as caught:
-        client.login(token_method("hvs.not-a-real-token"))
+        Authenticator(token_method("hvs.not-a-real-token")).login(client)
     assert "VAULT_TOKEN" in str(caught.value)
     assert "hvs.not-a-real-token" not in str(caught.value)
 
@@ -221,7 +222,7 @@ def test_denied_kv2_path_names_the_data_subpath_and_policies(
     token = policy_token(openbao, "vt-limited",
                          f'path "{mounts.kv2}/data/public" {{ capabilities = ["read"] }}')
     client, recorder = make_client()
-    client.login(token_method(token))
+    Authenticator(token_method(token)).login(client)
     with pytest.raises(PermissionDeniedError) as caught:
         client.read(f"{mounts.kv2}/private")
     err = caught.value
@@ -297,7 +298,7 @@ def test_request_log_lines_carry_paths_but_never_tokens_or_values(
                                              '["read"] }')
     client, _ = make_client()
     with caplog.at_level(logging.DEBUG, logger="s4e_secret_agent"):
-        client.login(token_method(token))
+        Authenticator(token_method(token)).login(client)
         client.read(f"{mounts.kv1}/logged")
     requests = [r for r in caplog.records if getattr(r, "event", "") == "vault_request"]
     assert {(r.operation, r.path) for r in requests} >= {  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from s4e_secret_agent.errors import (
     VaultUnavailableError,
 )
 from s4e_secret_agent.runtime.retry import retry_call
+from s4e_secret_agent.vault.auth import Authenticator
 from s4e_secret_agent.vault.client import RequestEvent, VaultClient
 
 RECORDED = Path(__file__).resolve().parent.parent / "recorded"
@@ -209,7 +210,7 @@ def test_kubernetes_login_sends_no_token_and_reads_auth_block(mock: responses.Re
     serve(mock, "kubernetes-login.json")
     vault = VaultClient(VaultConfig(address=ADDRESS, namespace="team-a"))
     try:
-        info = vault.login(kubernetes_method(tmp_path))
+        info = Authenticator(kubernetes_method(tmp_path)).login(vault)
     finally:
         vault.close()
     sent = mock.calls[0].request
@@ -231,7 +232,7 @@ def test_kubernetes_login_refusals(mock: responses.RequestsMock, tmp_path: Path,
     vault = VaultClient(VaultConfig(address=ADDRESS))
     try:
         with pytest.raises(AuthError) as caught:
-            vault.login(kubernetes_method(tmp_path))
+            Authenticator(kubernetes_method(tmp_path)).login(vault)
     finally:
         vault.close()
     assert expected in caught.value.message

@@ -13,7 +13,8 @@ from s4e_secret_agent.errors import (
     PermissionDeniedError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.runtime.retry import RetryEvent, backoff_ceiling, next_wait, retry_call
+from s4e_secret_agent.runtime.leases import backoff_cap
+from s4e_secret_agent.runtime.retry import RetryEvent, next_wait, retry_call
 
 
 class FakeClock:
@@ -49,9 +50,9 @@ def unavailable(retry_after: float | None = None) -> VaultUnavailableError:
 
 
 def test_backoff_doubles_from_min_to_max() -> None:
-    assert [backoff_ceiling(n, 1.0, 300.0) for n in range(1, 11)] == [
+    assert [backoff_cap(n, 1.0, 300.0) for n in range(10)] == [
         1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
-    assert backoff_ceiling(10_000, 1.0, 300.0) == 300.0
+    assert backoff_cap(10_000, 1.0, 300.0) == 300.0
 
 
 def test_waits_are_jittered_between_min_and_the_ceiling() -> None:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s4e_secret_agent.vault.client import kv2_read_path, parse_retry_after, vault_error_text
+from s4e_secret_agent.vault.errors import parse_retry_after, vault_error_text
+from s4e_secret_agent.vault.kv import kv2_read_path
 
 
 @pytest.mark.parametrize(("raw", "mount", "expected"), [
@@ -76,15 +77,11 @@ def test_tls_failure_reasons_and_hints(cause: str, reason: str, hint: str) -> No
     import requests
 
     from s4e_secret_agent.config.model import VaultConfig
-    from s4e_secret_agent.vault.client import VaultClient
+    from s4e_secret_agent.vault.errors import tls_error
 
     exc = requests.exceptions.SSLError(
         "HTTPSConnectionPool(host='vault', port=8200): Max retries exceeded with url: "
         f"/v1/sys/health (Caused by SSLError({cause}))")
-    client = VaultClient(VaultConfig(address="https://vault:8200"))
-    try:
-        err = client._tls_error("sys/health", exc)
-    finally:
-        client.close()
+    err = tls_error(VaultConfig(address="https://vault:8200"), "sys/health", exc)
     assert err.message == f"TLS handshake with https://vault:8200 failed: {reason}"
     assert hint in err.hint

@@ -1,40 +1,15 @@
-"""``s4e-secret-agent doctor``: diagnose the configuration, the way to Vault, the login and every
-secret the templates read, and say for each problem what to fix.
+"""The doctor's checks, in the order the agent meets their subjects: configuration, templates,
+destinations, the network path to Vault, Vault's health, the login, the token, every secret.
 
-The checks run in order and each one reports OK, WARN, FAIL or SKIP (a prerequisite failed):
-
-1. ``config``: the configuration loads (errors name the file, line and config path);
-2. ``templates``: every template parses (name, line:column) and which paths it reads;
-3. ``destination:<dir>``: the agent can create files there;
-4. ``dns``, ``tcp``, ``tls``: Vault's address resolves, accepts a connection, and its
-   certificate verifies against the configured CA (done with :mod:`socket`/:mod:`ssl` directly
-   so that a failure names its exact cause: the server's issuer and names are shown next to the
-   CA and server name the agent uses);
-5. ``health``: ``sys/health`` (initialized, sealed, standby, version);
-6. ``service-account-token``/``jwt`` and ``login``: the JWT's claims (decoded, not verified)
-   and a real login with the configured method and role;
-7. ``token``: policies, TTL, renewable;
-8. ``secret:<path>``: per literal template path, the token's capabilities and a real read,
-   the KV version, a missing path, the KV v2 ``data/`` prefix mistake, a denied path;
-9. ``lease:<path>``: dynamic secrets whose lease is short for the rotation overlap; then
-   ``cleanup``: the leases the doctor created and its own token are revoked.
-
-Vault is reached through :class:`s4e_secret_agent.vault.VaultClient` (the agent's own client
-and error mapping) and logins through :mod:`s4e_secret_agent.vault.auth`, so the doctor sees what
-the
-agent would see. Nothing here is on the agent's runtime path. Secret values are never kept or
-shown: only key names, paths, policies and claims.
+Each check reports what it found and, when something is wrong, the fix; a failed prerequisite
+skips what depends on it. Vault is reached through the agent's own client, error mapping and
+auth methods, so the doctor sees what the agent would see.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
 import ipaddress
-import json
 import os
-import re
 import socket
 import ssl
 import time
@@ -45,34 +20,37 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from s4e_secret_agent.config.model import (
-    DEFAULT_TOKEN_PATH,
     AgentConfig,
     AuthMethodConfig,
     ConfigSources,
     LoadedConfig,
     VaultConfig,
 )
+from s4e_secret_agent.config.values import format_duration
 from s4e_secret_agent.errors import (
     AgentError,
     AuthError,
     ConfigError,
-    ExitCode,
     PermissionDeniedError,
     SecretNotFoundError,
     TemplateError,
+    TemplateSyntaxError,
     VaultError,
     WriteError,
 )
+from s4e_secret_agent.tools.doctor.certificates import (
+    CertificateInfo,
+    parse_certificate,
+    pem_certificates,
+)
+from s4e_secret_agent.tools.doctor.jwt import JwtClaims, decode_jwt, utc
+from s4e_secret_agent.tools.doctor.report import FAIL, OK, SKIP, WARN, Check, DoctorReport, count
+from s4e_secret_agent.vault.kv import MountInfo, kv2_read_path, mount_from_answer
 
 if TYPE_CHECKING:
     from s4e_secret_agent.template import SecretRef
-    from s4e_secret_agent.vault.client import SecretResponse, VaultClient
-
-__all__ = ["FAIL", "OK", "SKIP", "WARN", "CertificateInfo", "Check", "Diagnosis",
-           "DoctorReport", "JwtClaims", "decode_jwt", "diagnose", "parse_certificate",
-           "pem_certificates"]
-
-OK, WARN, FAIL, SKIP = "OK", "WARN", "FAIL", "SKIP"
+    from s4e_secret_agent.vault.client import VaultClient
+    from s4e_secret_agent.vault.types import SecretResponse
 
 # A service-account token or Vault token closer than this to its end is worth a warning.
 JWT_EXPIRY_WARNING_S = 600.0
@@ -88,320 +66,6 @@ _VOLUME_FIX = ("in Kubernetes mount a writable volume there (emptyDir, medium: M
 
 
 # --------------------------------------------------------------------------------------------
-# Results
-
-
-@dataclass(frozen=True)
-class Check:
-    """One diagnosis line. ``details`` holds names, paths, claims, never secret values."""
-
-    name: str
-    status: str  # OK | WARN | FAIL | SKIP
-    message: str
-    fix: str = ""
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "message": self.message,
-                "fix": self.fix, "details": dict(self.details)}
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    checks: tuple[Check, ...]
-
-    @property
-    def failed(self) -> bool:
-        return any(c.status == FAIL for c in self.checks)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.DOCTOR_FAILED if self.failed else ExitCode.OK
-
-    def counts(self) -> dict[str, int]:
-        return {s: sum(1 for c in self.checks if c.status == s) for s in (OK, WARN, FAIL, SKIP)}
-
-    def as_json(self) -> str:
-        return json.dumps([c.as_dict() for c in self.checks], indent=2, default=str) + "\n"
-
-    def as_text(self) -> str:
-        lines: list[str] = []
-        for check in self.checks:
-            lines.append(f"{check.status:<4}  {check.name}: {check.message}")
-            if check.fix:
-                lines.append(f"      fix: {check.fix}")
-            if check.status in (WARN, FAIL):  # the evidence behind a finding; --json has all
-                for key, value in check.details.items():
-                    lines.append(f"      {key}: {_detail_text(value)}")
-        counts = self.counts()
-        verdict = ("problems found: fix the FAIL lines above" if self.failed
-                   else "no blocking problems")
-        lines.append("")
-        lines.append(f"doctor: {counts[OK]} ok, {_count(counts[WARN], 'warning')}, "
-                     f"{counts[FAIL]} failed, {counts[SKIP]} skipped; {verdict}")
-        return "\n".join(lines) + "\n"
-
-
-def _detail_text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) if value else "(none)"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
-
-
-def _duration(seconds: float) -> str:
-    """``3300`` -> ``55m``, ``90`` -> ``1m30s``, ``7200`` -> ``2h``; from 10 minutes on,
-    whole minutes (a TTL looked up a second after issue reads 1h, not 59m59s)."""
-    total = round(abs(seconds))
-    if total >= 600:
-        total = round(total / 60) * 60
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "",
-             f"{secs}s" if secs or total == 0 else ""]
-    return "".join(parts)
-
-
-def _utc(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --------------------------------------------------------------------------------------------
-# Service-account tokens / JWTs (decoded for display, never verified)
-
-
-@dataclass(frozen=True)
-class JwtClaims:
-    subject: str
-    issuer: str
-    audiences: tuple[str, ...]
-    expires_at: float | None
-    service_account: str | None
-    namespace: str | None
-
-    def describe(self, now: float) -> dict[str, Any]:
-        details: dict[str, Any] = {}
-        if self.service_account is not None:
-            details["service_account"] = self.service_account
-            details["namespace"] = self.namespace or "(none)"
-        else:
-            details["subject"] = self.subject or "(none)"
-        details["audiences"] = list(self.audiences)
-        details["issuer"] = self.issuer or "(none)"
-        details["expires"] = self.expiry_text(now)
-        return details
-
-    def expiry_text(self, now: float) -> str:
-        if self.expires_at is None:
-            return "never (no exp claim: a legacy Secret-based token)"
-        left = self.expires_at - now
-        when = _utc(self.expires_at)
-        if left <= 0:
-            return f"{when} (expired {_duration(-left)} ago)"
-        return f"{when} (in {_duration(left)})"
-
-
-def decode_jwt(token: str) -> JwtClaims | None:
-    """The claims of a JWT without verifying it (``None`` if it is not a JWT)."""
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(claims, dict):
-        return None
-    aud = claims.get("aud")
-    audiences = (aud,) if isinstance(aud, str) else tuple(str(a) for a in aud or ()) \
-        if isinstance(aud, list) else ()
-    exp = claims.get("exp")
-    expires_at = float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) \
-        else None
-    subject = str(claims.get("sub") or "")
-    name: str | None = None
-    namespace: str | None = None
-    projected = claims.get("kubernetes.io")
-    if isinstance(projected, dict):
-        account = projected.get("serviceaccount")
-        if isinstance(account, dict) and account.get("name"):
-            name = str(account["name"])
-        if projected.get("namespace"):
-            namespace = str(projected["namespace"])
-    if name is None and claims.get("kubernetes.io/serviceaccount/service-account.name"):
-        name = str(claims["kubernetes.io/serviceaccount/service-account.name"])
-        namespace = str(claims.get("kubernetes.io/serviceaccount/namespace") or "") or None
-    if name is None and subject.startswith("system:serviceaccount:"):
-        pieces = subject.split(":")
-        if len(pieces) == 4:
-            namespace, name = pieces[2], pieces[3]
-    return JwtClaims(subject=subject, issuer=str(claims.get("iss") or ""),
-                     audiences=audiences, expires_at=expires_at, service_account=name,
-                     namespace=namespace)
-
-
-# --------------------------------------------------------------------------------------------
-# X.509 (a minimal DER reader: the stdlib only describes certificates that verified, and the
-# interesting case is the one that did not)
-
-
-@dataclass(frozen=True)
-class CertificateInfo:
-    subject: str
-    issuer: str
-    names: tuple[str, ...]  # subjectAltName entries: "DNS:vault.example", "IP:10.0.0.1"
-    not_before: dt.datetime | None
-    not_after: dt.datetime | None
-
-    def describe(self) -> dict[str, Any]:
-        return {"subject": self.subject or "(empty)", "issuer": self.issuer or "(empty)",
-                "names": list(self.names),
-                "valid_until": self.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
-                if self.not_after else "(unknown)"}
-
-
-_NAME_ATTRIBUTES = {"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
-                    "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.5": "serialNumber",
-                    "1.2.840.113549.1.9.1": "emailAddress"}
-_SAN_OID = "2.5.29.17"
-
-
-def _der_element(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER element at ``pos``."""
-    tag = data[pos]
-    length = data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4:
-            raise ValueError("unsupported DER length")
-        length = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    if pos + length > len(data):
-        raise ValueError("truncated DER")
-    return tag, pos, pos + length
-
-
-def _der_children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    children = []
-    pos = start
-    while pos < end:
-        element = _der_element(data, pos)
-        children.append(element)
-        pos = element[2]
-    return children
-
-
-def _oid_text(raw: bytes) -> str:
-    arcs: list[int] = []
-    value = 0
-    for byte in raw:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    if not arcs:
-        return ""
-    first = min(arcs[0] // 40, 2)
-    return ".".join(str(a) for a in [first, arcs[0] - 40 * first, *arcs[1:]])
-
-
-def _der_string(tag: int, raw: bytes) -> str:
-    if tag == 0x1E:
-        return raw.decode("utf-16-be", "replace")
-    return raw.decode("utf-8" if tag == 0x0C else "latin-1", "replace")
-
-
-def _der_name(data: bytes, start: int, end: int) -> str:
-    parts = []
-    for _, set_start, set_end in _der_children(data, start, end):
-        for _, seq_start, seq_end in _der_children(data, set_start, set_end):
-            (_, oid_s, oid_e), (value_tag, val_s, val_e) = _der_children(data, seq_start,
-                                                                         seq_end)[:2]
-            oid = _oid_text(data[oid_s:oid_e])
-            parts.append(f"{_NAME_ATTRIBUTES.get(oid, oid)}="
-                         f"{_der_string(value_tag, data[val_s:val_e])}")
-    return ", ".join(parts)
-
-
-def _der_time(tag: int, raw: bytes) -> dt.datetime | None:
-    text = raw.decode("ascii", "replace").rstrip("Z")
-    try:
-        if tag == 0x17:  # UTCTime: YYMMDDHHMMSS
-            parsed = dt.datetime.strptime(text, "%y%m%d%H%M%S")
-        else:  # GeneralizedTime
-            parsed = dt.datetime.strptime(text[:14], "%Y%m%d%H%M%S")
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=dt.UTC)
-
-
-def _der_alt_names(data: bytes, start: int, end: int) -> list[str]:
-    names = []
-    _, seq_start, seq_end = _der_element(data, start)
-    for tag, s, e in _der_children(data, seq_start, seq_end):
-        raw = data[s:e]
-        if tag == 0x82:
-            names.append("DNS:" + raw.decode("ascii", "replace"))
-        elif tag == 0x87 and len(raw) in (4, 16):
-            names.append("IP:" + str(ipaddress.ip_address(raw)))
-        elif tag == 0x86:
-            names.append("URI:" + raw.decode("ascii", "replace"))
-        elif tag == 0x81:
-            names.append("email:" + raw.decode("ascii", "replace"))
-    return names
-
-
-def parse_certificate(der: bytes) -> CertificateInfo | None:
-    """Subject, issuer, subjectAltNames and validity of a DER certificate (``None`` if the
-    bytes are not one)."""
-    try:
-        _, cert_start, cert_end = _der_element(der, 0)
-        _, tbs_start, tbs_end = _der_children(der, cert_start, cert_end)[0]
-        fields = _der_children(der, tbs_start, tbs_end)
-        if fields and fields[0][0] == 0xA0:  # explicit version
-            fields = fields[1:]
-        issuer = _der_name(der, fields[2][1], fields[2][2])
-        validity = _der_children(der, fields[3][1], fields[3][2])
-        subject = _der_name(der, fields[4][1], fields[4][2])
-        names: list[str] = []
-        for tag, start, _ in fields[6:]:
-            if tag != 0xA3:
-                continue
-            _, exts_start, exts_end = _der_element(der, start)
-            for _, ext_start, ext_end in _der_children(der, exts_start, exts_end):
-                parts = _der_children(der, ext_start, ext_end)
-                if _oid_text(der[parts[0][1]:parts[0][2]]) == _SAN_OID:
-                    value = parts[-1]
-                    names = _der_alt_names(der, value[1], value[2])
-        not_before = _der_time(validity[0][0], der[validity[0][1]:validity[0][2]])
-        not_after = _der_time(validity[1][0], der[validity[1][1]:validity[1][2]])
-    except (IndexError, ValueError):
-        return None
-    return CertificateInfo(subject, issuer, tuple(names), not_before, not_after)
-
-
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN CERTIFICATE-----\s*(.*?)\s*-----END CERTIFICATE-----", re.DOTALL)
-
-
-def pem_certificates(text: str) -> list[CertificateInfo]:
-    """Every certificate in a PEM bundle that could be decoded."""
-    found = []
-    for block in _PEM_BLOCK.findall(text):
-        try:
-            der = base64.b64decode("".join(block.split()), validate=True)
-        except (ValueError, binascii.Error):
-            continue
-        info = parse_certificate(der)
-        if info is not None:
-            found.append(info)
-    return found
-
-
-# --------------------------------------------------------------------------------------------
 # The diagnosis
 
 
@@ -409,13 +73,6 @@ def pem_certificates(text: str) -> list[CertificateInfo]:
 class _SecretUse:
     ref: SecretRef
     users: list[str] = field(default_factory=list)  # "db 1:5"
-
-
-@dataclass(frozen=True)
-class _Mount:
-    path: str
-    type: str
-    kv_version: int | None
 
 
 @dataclass
@@ -496,7 +153,7 @@ class Diagnosis:
         try:
             loaded = load_config(self.sources)
         except ConfigError as err:
-            if "template does not parse" in err.message:
+            if isinstance(err, TemplateSyntaxError):
                 self.add("config", FAIL, "a template does not parse (see templates)",
                          fix=err.hint, details={"where": err.path or "(top level)"})
                 self.add("templates", FAIL, err.message,
@@ -517,9 +174,9 @@ class Diagnosis:
         summary = (f"{', '.join(loaded.sources) or 'defaults'}: Vault {config.vault.address}, "
                    f"{method.type} auth at {method.mount_path}"
                    + (f" (role {role})" if role else "")
-                   + f", {_count(len(config.templates), 'template')}")
+                   + f", {count(len(config.templates), 'template')}")
         if loaded.warnings:
-            self.add("config", WARN, summary + f"; {_count(len(loaded.warnings), 'warning')}",
+            self.add("config", WARN, summary + f"; {count(len(loaded.warnings), 'warning')}",
                      fix="review the warnings: those settings have no effect",
                      details={"warnings": list(loaded.warnings)})
         else:
@@ -558,8 +215,8 @@ class Diagnosis:
         else:
             details = {name: paths or ["(no literal Vault paths)"]
                        for name, paths in reads.items()}
-            self.add("templates", OK, f"{_count(len(config.templates), 'template')} parsed; "
-                     f"{_count(len(uses), 'Vault path')} to check", details=details)
+            self.add("templates", OK, f"{count(len(config.templates), 'template')} parsed; "
+                     f"{count(len(uses), 'Vault path')} to check", details=details)
         return uses
 
     # -- 3. destinations ---------------------------------------------------------------------
@@ -735,7 +392,7 @@ class Diagnosis:
             return True
         left = (cert.not_after.timestamp() - self.clock()) if cert and cert.not_after else None
         if left is not None and left < 7 * 86400:
-            self.add("tls", WARN, f"{version}; Vault's certificate expires in {_duration(left)}",
+            self.add("tls", WARN, f"{version}; Vault's certificate expires in {_coarse(left)}",
                      fix="renew Vault's TLS certificate", details=details)
         else:
             self.add("tls", OK, f"{version}; certificate verified for {server_name}",
@@ -872,8 +529,10 @@ class Diagnosis:
                                        "remove_secret_id_file_after_reading": False})
         role = method.params.get("role")
         what = f"{method.type} at {method.mount_path}" + (f" with role {role!r}" if role else "")
+        from s4e_secret_agent.vault.auth import Authenticator
+
         try:
-            info = vault.login(safe)
+            info = Authenticator(safe).login(vault)
         except AuthError as err:
             if err.status is None:  # refused before asking Vault: a credential file
                 self.add("login", FAIL, f"cannot log in with {what}: {err.message}",
@@ -897,8 +556,7 @@ class Diagnosis:
     def _check_jwt(self, method: AuthMethodConfig) -> bool:
         kubernetes = method.type == "kubernetes"
         name = "service-account-token" if kubernetes else "jwt"
-        path = str(method.params.get("token_path" if kubernetes else "path")
-                   or (DEFAULT_TOKEN_PATH if kubernetes else ""))
+        path = method.credential_file or ""
         where = "auto_auth.method.config." + ("token_path" if kubernetes else "path")
         try:
             with open(path, encoding="utf-8") as handle:
@@ -921,13 +579,13 @@ class Diagnosis:
         who = (f"service account {claims.namespace}/{claims.service_account}"
                if claims.service_account else f"subject {claims.subject!r}")
         if claims.expires_at is not None and claims.expires_at <= now:
-            self.add(name, WARN, f"{who}: the token expired {_duration(now - claims.expires_at)}"
+            self.add(name, WARN, f"{who}: the token expired {_coarse(now - claims.expires_at)}"
                      " ago", fix="mount the projected token the kubelet keeps fresh; a token "
                                  "copied once into a file, image or Secret is never refreshed",
                      details=details)
         elif claims.expires_at is not None and claims.expires_at - now < JWT_EXPIRY_WARNING_S:
             self.add(name, WARN, f"{who}: the token expires in "
-                     f"{_duration(claims.expires_at - now)}",
+                     f"{_coarse(claims.expires_at - now)}",
                      fix="the kubelet refreshes projected tokens at 80% of their life; a token "
                          "this close to its end usually is a copy that nobody refreshes",
                      details=details)
@@ -936,7 +594,7 @@ class Diagnosis:
         return True
 
     def _login_failure(self, method: AuthMethodConfig, err: AuthError, what: str) -> None:
-        lowered = err.message.lower()
+        lowered = err.reason.lower()
         claims = self.jwt
         now = self.clock()
         details: dict[str, Any] = claims.describe(now) if claims else {}
@@ -963,10 +621,10 @@ class Diagnosis:
                    "with the role's audience (serviceAccountToken.audience)")
         elif ("expired" in lowered or "exp" in lowered.split()) and claims \
                 and claims.expires_at is not None:
-            fix = (f"the JWT expired at {_utc(claims.expires_at)}: use the projected token the "
+            fix = (f"the JWT expired at {utc(claims.expires_at)}: use the projected token the "
                    "kubelet refreshes instead of a copy")
         self.add("login", FAIL, f"Vault refused the login with {what}: "
-                 f"{_vault_reason(err.message)}", fix=fix, details=details)
+                 f"{err.reason or err.message}", fix=fix, details=details)
 
     # -- 7. token ----------------------------------------------------------------------------
 
@@ -979,7 +637,7 @@ class Diagnosis:
                          fix=err.hint)
                 return
             info = vault.token_info
-        details = {"policies": list(info.policies), "ttl": _duration(info.ttl) if info.ttl
+        details = {"policies": list(info.policies), "ttl": _coarse(info.ttl) if info.ttl
                    else "none", "renewable": info.renewable, "type": info.token_type}
         problems: list[str] = []
         fixes: list[str] = []
@@ -987,7 +645,7 @@ class Diagnosis:
             problems.append("it never expires (a root or TTL-less token)")
             fixes.append("use a token issued by an auth role, with a TTL")
         elif info.ttl < TOKEN_TTL_WARNING_S:
-            problems.append(f"its TTL is only {_duration(info.ttl)}")
+            problems.append(f"its TTL is only {_coarse(info.ttl)}")
             fixes.append("raise the role's token_ttl (e.g. 1h) so the agent is not logging in "
                          "all the time")
         if not info.renewable and info.ttl:
@@ -1019,8 +677,6 @@ class Diagnosis:
         if ref.kind == "secrets":
             self._check_list(vault, name, raw, mount, details)
             return
-        from s4e_secret_agent.vault.client import kv2_read_path
-
         target = kv2_read_path(raw, mount.path) if mount and mount.kv_version == 2 else raw
         capability = "update" if ref.args else "read"
         alternatives = _other_forms(raw, target, mount)
@@ -1045,7 +701,7 @@ class Diagnosis:
             return
         self._read_ok(name, raw, target, mount, response, details)
 
-    def _check_list(self, vault: VaultClient, name: str, raw: str, mount: _Mount | None,
+    def _check_list(self, vault: VaultClient, name: str, raw: str, mount: MountInfo | None,
                     details: dict[str, Any]) -> None:
         """``secrets "path"``: a LIST of the path as written (no KV v2 rewriting)."""
         rest = raw[len(mount.path):] if mount and (raw + "/").startswith(mount.path) else ""
@@ -1073,9 +729,9 @@ class Diagnosis:
             self.add(name, WARN, f"lists nothing at {raw}", fix=kv2_note.lstrip("; "),
                      details=details)
             return
-        self.add(name, OK, f"lists {_count(len(keys), 'key')} at {raw}", details=details)
+        self.add(name, OK, f"lists {count(len(keys), 'key')} at {raw}", details=details)
 
-    def _read_ok(self, name: str, raw: str, target: str, mount: _Mount | None,
+    def _read_ok(self, name: str, raw: str, target: str, mount: MountInfo | None,
                  response: SecretResponse, details: dict[str, Any]) -> None:
         kv = response.kv_version or (mount.kv_version if mount else None)
         data = response.data
@@ -1089,10 +745,10 @@ class Diagnosis:
         if response.lease_id and response.lease_duration > 0:
             self.leases.append(_Lease(raw, response.lease_id, response.lease_duration,
                                       response.renewable))
-            details["lease"] = (f"{_duration(response.lease_duration)}, "
+            details["lease"] = (f"{_coarse(response.lease_duration)}, "
                                 f"{'renewable' if response.renewable else 'not renewable'}")
         engine = f"KV v{kv}" if kv else (f"{mount.type} engine" if mount else "secret")
-        message = f"read {target} ({engine}); {_count(len(keys), 'key')} under {where}"
+        message = f"read {target} ({engine}); {count(len(keys), 'key')} under {where}"
         if kv == 2 and target != raw:
             message += (f"; the template names {raw}, which the agent reads as {target} "
                         "(KV v2), as Vault Agent does")
@@ -1112,7 +768,7 @@ class Diagnosis:
                      fix=f"grant \"update\" on path \"{target}\" in a policy"
                          f"{self._attached()}", details=details)
 
-    def _denied(self, name: str, raw: str, target: str, mount: _Mount | None, capability: str,
+    def _denied(self, name: str, raw: str, target: str, mount: MountInfo | None, capability: str,
                 caps: Mapping[str, list[str]], alternatives: list[str],
                 details: dict[str, Any]) -> None:
         granted_elsewhere = [p for p in alternatives if {capability, "root"} & set(
@@ -1143,7 +799,7 @@ class Diagnosis:
                     "template and the policy")
         self.add(name, FAIL, f"permission denied on {target}", fix=fix, details=details)
 
-    def _missing(self, name: str, raw: str, target: str, mount: _Mount | None,
+    def _missing(self, name: str, raw: str, target: str, mount: MountInfo | None,
                  err: SecretNotFoundError, details: dict[str, Any]) -> None:
         rest = raw[len(mount.path):] if mount and raw.startswith(mount.path) else ""
         if mount and mount.kv_version == 1 and rest.startswith("data/"):
@@ -1161,22 +817,14 @@ class Diagnosis:
         self.add(name, FAIL, err.message if gone else f"no secret at {target} (HTTP 404)",
                  fix=fix, details=details)
 
-    def _mount(self, vault: VaultClient, raw: str) -> _Mount | None:
+    def _mount(self, vault: VaultClient, raw: str) -> MountInfo | None:
         """The mount holding ``raw`` as the token sees it (``sys/internal/ui/mounts``)."""
         try:
             answer = vault.read(f"sys/internal/ui/mounts/{raw}")
         except VaultError:
             return None
-        data = answer.data
-        if not isinstance(data, Mapping) or not data.get("path"):
-            return None
-        options = data.get("options")
-        version = options.get("version") if isinstance(options, Mapping) else None
-        kind = str(data.get("type") or "")
-        kv_version = (2 if kind == "kv" and str(version) == "2" else 1) \
-            if kind in ("kv", "generic") else None
-        path = str(data["path"])
-        return _Mount(path if path.endswith("/") else path + "/", kind, kv_version)
+        mount = mount_from_answer(answer.envelope)
+        return mount if mount is not None and mount.path else None
 
     def _capabilities(self, vault: VaultClient, paths: list[str]) -> dict[str, list[str]]:
         try:
@@ -1201,18 +849,18 @@ class Diagnosis:
         for lease in self.leases:
             overlap = overlap_setting.seconds_for(lease.ttl)
             limit = max(LEASE_TTL_WARNING_S, LEASE_OVERLAP_FACTOR * overlap)
-            details = {"ttl": _duration(lease.ttl), "renewable": lease.renewable,
-                       "rotation_overlap": f"{overlap_setting} = {_duration(overlap)}"}
+            details = {"ttl": _coarse(lease.ttl), "renewable": lease.renewable,
+                       "rotation_overlap": f"{overlap_setting} = {_coarse(overlap)}"}
             name = f"lease:{lease.path}"
             if lease.ttl < limit:
-                self.add(name, WARN, f"credentials expire in {_duration(lease.ttl)} (rotation "
-                         f"overlap {_duration(overlap)}); default_ttl may be too short",
-                         fix=f"increase default_ttl to at least {_duration(limit)}"
+                self.add(name, WARN, f"credentials expire in {_coarse(lease.ttl)} (rotation "
+                         f"overlap {_coarse(overlap)}); default_ttl may be too short",
+                         fix=f"increase default_ttl to at least {_coarse(limit)}"
                              f"{_role_for(lease.path)} (S4E troubleshooting: Expired "
                              "credentials, TTL too short)", details=details)
             else:
-                self.add(name, OK, f"credentials live {_duration(lease.ttl)}; new ones are "
-                         f"fetched {_duration(overlap)} before the end", details=details)
+                self.add(name, OK, f"credentials live {_coarse(lease.ttl)}; new ones are "
+                         f"fetched {_coarse(overlap)} before the end", details=details)
 
     def cleanup(self, vault: VaultClient) -> None:
         if not self.leases and not self.logged_in:
@@ -1233,21 +881,25 @@ class Diagnosis:
                              "leases read with it end then too")
                 return
             self.add("cleanup", OK, "revoked the doctor's token and with it the "
-                     f"{_count(len(self.leases), 'lease')} it created" if self.leases
+                     f"{count(len(self.leases), 'lease')} it created" if self.leases
                      else "revoked the doctor's token")
             return
         if kept:
             paths = ", ".join(sorted({lease.path for lease in kept}))
-            self.add("cleanup", WARN, f"could not revoke {_count(len(kept), 'lease')} the doctor "
+            self.add("cleanup", WARN, f"could not revoke {count(len(kept), 'lease')} the doctor "
                      f"created on {paths}; they end at their TTL",
                      fix="grant update on sys/leases/revoke to revoke them, or revoke them "
                          "by prefix as an operator")
         else:
-            self.add("cleanup", OK, f"revoked the {_count(revoked, 'lease')} the doctor created")
+            self.add("cleanup", OK, f"revoked the {count(revoked, 'lease')} the doctor created")
 
 
 # --------------------------------------------------------------------------------------------
 # Small helpers
+
+
+def _coarse(seconds: float) -> str:
+    return format_duration(seconds, coarse=True)
 
 
 def _nearest_existing(directory: str) -> str:
@@ -1299,13 +951,13 @@ def _without_credentials(url: str) -> str:
     return url
 
 
-def _engine(mount: _Mount | None) -> str:
+def _engine(mount: MountInfo | None) -> str:
     if mount is None:
         return "unknown engine"
     return f"KV v{mount.kv_version}" if mount.kv_version else mount.type
 
 
-def _other_forms(raw: str, target: str, mount: _Mount | None) -> list[str]:
+def _other_forms(raw: str, target: str, mount: MountInfo | None) -> list[str]:
     """The path forms someone may have put in a policy instead of the one that is read."""
     if mount is None or not mount.kv_version or not raw.startswith(mount.path):
         return []
@@ -1325,16 +977,6 @@ def _role_for(path: str) -> str:
         role = "/".join([*parts[:-2], "roles", parts[-1]])
         return f" on {role} (vault write {role} default_ttl=1h)"
     return " on the secrets engine's role"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
-def _vault_reason(message: str) -> str:
-    """Vault's own words from a mapped login error ("... refused (HTTP 403): <reason>")."""
-    _, sep, reason = message.partition("): ")
-    return reason if sep else message
 
 
 def diagnose(sources: ConfigSources, *, timeout: float = 10.0,
