@@ -114,7 +114,10 @@ def _watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, str
     credential = credential_path(config.auto_auth.method)
     if credential:
         paths[os.path.abspath(credential)] = EVENT_CREDENTIALS_CHANGED
-    for name in (sources.config_file, sources.annotations_file):
+    from s4e_secret_agent.config.load import config_file_paths
+
+    names = [*config_file_paths(sources.config_files), sources.annotations_file]
+    for name in names:
         if name:
             paths[os.path.abspath(name)] = EVENT_CONFIG_CHANGED
     for tmpl in config.templates:

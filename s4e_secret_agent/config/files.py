@@ -27,11 +27,13 @@ class RawLayer:
     label: str
     lines: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    sources: tuple[str, ...] = ()  # the files merged into this layer, when more than one
 
 
-def read_config_file(path: str) -> RawLayer:
+def read_config_file(path: str, *, allow_duplicate_attributes: bool = False) -> RawLayer:
     """Read ``path`` as HCL (``.hcl``), JSON (``.json``) or YAML (``.yaml``/``.yml``); other
-    names are recognised by content."""
+    names are recognised by content. ``allow_duplicate_attributes``: accept an HCL argument
+    set twice in one block (the last wins) instead of failing as Vault does."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -42,13 +44,14 @@ def read_config_file(path: str) -> RawLayer:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
-    return parse_config_text(text, path)
+    return parse_config_text(text, path, allow_duplicate_attributes=allow_duplicate_attributes)
 
 
-def parse_config_text(text: str, label: str) -> RawLayer:
+def parse_config_text(text: str, label: str, *, allow_duplicate_attributes: bool = False
+                      ) -> RawLayer:
     lower = label.lower()
     if lower.endswith(".hcl"):
-        return parse_hcl(text, label)
+        return parse_hcl(text, label, allow_duplicate_attributes=allow_duplicate_attributes)
     if lower.endswith(".json"):
         return parse_json(text, label)
     if lower.endswith((".yaml", ".yml")):
@@ -68,7 +71,7 @@ def parse_config_text(text: str, label: str) -> RawLayer:
     except ConfigError as yaml_error:
         if not re.search(r"^\s*[A-Za-z_][\w-]*\s*(=|\{|\")", text, re.MULTILINE):
             raise yaml_error from None
-    return parse_hcl(text, label)
+    return parse_hcl(text, label, allow_duplicate_attributes=allow_duplicate_attributes)
 
 
 # -- YAML ------------------------------------------------------------------------------------
