@@ -48,8 +48,9 @@ class UsageError(AgentError):
 
 
 class ConfigError(AgentError):
-    """Invalid configuration. ``path`` is where in the config (e.g. ``template[2].destination``);
-    ``source``, ``line`` and ``column`` where in which file."""
+    """Invalid configuration. ``path`` is where in the config (e.g. ``template[2].destination``).
+
+    ``source``, ``line`` and ``column`` say where in which file."""
 
     exit_code = ExitCode.CONFIG
 

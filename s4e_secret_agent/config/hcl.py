@@ -19,7 +19,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from s4e_secret_agent.errors import ConfigError
@@ -27,61 +26,64 @@ from s4e_secret_agent.errors import ConfigError
 # -- syntax tree -----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+# Plain classes with __slots__, not dataclasses: building dataclasses costs milliseconds of
+# import time on every pod start.
 class Key:
-    """One key of an item: ``name`` is the identifier or the unquoted string."""
+    """One key of an item: ``name`` is the identifier or the unquoted string, ``text`` the key
+    as written (HCL1 compares those when it looks for an argument set twice)."""
 
-    name: str
-    text: str  # as written; HCL1 compares these when it looks for an argument set twice
-    offset: int
+    __slots__ = ("name", "offset", "text")
+
+    def __init__(self, name: str, text: str, offset: int) -> None:
+        self.name, self.text, self.offset = name, text, offset
 
 
-@dataclass(slots=True)
 class Literal:
     """A string, heredoc, number, float or bool; ``text`` is the token as written."""
 
-    kind: str
-    value: str | int | float | bool
-    text: str
-    offset: int
+    __slots__ = ("kind", "offset", "text", "value")
+
+    def __init__(self, kind: str, value: str | int | float | bool, text: str,
+                 offset: int) -> None:
+        self.kind, self.value, self.text, self.offset = kind, value, text, offset
 
 
-@dataclass(slots=True)
 class ListValue:
-    elements: list[Value]
-    offset: int
+    __slots__ = ("elements", "offset")
+
+    def __init__(self, elements: list[Value], offset: int) -> None:
+        self.elements, self.offset = elements, offset
 
 
-@dataclass(slots=True)
 class Body:
     """The items of a file or of a ``{ ... }`` object."""
 
-    items: list[Item]
-    offset: int
+    __slots__ = ("items", "offset")
+
+    def __init__(self, items: list[Item], offset: int) -> None:
+        self.items, self.offset = items, offset
 
 
 Value = Literal | ListValue | Body
 
 
-@dataclass(slots=True)
 class Item:
     """``keys[0] keys[1:] { body }`` (a block with labels) or ``key = value``."""
 
-    keys: list[Key]
-    value: Value
-    assigned: bool
+    __slots__ = ("assigned", "keys", "value")
+
+    def __init__(self, keys: list[Key], value: Value, *, assigned: bool) -> None:
+        self.keys, self.value, self.assigned = keys, value, assigned
 
 
-@dataclass(slots=True)
 class Source:
     """The text being read and how to turn an offset into ``line:column`` (both from 1)."""
 
-    text: str
-    label: str
-    _starts: list[int] = field(default_factory=list)
+    __slots__ = ("_starts", "label", "text")
 
-    def __post_init__(self) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+    def __init__(self, text: str, label: str) -> None:
+        self.text, self.label = text, label
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def position(self, offset: int) -> tuple[int, int]:
         row = bisect.bisect_right(self._starts, offset) - 1
@@ -90,10 +92,9 @@ class Source:
     def line(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
 
-    def fail(self, offset: int, message: str, hint: str = "") -> NoReturn:
+    def syntax_error(self, offset: int, message: str, hint: str = "") -> NoReturn:
         line, column = self.position(offset)
-        raise ConfigError(f"not valid HCL: {message}", source=self.label, line=line,
-                          column=column, hint=hint)
+        raise ConfigError(message, source=self.label, line=line, column=column, hint=hint)
 
 
 # -- scanner ---------------------------------------------------------------------------------
@@ -106,11 +107,11 @@ _PUNCTUATION = {"[": LBRACK, "]": RBRACK, "{": LBRACE, "}": RBRACE, ",": COMMA, 
                 "+": ADD}
 
 
-@dataclass(slots=True)
 class Token:
-    kind: str
-    text: str
-    offset: int
+    __slots__ = ("kind", "offset", "text")
+
+    def __init__(self, kind: str, text: str, offset: int) -> None:
+        self.kind, self.text, self.offset = kind, text, offset
 
 
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -159,7 +160,7 @@ class Scanner:
             if text.startswith("/*", i):
                 end = text.find("*/", i + 2)
                 if end < 0:
-                    self.source.fail(size, "comment not terminated", "close it with */")
+                    self.source.syntax_error(size, "comment not terminated", "close it with */")
                 i = end + 2
                 continue
             break
@@ -188,9 +189,9 @@ class Scanner:
         elif char == "-":
             kind, end = SUB, i + 1
         elif char == "/":
-            self.source.fail(i, "a single '/' (comments start with // or /*)")
+            self.source.syntax_error(i, "a single '/' (comments start with // or /*)")
         else:
-            self.source.fail(i, f"unexpected character {_show(char)}")
+            self.source.syntax_error(i, f"unexpected character {_show(char)}")
         self.pos = end
         return Token(kind, text[start:end], start)
 
@@ -208,7 +209,7 @@ class Scanner:
         if text.startswith(("0x", "0X"), i):
             end = _HEX_DIGITS.match(text, i + 2).end()  # type: ignore[union-attr]
             if end == i + 2:
-                self.source.fail(i, "a hexadecimal number without digits")
+                self.source.syntax_error(i, "a hexadecimal number without digits")
             return NUMBER, end
         end = _DIGITS.match(text, i).end()  # type: ignore[union-attr]
         kind = NUMBER
@@ -231,7 +232,7 @@ class Scanner:
         i = start + 1
         while True:
             if i >= size or (text[i] == "\n" and braces == 0):
-                self.source.fail(start, "string not terminated",
+                self.source.syntax_error(start, "string not terminated",
                                  'close it with " on the same line, or use a heredoc')
             char = text[i]
             if char == '"' and braces == 0:
@@ -261,7 +262,7 @@ class Scanner:
                 return end
         elif kind and kind in "01234567" and re.fullmatch("[0-7]{3}", text[i + 1:i + 4]):
             return i + 4
-        self.source.fail(i, f"unknown escape sequence \\{kind}",
+        self.source.syntax_error(i, f"unknown escape sequence \\{kind}",
                          'use \\n \\t \\" \\\\ \\xHH \\uHHHH or \\ooo')
 
     def _heredoc_end(self, start: int) -> int:
@@ -269,7 +270,7 @@ class Scanner:
         that is (any leading space, then) the anchor. The anchor line needs that newline."""
         text, size = self.text, len(self.text)
         if not text.startswith("<", start + 1):
-            self.source.fail(start, "expected '<<' to start a heredoc")
+            self.source.syntax_error(start, "expected '<<' to start a heredoc")
         i = start + 2
         anchor_start = i
         if text.startswith("-", i):
@@ -277,14 +278,14 @@ class Scanner:
         while i < size and _is_anchor_char(text[i]):
             i += 1
         if i >= size:
-            self.source.fail(size, "heredoc not terminated")
+            self.source.syntax_error(size, "heredoc not terminated")
         if text.startswith("\r\n", i):
             i += 1
         if text[i] != "\n":
-            self.source.fail(i, "a heredoc anchor (<<EOF or <<-EOF) must end its line")
+            self.source.syntax_error(i, "a heredoc anchor (<<EOF or <<-EOF) must end its line")
         ident = text[anchor_start:i]
         if ident in ("", "-"):
-            self.source.fail(start, "a heredoc needs an anchor name, e.g. <<EOF")
+            self.source.syntax_error(start, "a heredoc needs an anchor name, e.g. <<EOF")
         anchor = ident[1:] if ident.startswith("-") else ident
         terminator = re.compile(r"[\t\n\v\f\r ]*" + re.escape(anchor) + r"\r*")
         minimum = len(ident.encode("utf-8", "surrogatepass"))
@@ -295,7 +296,7 @@ class Scanner:
                 hint = (f"end it with a line holding {anchor} followed by a newline"
                         + (f" (with <<-, {anchor} must be indented)" if ident[0] == "-"
                            else ""))
-                self.source.fail(size, "heredoc not terminated", hint)
+                self.source.syntax_error(size, "heredoc not terminated", hint)
             row = text[line_start:newline]
             if len(row.encode("utf-8", "surrogatepass")) >= minimum \
                     and terminator.fullmatch(row):
@@ -431,7 +432,7 @@ class Parser:
                 key = item.keys[0]
                 if key.text in seen:
                     line, column = self.source.position(seen[key.text])
-                    self.source.fail(
+                    self.source.syntax_error(
                         key.offset, f"{key.name} is set twice in one block (first at "
                         f"{line}:{column})",
                         "remove one: Vault rejects an argument set twice (OpenBao keeps the "
@@ -455,25 +456,27 @@ class Parser:
                 return None
             if token.kind == ASSIGN:
                 if not keys:
-                    self.source.fail(token.offset, "'=' without a key before it")
+                    self.source.syntax_error(token.offset, "'=' without a key before it")
                 if len(keys) > 1:
-                    self.source.fail(token.offset, f"{_names(keys)} = : a block with labels "
-                                     "takes { ... }, not =")
+                    self.source.syntax_error(
+                        token.offset, f"{_names(keys)} = : a block with labels takes {{ ... }}, "
+                        "not =")
                 value = self.value(keys[0], token.offset)
                 if value is None:
                     if top_level:
                         self.ignored.append((keys[0].name, keys[0].offset))
                         return None
-                    self.source.fail(token.offset, f"{keys[0].name} = has no value")
+                    self.source.syntax_error(token.offset, f"{keys[0].name} = has no value")
                 return Item(keys, value, assigned=True)
             if token.kind == LBRACE:
                 if not keys:
-                    self.source.fail(token.offset, "'{' without a key before it")
+                    self.source.syntax_error(token.offset, "'{' without a key before it")
                 return Item(keys, self.object(token.offset), assigned=False)
             if keys:
-                self.source.fail(token.offset, f"after {_names(keys)} expected '=' or '{{', "
-                                 f"got {_describe(token)}")
-            self.source.fail(token.offset, f"expected a key, got {_describe(token)}")
+                self.source.syntax_error(
+                    token.offset, f"after {_names(keys)} expected '=' or '{{', got "
+                    f"{_describe(token)}")
+            self.source.syntax_error(token.offset, f"expected a key, got {_describe(token)}")
 
     def value(self, key: Key, assign_offset: int) -> Value | None:
         """The value after ``key =``; None at the end of the file (HCL1 then drops the key)."""
@@ -488,17 +491,19 @@ class Parser:
             return None
         hint = ('quote it: "' + token.text + '"') if token.kind == IDENT else ""
         if token.kind in (RBRACE, RBRACK, COMMA):
-            self.source.fail(assign_offset, f"{key.name} = has no value")
-        self.source.fail(token.offset, f"{key.name} = needs a string, number, bool, heredoc, "
-                         f"{{ ... }} or [ ... ], got {_describe(token)}", hint)
+            self.source.syntax_error(assign_offset, f"{key.name} = has no value")
+        self.source.syntax_error(
+            token.offset, f"{key.name} = needs a string, number, bool, heredoc, {{ ... }} or "
+            f"[ ... ], got {_describe(token)}", hint)
 
     def object(self, offset: int) -> Body:
         body = self.body(braced=True, offset=offset)
         token = self.next()
         if token.kind != RBRACE:
             line, column = self.source.position(offset)
-            self.source.fail(token.offset, f"expected '}}' to close the '{{' at {line}:{column}"
-                             f", got {_describe(token)}")
+            self.source.syntax_error(
+                token.offset, f"expected '}}' to close the '{{' at {line}:{column}, got "
+                f"{_describe(token)}")
         return body
 
     def list(self, offset: int, key: str) -> ListValue:
@@ -507,7 +512,7 @@ class Parser:
         while True:
             token = self.next()
             if need_comma and token.kind not in (COMMA, RBRACK):
-                self.source.fail(token.offset, f"expected ',' or ']' in the list, got "
+                self.source.syntax_error(token.offset, f"expected ',' or ']' in the list, got "
                                  f"{_describe(token)}")
             if token.kind in _LITERALS:
                 elements.append(self.literal(token, key))
@@ -522,7 +527,7 @@ class Parser:
             elif token.kind == RBRACK:
                 return ListValue(elements, offset)
             else:
-                self.source.fail(token.offset, f"unexpected {_describe(token)} in a list")
+                self.source.syntax_error(token.offset, f"unexpected {_describe(token)} in a list")
 
     def literal(self, token: Token, key: str) -> Literal:
         try:
@@ -540,14 +545,15 @@ class Parser:
                 if value in (float("inf"), float("-inf")):
                     raise ValueError(f"{token.text} is out of range")
         except ValueError as err:
-            self.source.fail(token.offset, f"{key}: bad {token.kind} {token.text[:40]}: {err}")
+            self.source.syntax_error(token.offset,
+                                     f"{key}: bad {token.kind} {token.text[:40]}: {err}")
         return Literal(token.kind, value, token.text, token.offset)
 
     def _string(self, token: Token) -> str:
         try:
             return string_value(token.text)
         except ValueError as err:
-            self.source.fail(token.offset, f"bad string {token.text[:40]}: {err}")
+            self.source.syntax_error(token.offset, f"bad string {token.text[:40]}: {err}")
 
 
 def _names(keys: list[Key]) -> str:
@@ -573,7 +579,7 @@ def parse(text: str, label: str, *, allow_duplicate_attributes: bool = False
     for bad in ("\x00", "\ue123"):
         where = text.find(bad)
         if where >= 0:
-            source.fail(where, f"the file contains {_show(bad)}")
+            source.syntax_error(where, f"the file contains {_show(bad)}")
     parser = Parser(source, allow_duplicate_attributes=allow_duplicate_attributes)
     try:
         body = parser.body(braced=False, offset=0)
@@ -649,8 +655,8 @@ class _TreeBuilder:
             return self.value(item.value, path, schema, name)
         if schema in _TYPED_BY_LABEL:
             if len(labels) > 1:
-                self.source.fail(labels[1].offset, f"{name} takes one label (its type), got "
-                                 f"{len(labels)}")
+                self.source.syntax_error(
+                    labels[1].offset, f"{name} takes one label (its type), got {len(labels)}")
             self.note(f"{path}.type", labels[0].offset)
             return {"type": labels[0].name.lower(), **self.value(item.value, path, schema, name)}
         if schema in _LABEL_IGNORED:

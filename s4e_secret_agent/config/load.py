@@ -129,8 +129,8 @@ def _allow_duplicates(environ: Mapping[str, str]) -> bool:
     try:
         return values.parse_bool(raw)
     except ValueError:
-        raise ConfigError(f"{raw!r} is not a boolean", source=f"environment variable "
-                          f"{DUPLICATES_ENV}") from None
+        raise ConfigError(f"environment variable {DUPLICATES_ENV}: {raw} is not a boolean",
+                          hint="use true or false") from None
 
 
 def merge_config_files(layers: list[RawLayer]) -> RawLayer:
