@@ -384,12 +384,15 @@ def go_int(text: str) -> int:
     if body[:2] in ("0x", "0X"):
         number = int(body[2:], 16)
     elif len(body) > 1 and body[0] == "0":
+        if not re.fullmatch("[0-7]+", body[1:]):
+            raise ValueError("a number with a leading 0 is octal, and 8 and 9 are not octal "
+                             "digits")
         number = int(body[1:], 8)
     else:
         number = int(body, 10)
     number = -number if text.startswith("-") else number
     if not -(2**63) <= number < 2**63:
-        raise ValueError(f"{text} is out of range for a 64-bit integer")
+        raise ValueError("out of range for a 64-bit integer")
     return number
 
 
@@ -541,9 +544,11 @@ class Parser:
             elif token.kind == NUMBER:
                 value = go_int(token.text)
             else:
+                if token.text[-1:] in ("e", "E", "+", "-"):
+                    raise ValueError("the exponent has no digits")
                 value = float(token.text)
                 if value in (float("inf"), float("-inf")):
-                    raise ValueError(f"{token.text} is out of range")
+                    raise ValueError("out of range for a 64-bit float")
         except ValueError as err:
             self.source.syntax_error(token.offset,
                                      f"{key}: bad {token.kind} {token.text[:40]}: {err}")
