@@ -37,14 +37,12 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 # The virtualenv has no pip of its own: the base image's pip installs into it from outside.
 # --no-index: only the wheels built above, nothing fetched here. Bytecode is compiled now, once,
-# because the root filesystem is read-only at run time; for the same reason python-hcl2's
-# parser tables are built now (its lark cache), not on every start with a Vault Agent HCL file.
+# because the root filesystem is read-only at run time.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv --without-pip /opt/s4e-secret-agent \
     && python -m pip --python /opt/s4e-secret-agent/bin/python install --no-index \
         --find-links=/wheels /wheels/s4e_secret_agent-*.whl \
     && python -m compileall -q -j 0 /opt/s4e-secret-agent \
-    && /opt/s4e-secret-agent/bin/python -c "import hcl2; hcl2.loads('a = 1')" \
     && /opt/s4e-secret-agent/bin/s4e-secret-agent version
 
 # /vault/secrets is the default output directory; group 0 with group write lets platforms that

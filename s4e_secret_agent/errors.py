@@ -48,7 +48,9 @@ class UsageError(AgentError):
 
 
 class ConfigError(AgentError):
-    """Invalid configuration. ``path`` is where in the config (e.g. ``template[2].destination``)."""
+    """Invalid configuration. ``path`` is where in the config (e.g. ``template[2].destination``).
+
+    ``source``, ``line`` and ``column`` say where in which file."""
 
     exit_code = ExitCode.CONFIG
 
@@ -59,16 +61,20 @@ class ConfigError(AgentError):
         path: str = "",
         source: str = "",
         line: int | None = None,
+        column: int | None = None,
         hint: str = "",
     ) -> None:
         where = ""
         if source:
             where = source if line is None else f"{source}:{line}"
+            if line is not None and column is not None:
+                where += f":{column}"
         prefix = ": ".join(p for p in (where, path) if p)
         super().__init__(f"{prefix}: {message}" if prefix else message, hint=hint)
         self.path = path
         self.source = source
         self.line = line
+        self.column = column
 
 
 class TemplateSyntaxError(ConfigError):

@@ -260,9 +260,9 @@ def _parses(block: Block) -> None:
                 if line.strip():
                     json.loads(line)
     elif block.lang == "hcl":
-        import hcl2
+        from s4e_secret_agent.config import hcl
 
-        hcl2.loads(block.text)
+        hcl.parse(block.text, f"{block.page} ({block.lang} block)")
 
 
 def test_every_yaml_json_and_hcl_block_parses() -> None:

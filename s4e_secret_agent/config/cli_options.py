@@ -28,8 +28,10 @@ FLAG_PATHS: dict[str, str] = {
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("configuration")
-    group.add_argument("--config", metavar="FILE", default=None,
-                       help="config file: native YAML or Vault Agent HCL/JSON (env S4E_CONFIG)")
+    group.add_argument("--config", metavar="PATH", action="append", default=None,
+                       help="config file (native YAML or Vault Agent HCL/JSON) or directory of "
+                            ".hcl/.json files; repeat to merge several as Vault Agent does "
+                            "(env S4E_CONFIG, comma-separated)")
     group.add_argument("--annotations", metavar="FILE", default=None,
                        help="downward-API file of pod annotations in Vault Agent Injector "
                             "format (env S4E_ANNOTATIONS)")
@@ -62,8 +64,14 @@ def config_sources_from_args(args: argparse.Namespace,
         value = getattr(args, dest, None)
         if value is not None:
             flags[path] = value
+    given = getattr(args, "config", None)
+    if isinstance(given, str):
+        given = [given]
+    if not given:
+        # Like Vault's VAULT_AGENT_CONFIG_PATH: several paths separated by commas.
+        given = [part.strip() for part in env.get("S4E_CONFIG", "").split(",")]
     return ConfigSources(
-        config_file=getattr(args, "config", None) or env.get("S4E_CONFIG") or None,
+        config_files=tuple(path for path in given if path),
         annotations_file=getattr(args, "annotations", None) or env.get("S4E_ANNOTATIONS")
         or None,
         environ=env,

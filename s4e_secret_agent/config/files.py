@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +27,13 @@ class RawLayer:
     label: str
     lines: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    sources: tuple[str, ...] = ()  # the files merged into this layer, when more than one
 
 
-def read_config_file(path: str) -> RawLayer:
+def read_config_file(path: str, *, allow_duplicate_attributes: bool = False) -> RawLayer:
     """Read ``path`` as HCL (``.hcl``), JSON (``.json``) or YAML (``.yaml``/``.yml``); other
-    names are recognised by content."""
+    names are recognised by content. ``allow_duplicate_attributes``: accept an HCL argument
+    set twice in one block (the last wins) instead of failing as Vault does."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -43,13 +44,14 @@ def read_config_file(path: str) -> RawLayer:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from None
-    return parse_config_text(text, path)
+    return parse_config_text(text, path, allow_duplicate_attributes=allow_duplicate_attributes)
 
 
-def parse_config_text(text: str, label: str) -> RawLayer:
+def parse_config_text(text: str, label: str, *, allow_duplicate_attributes: bool = False
+                      ) -> RawLayer:
     lower = label.lower()
     if lower.endswith(".hcl"):
-        return parse_hcl(text, label)
+        return parse_hcl(text, label, allow_duplicate_attributes=allow_duplicate_attributes)
     if lower.endswith(".json"):
         return parse_json(text, label)
     if lower.endswith((".yaml", ".yml")):
@@ -69,7 +71,7 @@ def parse_config_text(text: str, label: str) -> RawLayer:
     except ConfigError as yaml_error:
         if not re.search(r"^\s*[A-Za-z_][\w-]*\s*(=|\{|\")", text, re.MULTILINE):
             raise yaml_error from None
-    return parse_hcl(text, label)
+    return parse_hcl(text, label, allow_duplicate_attributes=allow_duplicate_attributes)
 
 
 # -- YAML ------------------------------------------------------------------------------------
@@ -165,105 +167,17 @@ def parse_json(text: str, label: str) -> RawLayer:
 
 
 # -- HCL -------------------------------------------------------------------------------------
-def parse_hcl(text: str, label: str) -> RawLayer:
-    """Vault Agent HCL via python-hcl2: blocks become mappings, ``method "kubernetes" {}``
-    becomes ``{"type": "kubernetes", ...}``, heredocs keep their final newline as HCL does."""
-    import hcl2
-    from hcl2.utils import SerializationOptions
+def parse_hcl(text: str, label: str, *, allow_duplicate_attributes: bool = False) -> RawLayer:
+    """Vault Agent HCL, read as Vault reads it (HCL1, see :mod:`s4e_secret_agent.config.hcl`):
+    ``method "kubernetes" {}`` becomes ``{"type": "kubernetes", ...}``, ``template`` blocks a
+    list, other stanzas mappings. Like HCL1, text that starts with ``{`` is read as JSON."""
+    if text.lstrip()[:1] == "{":
+        return parse_json(text, label)
+    from s4e_secret_agent.config import hcl
 
-    options = SerializationOptions(with_comments=False, with_meta=False, explicit_blocks=True,
-                                   preserve_heredocs=True, strip_string_quotes=True)
-    try:
-        tree = hcl2.loads(text, serialization_options=options)
-    except RecursionError:
-        raise ConfigError("HCL nests too deeply", source=label) from None
-    except Exception as err:  # python-hcl2 raises lark errors and plain exceptions alike
-        line = getattr(err, "line", None)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"not valid HCL: {first[:200]}", source=label,
-                          line=line if isinstance(line, int) and line > 0 else None) from None
-    if not isinstance(tree, dict):
-        raise ConfigError("the top level must be a body of attributes and blocks", source=label)
-    converted = _from_hcl(tree)
-    assert isinstance(converted, dict)
-    return RawLayer(tree=converted, label=label, lines=_hcl_lines(text, converted, label))
-
-
-def _from_hcl(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_from_hcl(item) for item in value]
-    if isinstance(value, str):
-        return _heredoc(value)
-    if not isinstance(value, dict):
-        return value
-    body = {k: v for k, v in value.items() if k != "__is_block__"}
-    if "__is_block__" not in value and len(body) == 1:
-        ((label, inner),) = body.items()
-        if isinstance(inner, dict) and inner.get("__is_block__"):
-            # A labelled block such as method "kubernetes" { ... }.
-            converted = _from_hcl(inner)
-            return {"type": label, **converted}
-    return {k: _from_hcl(v) for k, v in body.items()}
-
-
-_HEREDOC = re.compile(r"<<(-?)([A-Za-z_][A-Za-z0-9_-]*)\n(.*\n)?[ \t]*\2\Z", re.DOTALL)
-
-
-def _heredoc(value: str) -> str:
-    match = _HEREDOC.match(value)
-    if match is None:
-        return value
-    body = match.group(3) or ""
-    if match.group(1):  # <<-: strip the common leading indentation
-        rows = body.split("\n")
-        indents = [len(r) - len(r.lstrip(" \t")) for r in rows if r.strip()]
-        cut = min(indents) if indents else 0
-        body = "\n".join(r[cut:] for r in rows)
-    return body
-
-
-def _hcl_lines(text: str, tree: Mapping[str, Any],
-               label: str) -> dict[str, tuple[str, int | None]]:
-    """Best-effort line numbers (python-hcl2 does not report them): each top-level block is
-    found in the text in order (template[2] is the third ``template`` block); a key inside a
-    block is the first line in that block's span that assigns or opens that key."""
-    rows = text.splitlines()
-    starts: list[tuple[int, str]] = []  # (0-based row, top-level name)
-    for number, row in enumerate(rows):
-        match = re.match(r"([A-Za-z_][\w-]*)\b", row)
-        if match is not None and match.group(1) in tree:
-            starts.append((number, match.group(1)))
-    lines: dict[str, tuple[str, int | None]] = {}
-    counts: dict[str, int] = {}
-    for position, (number, name) in enumerate(starts):
-        stop = starts[position + 1][0] if position + 1 < len(starts) else len(rows)
-        index = counts.get(name, 0)
-        counts[name] = index + 1
-        value = tree[name]
-        if isinstance(value, list) and name == "template":
-            path, body = f"{name}[{index}]", value[index] if index < len(value) else None
-        elif index == 0:
-            path, body = name, value[0] if isinstance(value, list) and value else value
-        else:
-            continue
-        lines[path] = (label, number + 1)
-        if isinstance(body, dict):
-            _hcl_key_lines(rows, number + 1, stop, body, path, label, lines)
-    return lines
-
-
-def _hcl_key_lines(rows: list[str], start: int, stop: int, body: Mapping[str, Any], path: str,
-                   label: str, lines: dict[str, tuple[str, int | None]]) -> None:
-    for key, value in body.items():
-        pattern = re.compile(r'\s*"?' + re.escape(str(key)) + r'"?\s*[={"]')
-        for number in range(start, stop):
-            if pattern.match(rows[number]):
-                child = f"{path}.{key}"
-                lines[child] = (label, number + 1)
-                inner = value[0] if isinstance(value, list) and len(value) == 1 else value
-                if isinstance(inner, dict):
-                    _hcl_key_lines(rows, number + 1, stop, inner, child, label, lines)
-                break
+    tree, lines, warnings = hcl.loads(text, label,
+                                      allow_duplicate_attributes=allow_duplicate_attributes)
+    return RawLayer(tree=tree, label=label, lines=lines, warnings=warnings)
 
 
 def _labeled_blocks(value: Any) -> Any:

@@ -1,14 +1,18 @@
 """``load_config``: every source -> raw layers -> merged -> validated once -> frozen model.
 
-Precedence, lowest first: defaults, annotations file, config file, environment, flags. Mappings
-merge key by key; lists (templates, sinks) from later layers are appended.
+Precedence, lowest first: defaults, annotations file, config files, environment, flags. Mappings
+merge key by key; lists (templates, sinks) from later layers are appended. Several config files
+(``--config`` given more than once, or a directory) first become one layer the way Vault Agent
+merges several ``-config``: see :func:`merge_config_files`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from s4e_secret_agent.config import values
 from s4e_secret_agent.config.build import Builder
 from s4e_secret_agent.config.files import RawLayer, read_config_file
 from s4e_secret_agent.config.model import ConfigSources, LoadedConfig
@@ -35,6 +39,10 @@ ENV_PATHS: dict[str, str] = {
     "S4E_LOG_FORMAT": "agent.log_format",
     "S4E_PID_FILE": "pid_file",
 }
+# Vault's switch back to accepting an HCL argument set twice in one block (the last wins).
+DUPLICATES_ENV = "VAULT_ALLOW_PENDING_REMOVAL_DUPLICATE_HCL_ATTRIBUTES"
+# Stanzas a later config file adds to instead of replacing (Vault Agent's Config.Merge).
+_APPENDED = ("template", "listener", "env_template")
 
 
 def load_config(sources: ConfigSources) -> LoadedConfig:
@@ -45,8 +53,11 @@ def load_config(sources: ConfigSources) -> LoadedConfig:
         from s4e_secret_agent.config.annotations import read_annotations_file
 
         layers.append(read_annotations_file(sources.annotations_file))
-    if sources.config_file:
-        layers.append(read_config_file(sources.config_file))
+    files = config_file_paths(sources.config_files)
+    if files:
+        allow = _allow_duplicates(sources.environ)
+        layers.append(merge_config_files(
+            [read_config_file(path, allow_duplicate_attributes=allow) for path in files]))
     layers.append(environment_layer(sources.environ))
     layers.append(flags_layer(sources.flags))
     return build_from_layers(layers, environ_token=sources.environ.get("VAULT_TOKEN") or None)
@@ -81,7 +92,87 @@ def build_from_layers(layers: list[RawLayer], *, environ_token: str | None) -> L
     except RecursionError:
         raise ConfigError("configuration nests too deeply") from None
     return LoadedConfig(config=config, warnings=tuple(warnings),
-                        sources=tuple(layer.label for layer in layers if layer.tree))
+                        sources=tuple(label for layer in layers if layer.tree
+                                      for label in layer.sources or (layer.label,)))
+
+
+def config_file_paths(paths: Iterable[str]) -> list[str]:
+    """The files named by ``--config`` paths, in the order Vault Agent reads them: a file as
+    given; for a directory its ``.hcl`` and ``.json`` files in directory order (Vault does not
+    sort them), skipping subdirectories and editors' temporary files."""
+    files: list[str] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        try:
+            with os.scandir(path) as entries:
+                names = [entry.name for entry in entries
+                         if not entry.is_dir(follow_symlinks=False)]
+        except OSError as err:
+            raise ConfigError(f"cannot read config directory {path}: {err.strerror}") from None
+        files.extend(os.path.join(path, name) for name in names
+                     if name.endswith((".hcl", ".json")) and not _temporary(name))
+    return files
+
+
+def _temporary(name: str) -> bool:
+    """vim's backup files and emacs' lock and auto-save files."""
+    return name.endswith("~") or name.startswith(".#") or (
+        name.startswith("#") and name.endswith("#"))
+
+
+def _allow_duplicates(environ: Mapping[str, str]) -> bool:
+    raw = environ.get(DUPLICATES_ENV, "")
+    if not raw:
+        return False
+    try:
+        return values.parse_bool(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {DUPLICATES_ENV}: {raw} is not a boolean",
+                          hint="use true or false") from None
+
+
+def merge_config_files(layers: list[RawLayer]) -> RawLayer:
+    """Several config files as one layer, merged as Vault Agent's ``Config.Merge`` merges
+    them: a later file's stanza replaces an earlier one whole (``vault``, ``auto_auth``,
+    ``template_config``, ...), ``template`` and ``listener`` blocks are appended,
+    ``exit_after_auth`` is true when any file sets it, and an empty value replaces nothing.
+    Our own ``agent`` stanza merges key by key."""
+    if len(layers) == 1:
+        return layers[0]
+    merged = RawLayer(tree={}, label=", ".join(layer.label for layer in layers),
+                      sources=tuple(layer.label for layer in layers if layer.tree))
+    tree, lines = merged.tree, merged.lines
+    for layer in layers:
+        merged.warnings.extend(layer.warnings)
+        for key, value in layer.tree.items():
+            current = tree.get(key)
+            if key in _APPENDED and current is not None and value is not None:
+                existing = current if isinstance(current, list) else [current]
+                added = value if isinstance(value, list) else [value]
+                tree[key] = existing + [_copy(item) for item in added]
+                for i in range(len(added)):
+                    source_path = f"{key}[{i}]" if isinstance(value, list) else key
+                    _record(lines, layer, source_path, f"{key}[{i + len(existing)}]")
+            elif key == "agent" and isinstance(current, dict) and isinstance(value, Mapping):
+                _merge(current, value, key, lines, layer)
+            elif value is None or value == "" or (key == "exit_after_auth" and _true(current)):
+                continue  # nothing to replace with; exit_after_auth stays true once set
+            else:
+                tree[key] = _copy(value)
+                for known in [k for k in lines if k == key or k.startswith((key + ".",
+                                                                             key + "["))]:
+                    del lines[known]
+                _record(lines, layer, key, key)
+    return merged
+
+
+def _true(value: Any) -> bool:
+    try:
+        return value is not None and values.parse_bool(value)
+    except ValueError:
+        return False
 
 
 def environment_layer(environ: Mapping[str, str]) -> RawLayer:

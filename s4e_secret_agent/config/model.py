@@ -389,13 +389,24 @@ class LoadedConfig:
 class ConfigSources:
     """Where configuration comes from. Precedence: ``flags`` > ``environ`` > files > defaults.
 
-    ``config_file`` is native YAML or Vault Agent HCL/JSON; ``annotations_file`` is a downward-API
-    file of pod annotations. When both are given the config file is laid over the annotations
-    (templates from both are kept). ``flags`` maps dotted native-YAML paths (for example
-    ``"vault.address"``, ``"agent.deadline"``, ``"auto_auth.method.config.role"``) to values.
+    ``config_files`` are native YAML or Vault Agent HCL/JSON files, or directories (their
+    ``.hcl`` and ``.json`` files), merged the way Vault Agent merges several ``-config``;
+    ``config_file`` is the first of them (either may be given). ``annotations_file`` is a
+    downward-API file of pod annotations. When both are given the config files are laid over
+    the annotations (templates from both are kept). ``flags`` maps dotted native-YAML paths (for
+    example ``"vault.address"``, ``"agent.deadline"``, ``"auto_auth.method.config.role"``) to
+    values.
     """
 
     config_file: str | None = None
     annotations_file: str | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     flags: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    config_files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.config_files:
+            object.__setattr__(self, "config_files", tuple(self.config_files))
+            object.__setattr__(self, "config_file", self.config_files[0])
+        elif self.config_file:
+            object.__setattr__(self, "config_files", (self.config_file,))

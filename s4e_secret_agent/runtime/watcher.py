@@ -40,7 +40,9 @@ def watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, Even
     credential = config.auto_auth.method.credential_file
     if credential:
         paths[os.path.abspath(credential)] = Event.CREDENTIALS_CHANGED
-    for name in (sources.config_file, sources.annotations_file):
+    from s4e_secret_agent.config.load import config_file_paths
+
+    for name in (*config_file_paths(sources.config_files), sources.annotations_file):
         if name:
             paths[os.path.abspath(name)] = Event.CONFIG_CHANGED
     for tmpl in config.templates:

@@ -139,7 +139,7 @@ def test_the_agent_cli_accepts_every_command(compose: dict[str, Any]) -> None:
     bootstrap = parser.parse_args(_argv(services["bootstrap"]))
     assert bootstrap.auth == "approle"
     agent = parser.parse_args(_argv(services["agent"]))
-    assert agent.config == "/etc/s4e-secret-agent/agent.yaml"
+    assert agent.config == ["/etc/s4e-secret-agent/agent.yaml"]
     assert agent.metrics_listen == "0.0.0.0:9102"
     # The health check asks the port the agent listens on.
     assert ":9102/readyz" in " ".join(services["agent"]["healthcheck"]["test"])
