@@ -15,6 +15,21 @@ from tests.testbed.kubernetes import KubernetesAPI, configure_vault_kubernetes_a
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.postgres import PostgresCluster
 
+# Fixtures that start (or stand for) a real server. A test that uses one, directly or through
+# another fixture, is an integration test; one that reaches PostgreSQL is a postgres test too.
+# So `pytest -m "not integration"` runs on a machine that has neither OpenBao nor PostgreSQL.
+SERVER_FIXTURES = frozenset({"openbao", "openbao_tls", "kubernetes_api", "kubernetes_auth",
+                             "fault_proxy", "s4e_vault", "s4e_database", "postgres"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if "postgres" in used or "s4e_database" in used:
+            item.add_marker(pytest.mark.postgres)
+        if used & SERVER_FIXTURES or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.integration)
+
 
 class ExternalVault(OpenBaoServer):
     """A Vault/OpenBao the tests did not start, from ``VAULT_ADDR``/``VAULT_TOKEN``.

@@ -41,6 +41,7 @@ def test_import_benchmark_compares_against_hvac_and_names_the_slow_modules() -> 
     assert any(name.startswith("s4e_secret_agent") for name in modules)
 
 
+@pytest.mark.integration  # the template benchmark renders through a real OpenBao
 def test_quick_template_run_writes_json_table_and_docs_keeping_the_intro(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docs = tmp_path / "benchmarks.md"

@@ -10,7 +10,7 @@ import pytest
 from s4e_secret_agent.tools import devpostgres as postgres_module
 from tests.testbed.postgres import PostgresCluster
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def test_admin_logs_in_over_tcp_with_its_password_only(postgres: PostgresCluster) -> None:

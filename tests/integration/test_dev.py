@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import agent_env
 from tests.integration.sidecar import wait_for
 
@@ -25,6 +27,10 @@ def _children_of(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+# Both start a real OpenBao (and PostgreSQL when present) through the dev command.
+pytestmark = pytest.mark.integration
 
 
 def test_dev_once_renders_s4e_env_files_from_a_local_openbao(tmp_path: Path) -> None:
