@@ -13,11 +13,11 @@ OpenBao's agent does not define these five at all (the template does not parse t
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar
 
 from s4e_secret_agent.template.gofmt import sprintf
 from s4e_secret_agent.template.signature import ANY, MAP, STRING, VALUE, FuncError, GoFunc
-from s4e_secret_agent.template.values import MISSING, go_type_name
+from s4e_secret_agent.template.values import go_type_name
 
 # Go's names for what Consul's queries return (consul-template's dependency package).
 KEY_PAIRS = "[]*dependency.KeyPair"
@@ -48,28 +48,11 @@ class ServicesByMeta(dict[str, Any]):
     go_type_name: ClassVar[str] = "map[string][]*dependency.HealthService"
 
 
-class _Located(Protocol):
-    """The part of the executor that reports an error at the node being evaluated."""
-
-    node: Any
-
-    def error(self, message: str) -> Exception: ...
-
-
 def _consul_list(state: Any, value: Any, go_type: str) -> None:
-    """Go's argument check for a parameter of a Consul-only slice type.
+    """Only nil gets through: nothing in this agent makes a Consul result."""
+    from s4e_secret_agent.template.funcs.goargs import nil_or_refused
 
-    A nil (the ``nil`` literal, a missing value, an empty pipeline) becomes the nil slice;
-    anything else is a value of another type, which Go refuses before calling the function.
-    """
-    from s4e_secret_agent.template.parse import NilNode
-
-    located = cast(_Located, state)
-    if value is MISSING or (value is None and isinstance(located.node, NilNode)):
-        return
-    # A nil taken from a map or a range over a list is an interface value holding nil.
-    got = "interface {}" if value is None else go_type_name(value)
-    raise located.error(f"wrong type for value; expected {go_type}; got {got}")
+    nil_or_refused(state, value, go_type)
 
 
 def _explode_into(out: dict[str, Any], key: str, value: Any, who: str) -> None:

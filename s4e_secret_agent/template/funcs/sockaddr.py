@@ -13,7 +13,7 @@ Agent (``ifaddrs.py`` reads the host).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any
 
 from s4e_secret_agent.template.funcs import FunctionTable
 from s4e_secret_agent.template.funcs.ifaddrs import (
@@ -37,21 +37,13 @@ from s4e_secret_agent.template.funcs.ifaddrs import (
 )
 from s4e_secret_agent.template.gofmt import format_value, go_quote
 from s4e_secret_agent.template.signature import ANY, INT, STRING, VALUE, FuncError, GoFunc
-from s4e_secret_agent.template.values import MISSING, go_type_name
+from s4e_secret_agent.template.values import go_type_name
 
 TEMPLATE_NAME = "sockaddr.Parse"
 IF_ADDRS_TYPE = "sockaddr.IfAddrs"
 
 # Comparators return -1 (first sorts first), 0 (undecided), 1 (second sorts first).
 Comparator = Callable[[IfAddr, IfAddr], int]
-
-
-class _Located(Protocol):
-    """The part of the executor that reports an error at the node being evaluated."""
-
-    node: Any
-
-    def error(self, message: str) -> Exception: ...
 
 
 def _quote_ascii(text: str) -> str:
@@ -422,29 +414,12 @@ def interface_ips(host: Host, pattern: str, first_only: bool) -> str:
 
 
 def _if_addrs(state: Any, value: Any) -> IfAddrs:
+    from s4e_secret_agent.template.funcs.goargs import nil_or_refused
+
     if isinstance(value, IfAddrs):
         return value
-    from s4e_secret_agent.template.parse import NilNode
-
-    located = cast(_Located, state)
-    if value is MISSING or (value is None and isinstance(located.node, NilNode)):
-        return IfAddrs()
-    got = "interface {}" if value is None else go_type_name(value)
-    raise located.error(f"wrong type for value; expected {IF_ADDRS_TYPE}; got {got}")
-
-
-def _unsigned(state: Any, value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and type(value) is int:
-        if value >= 0:
-            return value
-        from s4e_secret_agent.template.parse import NumberNode
-
-        located = cast(_Located, state)
-        if isinstance(located.node, NumberNode):
-            raise located.error(f"expected unsigned integer; found {located.node.text}")
-    located = cast(_Located, state)
-    got = "interface {}" if value is None else go_type_name(value)
-    raise located.error(f"wrong type for value; expected uint; got {got}")
+    nil_or_refused(state, value, IF_ADDRS_TYPE)
+    return IfAddrs()
 
 
 def _functions(host: Host) -> dict[str, GoFunc]:
@@ -474,8 +449,11 @@ def _functions(host: Host) -> dict[str, GoFunc]:
         return separator.join(if_addr_attr(i, name) for i in _if_addrs(state, items))
 
     def limit(state: Any, count: Any, items: Any) -> IfAddrs:
-        lim = _unsigned(state, count)
-        return IfAddrs(_if_addrs(state, items)[:lim])
+        from s4e_secret_agent.template.funcs.goargs import unsigned
+
+        lim = unsigned(state, count)
+        addrs = _if_addrs(state, items)
+        return IfAddrs(addrs[:lim])
 
     def offset(state: Any, off: int, items: Any) -> IfAddrs:
         addrs = _if_addrs(state, items)
