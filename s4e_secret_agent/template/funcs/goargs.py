@@ -54,15 +54,20 @@ def nil_or_refused(state: Any, value: Any, go_type: str) -> bool:
 
 
 def unsigned(state: Any, value: Any) -> int:
-    """An argument for a Go ``uint`` parameter: only a non-negative integer constant fits (a
-    computed number is an ``int``, which Go does not convert)."""
-    from s4e_secret_agent.template.parse import NumberNode, node_string
+    """An argument for a Go ``uint`` parameter (go-sockaddr's ``limit``).
 
+    Go takes only a non-negative integer constant there; a computed number is an ``int``,
+    which it refuses. The executor hands over values, not where they came from, so any
+    non-negative ``int`` is taken (a template Go accepts always works; ``limit (len .)``,
+    which Go refuses, works too).
+    """
+    from s4e_secret_agent.template.parse import node_string
+
+    if type(value) is int and value >= 0:
+        return value
     located = cast(_Located, state)
     node = located.node
     if is_constant_of(node, value):
-        if isinstance(node, NumberNode) and node.is_uint and isinstance(value, int):
-            return value
         raise located.error(f"expected unsigned integer; found {node_string(node)}")
     if value is MISSING or value is None:
         raise located.error("invalid value; expected uint")
