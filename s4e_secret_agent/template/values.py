@@ -18,7 +18,8 @@ Go                            Python
 ``nil`` interface             ``None``
 missing value (``<no value>``) :data:`MISSING`
 ``[]interface{}``             ``list``
-``[]string``                  :class:`StringList`
+``[]string``                  :class:`StringList` (:class:`AppendedStringList` when Go
+                              built it by appending)
 ``map[string]interface{}``    ``dict``
 ``map[string]string``         :class:`StringMap`
 ``*dependency.Secret`` etc.   :class:`GoStruct` (fields in Go order)
