@@ -482,107 +482,136 @@ def sprintf_spew(fmt: str, args: tuple[Any, ...], addresses: _Addresses | None =
     formatter, which handles ``%v`` itself and hands every other verb to ``fmt`` unchanged."""
     addresses = addresses or _Addresses()
     values = [None if a is MISSING else a for a in args]
+    parser = _FormatParser(fmt, len(values))
     out: list[str] = []
-    argnum = 0
-    reordered = False
-    i, end = 0, len(fmt)
-    while i < end:
-        good_argnum = True
-        j = fmt.find("%", i)
+    while parser.i < parser.end:
+        j = fmt.find("%", parser.i)
         if j < 0:
-            out.append(fmt[i:])
+            out.append(fmt[parser.i:])
             break
-        out.append(fmt[i:j])
-        i = j + 1
-        flags: dict[str, bool] = dict.fromkeys(_FLAG_ORDER, False)
-        while i < end and fmt[i] in "#0+- ":
-            c = fmt[i]
-            if c == "0":
-                flags["0"] = not flags["-"]  # only pad with zeros on the left
-            elif c == "-":
-                flags["-"] = True
-                flags["0"] = False
-            else:
-                flags[c] = True
-            i += 1
-        argnum, i, after_index, ok = _arg_number(argnum, fmt, i, len(values))
-        reordered = reordered or ok is not None
-        good_argnum = good_argnum and ok is not False
-        width: int | None = None
-        precision: int | None = None
-        if i < end and fmt[i] == "*":
-            # The width would come from an int argument, but every argument is a formatter.
-            i += 1
-            if argnum < len(values):
-                argnum += 1
-            out.append("%!(BADWIDTH)")
-            after_index = False
-        else:
-            start = i
-            while i < end and fmt[i].isdigit() and i - start < 7:
-                i += 1
-            if i > start:
-                width = int(fmt[start:i])
-                if after_index:
-                    good_argnum = False
-        if i + 1 < end and fmt[i] == ".":
-            i += 1
-            if after_index:
-                good_argnum = False
-            argnum, i, after_index, ok = _arg_number(argnum, fmt, i, len(values))
-            reordered = reordered or ok is not None
-            good_argnum = good_argnum and ok is not False
-            if i < end and fmt[i] == "*":
-                i += 1
-                if argnum < len(values):
-                    argnum += 1
-                out.append("%!(BADPREC)")
-                after_index = False
-            else:
-                start = i
-                while i < end and fmt[i].isdigit() and i - start < 7:
-                    i += 1
-                precision = int(fmt[start:i]) if i > start else 0
-        if not after_index:
-            argnum, i, after_index, ok = _arg_number(argnum, fmt, i, len(values))
-            reordered = reordered or ok is not None
-            good_argnum = good_argnum and ok is not False
-        if i >= end:
+        out.append(fmt[parser.i:j])
+        verb = parser.directive(j + 1, out)
+        if verb is None:
             out.append("%!(NOVERB)")
             break
-        verb = fmt[i]
-        i += 1
         if verb == "%":
             out.append("%")
-        elif not good_argnum:
+        elif not parser.good_argnum:
             out.append(f"%!{verb}(BADINDEX)")
-        elif argnum >= len(values):
+        elif parser.argnum >= len(values):
             out.append(f"%!{verb}(MISSING)")
         else:
-            out.append(_format_verb(values[argnum], verb, flags, width, precision, addresses))
-            argnum += 1
-    if not reordered and argnum < len(values):
-        extra = ", ".join(f"{_FORMATTER_TYPE}="
-                          + format_spew(v, False, False, addresses) for v in values[argnum:])
+            out.append(_format_verb(values[parser.argnum], verb, parser.flags, parser.width,
+                                    parser.precision, addresses))
+            parser.argnum += 1
+    if not parser.reordered and parser.argnum < len(values):
+        extra = ", ".join(f"{_FORMATTER_TYPE}=" + format_spew(v, False, False, addresses)
+                          for v in values[parser.argnum:])
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
 
 
-def _arg_number(argnum: int, fmt: str, i: int, count: int) -> tuple[int, int, bool, bool | None]:
-    """Go's ``argNumber``: an explicit ``[n]``; returns (argnum, i, after_index, ok), ok being
-    None when there is no index, False when it is bad."""
-    if i >= len(fmt) or fmt[i] != "[":
-        return argnum, i, False, None
-    close = fmt.find("]", i + 1)
-    if close < 0:
-        return argnum, i + 1, False, False
-    digits = fmt[i + 1:close]
-    if not digits.isdigit() or not digits.isascii():
-        return argnum, close + 1, False, False
-    index = int(digits) - 1
-    if 0 <= index < count:
-        return index, close + 1, True, True
-    return argnum, close + 1, True, False
+class _FormatParser:
+    """Go's ``doPrintf`` reading of one directive: flags, ``[n]`` indexes, width, precision."""
+
+    __slots__ = ("argnum", "count", "end", "flags", "fmt", "good_argnum", "i", "precision",
+                 "reordered", "width")
+
+    def __init__(self, fmt: str, count: int) -> None:
+        self.fmt = fmt
+        self.count = count
+        self.i = 0
+        self.end = len(fmt)
+        self.argnum = 0
+        self.reordered = False
+        self.good_argnum = True
+        self.flags: dict[str, bool] = {}
+        self.width: int | None = None
+        self.precision: int | None = None
+
+    def parse_num(self, i: int, end: int) -> tuple[int, bool, int]:
+        """Go's ``parsenum``: (number, present, next index); past 10**6 it gives up."""
+        num, start = 0, i
+        while i < end and "0" <= self.fmt[i] <= "9":
+            if num > _TOO_LARGE:
+                return 0, False, end
+            num = num * 10 + ord(self.fmt[i]) - 48
+            i += 1
+        return num, i > start, i
+
+    def arg_number(self) -> bool:
+        """Go's ``argNumber`` at the current position; True when an index was read."""
+        fmt, i = self.fmt, self.i
+        if i >= self.end or fmt[i] != "[":
+            return False
+        self.reordered = True
+        index, width, ok = 0, 1, False
+        if self.end - i >= 3:
+            close = fmt.find("]", i + 1)
+            if close > 0:
+                number, present, after = self.parse_num(i + 1, close)
+                width = close - i + 1
+                if present and after == close:
+                    index, ok = number - 1, True
+        self.i = i + width
+        if ok and 0 <= index < self.count:
+            self.argnum = index
+            return True
+        self.good_argnum = False
+        return ok
+
+    def directive(self, i: int, out: list[str]) -> str | None:
+        """Read the directive after ``%`` at ``i``; returns its verb (None at the end)."""
+        fmt, end = self.fmt, self.end
+        self.i = i
+        self.good_argnum = True
+        self.flags = dict.fromkeys(_FLAG_ORDER, False)
+        self.width = self.precision = None
+        while self.i < end and fmt[self.i] in "#0+- ":
+            c = fmt[self.i]
+            if c == "0":
+                self.flags["0"] = not self.flags["-"]  # only pad with zeros on the left
+            elif c == "-":
+                self.flags["-"] = True
+                self.flags["0"] = False
+            else:
+                self.flags[c] = True
+            self.i += 1
+        after_index = self.arg_number()
+        if self.i < end and fmt[self.i] == "*":
+            # The width would come from an int argument; every argument is a formatter.
+            self.i += 1
+            if self.argnum < self.count:
+                self.argnum += 1
+            out.append("%!(BADWIDTH)")
+            after_index = False
+        else:
+            width, present, self.i = self.parse_num(self.i, end)
+            if present:
+                self.width = width
+                if after_index:  # "%[3]2d"
+                    self.good_argnum = False
+        if self.i + 1 < end and fmt[self.i] == ".":
+            self.i += 1
+            if after_index:  # "%[3].2d"
+                self.good_argnum = False
+            after_index = self.arg_number()
+            if self.i < end and fmt[self.i] == "*":
+                self.i += 1
+                if self.argnum < self.count:
+                    self.argnum += 1
+                out.append("%!(BADPREC)")
+                after_index = False
+            else:
+                precision, _present, self.i = self.parse_num(self.i, end)
+                self.precision = precision
+        if not after_index:
+            self.arg_number()
+        if self.i >= end:
+            return None
+        verb = fmt[self.i]
+        self.i += 1
+        return verb
 
 
 def _format_verb(value: Any, verb: str, flags: dict[str, bool], width: int | None,
