@@ -173,6 +173,12 @@ SPEW_SPRINTFS = {
                    '{{ spew_sprintf "%[2]v %[1]v" 1 2 }}|{{ spew_sprintf "%!" }}|'
                    '{{ spew_sprintf "%%" }}|{{ spew_sprintf "%v" nil nil }}',
     "pointer_verbs": '{{ spew_sprintf "%p|%-8T|%8p|%w" 1 2 3 "x" }}',
+    "indexes": '{{ spew_sprintf "%[]v|" 1 2 }}|{{ spew_sprintf "%[1" 1 }}|'
+               '{{ spew_sprintf "%[2]5v|%v" 1 2 }}|{{ spew_sprintf "%.[2]v|" 1 2 }}|'
+               '{{ spew_sprintf "%[0]v" 1 }}|{{ spew_sprintf "%[1]*d" 1 2 }}|'
+               '{{ spew_sprintf "%v %[1]v %v" 1 2 }}|{{ spew_sprintf "%[2]d %[1]s" "a" 3 }}',
+    "flags": '{{ spew_sprintf "%-+# 05.3x|%+q|% d|%x %X %o %b %c %U|%8.3f|%-8.2e|%é" 255 "é" 5 '
+             "255 255 8 5 65 65 3.14159 1234.5 1 }}",
     "scratch": '{{ spew_sprintf "%v|%+v" scratch scratch }}{{ scratch.Set "a" 1 }}'
                '{{ spew_sprintf "%#v" scratch }}',
 }
