@@ -189,12 +189,15 @@ EXPLODE_MAPS = {
     "secret": '{{ explodeMap (secret "kv1/app").Data | toJSON }}',
     "empty": "{{ explodeMap (parseJSON `{}`) }}|{{ explodeMap nil }}|{{ explodeMap .missing }}",
     "values_kept": '{{ (explodeMap (secret "s4e/data/odd").Data.data).list }}',
+    "into_existing_map": '{{ explodeMap (parseJSON `{"a":{"x":1},"a/b":2}`) }}',
 }
 EXPLODE_MAP_ERRORS = {
     "conflict": '{{ explodeMap (parseJSON `{"a":1,"a/b":2}`) }}',
     "conflict_deep": '{{ explodeMap (parseJSON `{"a/b":"x","a/b/c":2}`) }}',
     "conflict_parent_key": '{{ explodeMap (parseJSON `{"a/b/c":"s","a/b/c/d/e":1}`) }}',
     "conflict_list": '{{ explodeMap (parseJSON `{"a":[1,"x"],"a/b":2}`) }}',
+    "yaml_map_value": '{{ explodeMap (sprig_dict "a" (parseYAML "{x: 1}") "a/b" 2) }}',
+    "list_value": '{{ explodeMap (sprig_dict "a" (split "," "x,y") "a/b" 2) }}',
     "wrong_type": '{{ explodeMap (split "," "a,b") }}',
     "string_map": '{{ explodeMap (splitToMap "," "=" "a/b=1") }}',
 }

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from s4e_secret_agent.template.gofmt import sprintf
 from s4e_secret_agent.template.signature import ANY, MAP, STRING, VALUE, FuncError, GoFunc
-from s4e_secret_agent.template.values import go_type_name
+from s4e_secret_agent.template.values import NilMap, go_type_name
 
 # Go's names for what Consul's queries return (consul-template's dependency package).
 KEY_PAIRS = "[]*dependency.KeyPair"
@@ -64,9 +64,13 @@ def _explode_into(out: dict[str, Any], key: str, value: Any, who: str) -> None:
         if top not in out:
             out[top] = {}
         nested = out[top]
-        if not isinstance(nested, dict):
+        # Only a map[string]interface{} is extended (Go's type assertion); a nil one makes
+        # Go panic, which text/template reports as the call's error.
+        if go_type_name(nested) != "map[string]interface {}":
             raise FuncError(f"{who}: " + sprintf("not a map: %q: %q already has value %q",
                                                   [parent, top, nested]))
+        if isinstance(nested, NilMap):
+            raise FuncError("assignment to entry in nil map")
         out, parent, key = nested, key, rest
     if key != "":
         out[key] = value

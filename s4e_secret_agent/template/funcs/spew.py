@@ -1,13 +1,13 @@
 """consul-template's debugging helpers ``spew_dump``, ``spew_sdump``, ``spew_printf`` and
-``spew_sprintf``: go-spew's output, byte for byte.
+``spew_sprintf``: go-spew's output, byte for byte wherever Go's own output is stable.
 
 Templates use them to see what a secret really holds (which value is a ``json.Number``, which
 field is nil, how long a string is), so the output has to be go-spew's with consul-template's
 settings, which are go-spew's defaults (one space of indentation, no key sorting, pointer
 addresses shown). go-spew prints Go types, so this module knows the Go type behind every value
 of the engine (``values.py``), including the capacity Go gives a slice that grew by appends.
-Two things cannot match: pointer addresses (ours are made up, Go's change every run), and the
-order of map keys, which Go randomises and which is sorted here.
+What Go does not keep stable cannot match: pointer addresses (ours are made up, Go's change on
+every run) and the order of map keys (Go's is random; it is sorted here).
 
 ``spew_dump`` and ``spew_printf`` write to the agent's standard output and put nothing into
 the template, as in Vault Agent.
@@ -462,6 +462,7 @@ class _Formatter:
             self.out.append(f"({self.addresses.of(value)})")
         self.ignore_next_type = True
         self.format(GoStruct(value.type_name, value.fields, pointer=False))
+
 
 def format_spew(value: Any, show_types: bool, show_pointers: bool,
                 addresses: _Addresses) -> str:
