@@ -1,5 +1,5 @@
-"""The host's interface addresses as go-sockaddr sees them: ``IfAddr`` values, their attributes,
-filters and comparators, and the RFC address blocks it knows.
+"""The host's interface addresses as go-sockaddr sees them: ``IfAddr`` values, their attributes
+and arithmetic, and the RFC address blocks go-sockaddr knows.
 
 consul-template's ``sockaddr`` function runs go-sockaddr's template language over this data,
 so its order and text decide what a rendered ``bind_addr`` is: interfaces and addresses come
