@@ -142,6 +142,9 @@ SPEW_DUMPS = {
     "channel": "{{ spew_sdump (loop 2) }}",
     "floats": '{{ spew_sdump true false 0 -1 1.0 1e21 1e-7 (parseFloat "NaN") '
               '(parseFloat "-Inf") (parseFloat "-0") }}',
+    # A response-wrapped write fills WrapInfo, with its time.Time (see _wrapping_context).
+    "wrap_info": '{{ with secret "sys/wrapping/wrap" "a=b" }}{{ spew_sdump .WrapInfo }}|'
+                 '{{ spew_sprintf "%v|%+v|%#v" .WrapInfo .WrapInfo .WrapInfo }}{{ end }}',
 }
 SPEW_SPRINTFS = {
     "secret_v": '{{ spew_sprintf "%v" (secret "kv1/app") }}',
@@ -209,6 +212,7 @@ STDOUT_TEMPLATE = ('A{{ spew_dump (secret "kv1/app").Data "x" nil }}B'
                    '{{ spew_printf "%v|%d|%#v\\n" (secret "kv1/app").Data.count 5 "s" }}C')
 
 ADDRESS = re.compile(r"0x[0-9a-f]{5,}")
+TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})? \+0000 UTC")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TOKEN = re.compile(r"s\.[A-Za-z0-9]{24}( ?)([A-Za-z0-9]{24}\b)?")
 ACCESSOR = re.compile(r"(Accessor: \(string\) \(len=24\) \"|Accessor:(?:\(string\))?)"
@@ -218,7 +222,7 @@ MAP_HEADER = re.compile(r"\((map\[.*?)\) (?:\(len=\d+\) )?\{$")
 
 def _fresh_values(text: str) -> str:
     """Replace what differs between any two reads: addresses, request ids, tokens."""
-    text = ADDRESS.sub("0xADDR", UUID.sub("UUID", text))
+    text = TIME.sub("TIME", ADDRESS.sub("0xADDR", UUID.sub("UUID", text)))
     text = TOKEN.sub(lambda m: "TOKEN" + m.group(1) + ("ACCESSOR" if m.group(2) else ""), text)
     return ACCESSOR.sub(lambda m: m.group(1) + "ACCESSOR", text)
 
@@ -319,10 +323,33 @@ class Reference:
     stdout_log: str
 
     def context(self, strict: bool) -> RenderContext:
-        return http_context(self.server, self.workdir, error_on_missing_key=strict)
+        return _wrapping_context(self.server, http_context(self.server, self.workdir,
+                                                           error_on_missing_key=strict))
 
     def ours(self, case: CorpusCase) -> str:
         return render_ours(case, self.context).decode("utf-8", "surrogateescape")
+
+
+def _wrapping_context(server: OpenBaoServer, context: RenderContext) -> RenderContext:
+    """The test context, plus what Vault's Go client does for ``sys/wrapping/wrap``: it asks
+    for a wrapped response (five minutes), so the Secret has a WrapInfo."""
+    import dataclasses
+
+    import requests
+
+    from s4e_secret_agent.template import decode_json
+
+    def secret(path: str, args: tuple[str, ...]) -> object:
+        if path != "sys/wrapping/wrap":
+            return context.secret(path, args)
+        resp = requests.put(f"{server.address}/v1/{path}", timeout=10,
+                            headers={"X-Vault-Token": server.root_token,
+                                     "X-Vault-Wrap-TTL": "5m"},
+                            json=dict(arg.split("=", 1) for arg in args))
+        resp.raise_for_status()
+        return decode_json(resp.text)
+
+    return dataclasses.replace(context, secret=secret)
 
 
 def _seed_lists(server: OpenBaoServer) -> None:
@@ -417,6 +444,12 @@ def test_list_capacities_follow_go(reference: Reference) -> None:
     text = _reference_output(reference, "dump_list_caps")
     caps = dict(re.findall(r"len(\d{4}) \(\[\]interface \{\}\) .*?cap=(\d+)", text))
     assert caps["0033"] == "71" and caps["1100"] == "1535" and len(caps) == len(LIST_LENGTHS) - 1
+
+
+def test_wrapped_response_shows_go_time(reference: Reference) -> None:
+    # The comparison above replaces the times; this makes sure they were Go's time.Time text.
+    text = _fresh_values(_reference_output(reference, "dump_wrap_info"))
+    assert "CreationTime: (time.Time) TIME,\n" in text and " TIME " in text.split("|")[1]
 
 
 def test_spew_dump_and_printf_write_to_standard_output(

@@ -247,8 +247,9 @@ class _Dumper:
             self.out.append(_complex(value))
         elif isinstance(value, str):
             self.out.append(go_quote(value))
-        elif isinstance(value, (Number, GoTime, _Scalar)):
-            # json.Number and time.Time have a String method, which go-spew calls.
+        elif isinstance(value, GoTime):
+            self.out.append(_time_string(value))  # go-spew calls String methods
+        elif isinstance(value, (Number, _Scalar)):
             self.out.append(value.text)
         elif isinstance(value, bytes):
             self.dump_bytes(value)
@@ -321,6 +322,25 @@ class _Dumper:
         self.depth -= 1
         self.indent()
         self.out.append("}")
+
+
+def _time_string(value: GoTime) -> str:
+    """``time.Time.String`` of a time Vault sent as RFC 3339 text (as Go's JSON decoder reads
+    it): ``2026-01-02 15:04:05.123 +0000 UTC``; other text is shown as it is."""
+    import re
+
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(\.\d+)?"
+                         r"(?:([Zz])|([+-])(\d\d):(\d\d))", value.text)
+    if match is None:
+        return value.text
+    date, clock, fraction, utc, sign, hours, minutes = match.groups()
+    fraction = (fraction or "")[:10].rstrip("0").rstrip(".")
+    if utc or hours + minutes == "0000":
+        zone = "+0000 UTC"
+    else:
+        # A fixed offset without a zone name prints the offset in both places.
+        zone = f"{sign}{hours}{minutes} {sign}{hours}{minutes}"
+    return f"{date} {clock}{fraction} {zone}"
 
 
 def _complex(value: complex) -> str:
@@ -399,7 +419,9 @@ class _Formatter:
             self.out.append(_complex(value))
         elif isinstance(value, str):
             self.out.append(value)
-        elif isinstance(value, (Number, GoTime, _Scalar)):
+        elif isinstance(value, GoTime):
+            self.out.append(_time_string(value))
+        elif isinstance(value, (Number, _Scalar)):
             self.out.append(value.text)
         elif isinstance(value, bytes):
             self.out.append("[" + " ".join(str(b) for b in value) + "]")
