@@ -11,10 +11,8 @@ is enough (an ``AF_NETLINK`` socket), so nothing new is installed.
 
 from __future__ import annotations
 
-import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, ClassVar
 
@@ -69,16 +67,38 @@ def ip_string(raw: bytes) -> str:
     return str(ipaddress.IPv6Address(raw))
 
 
-@dataclass(frozen=True)
-class IPv4Addr:
+class _Numbers:
+    """An address, its mask and its port as numbers (a value: equal when they are)."""
+
+    __slots__ = ("address", "mask", "port")
+
+    def __init__(self, address: int, mask: int, port: int = 0) -> None:
+        self.address = address
+        self.mask = mask
+        self.port = port
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is type(self) and isinstance(other, _Numbers)
+                and (other.address, other.mask, other.port)
+                == (self.address, self.mask, self.port))
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.address, self.mask, self.port))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.address:#x}, {self.mask:#x}, {self.port})"
+
+
+class IPv4Addr(_Numbers):
     """go-sockaddr's IPv4Addr: address, mask and port as numbers."""
 
-    address: int
-    mask: int = _V4_ALL
-    port: int = 0
+    __slots__ = ()
     type_code: ClassVar[int] = TYPE_IPV4
     type_name: ClassVar[str] = "IPv4"
     width: ClassVar[int] = 32
+
+    def __init__(self, address: int, mask: int = _V4_ALL, port: int = 0) -> None:
+        super().__init__(address, mask, port)
 
     def net_ip(self) -> bytes:
         return self.address.to_bytes(4, "big")
@@ -144,16 +164,16 @@ class IPv4Addr:
         return str(1 << (32 - self.maskbits()))
 
 
-@dataclass(frozen=True)
-class IPv6Addr:
+class IPv6Addr(_Numbers):
     """go-sockaddr's IPv6Addr (address and mask are big integers in Go)."""
 
-    address: int
-    mask: int = _V6_ALL
-    port: int = 0
+    __slots__ = ()
     type_code: ClassVar[int] = TYPE_IPV6
     type_name: ClassVar[str] = "IPv6"
     width: ClassVar[int] = 128
+
+    def __init__(self, address: int, mask: int = _V6_ALL, port: int = 0) -> None:
+        super().__init__(address, mask, port)
 
     def net_ip(self) -> bytes:
         return _v6_bytes(self.address)
@@ -394,15 +414,18 @@ def is_rfc(number: int, addr: SockAddr) -> bool:
 # Interfaces
 
 
-@dataclass(frozen=True)
 class Interface:
     """Go's ``net.Interface``."""
 
-    index: int
-    mtu: int
-    name: str
-    hardware_addr: bytes
-    flags: int
+    __slots__ = ("flags", "hardware_addr", "index", "mtu", "name")
+
+    def __init__(self, index: int, mtu: int, name: str, hardware_addr: bytes,
+                 flags: int) -> None:
+        self.index = index
+        self.mtu = mtu
+        self.name = name
+        self.hardware_addr = hardware_addr
+        self.flags = flags
 
     def string(self) -> str:
         return (f"{{{self.index} {self.mtu} {self.name} {hardware_string(self.hardware_addr)} "
@@ -623,6 +646,8 @@ class HostError(Exception):
 
 def _netlink_dump(request_type: int) -> list[tuple[int, bytes]]:
     """One NetlinkRIB dump: (message type, payload) until NLMSG_DONE."""
+    import socket
+
     try:
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     except OSError as exc:
@@ -704,6 +729,8 @@ def _interfaces() -> list[Interface]:
 
 def _addresses() -> list[tuple[int, SockAddr]]:
     """Every address of the host with its interface index, in the kernel's dump order."""
+    from socket import AF_INET, AF_INET6
+
     out: list[tuple[int, SockAddr]] = []
     for msg_type, payload in _netlink_dump(_RTM_GETADDR):
         if msg_type != _RTM_NEWADDR or len(payload) < 8:
@@ -715,10 +742,10 @@ def _addresses() -> list[tuple[int, SockAddr]]:
             if point_to_point and attr_type == _IFA_ADDRESS:
                 continue
             # Go takes the first other attribute as the address (IFA_LOCAL in practice).
-            if family == socket.AF_INET and len(value) >= 4:
+            if family == AF_INET and len(value) >= 4:
                 out.append((index, IPv4Addr(int.from_bytes(value[:4], "big"),
                                             _cidr(min(prefix_len, 32), 32))))
-            elif family == socket.AF_INET6 and len(value) >= 16:
+            elif family == AF_INET6 and len(value) >= 16:
                 out.append((index, IPv6Addr(int.from_bytes(value[:16], "big"),
                                             _cidr(min(prefix_len, 128), 128))))
             break
@@ -748,12 +775,14 @@ def _default_interface_name() -> str | None:
     return None
 
 
-@dataclass
 class Host:
     """One look at the host's interfaces, shared by everything one ``sockaddr`` call does."""
 
-    if_addrs: IfAddrs = field(default_factory=IfAddrs)
-    default_name: str | None = None
+    __slots__ = ("default_name", "if_addrs")
+
+    def __init__(self, if_addrs: IfAddrs, default_name: str | None) -> None:
+        self.if_addrs = if_addrs
+        self.default_name = default_name
 
     @classmethod
     def read(cls) -> Host:
