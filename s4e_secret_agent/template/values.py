@@ -18,7 +18,8 @@ Go                            Python
 ``nil`` interface             ``None``
 missing value (``<no value>``) :data:`MISSING`
 ``[]interface{}``             ``list``
-``[]string``                  :class:`StringList`
+``[]string``                  :class:`StringList` (:class:`AppendedStringList` when Go
+                              built it by appending)
 ``map[string]interface{}``    ``dict``
 ``map[string]string``         :class:`StringMap`
 ``*dependency.Secret`` etc.   :class:`GoStruct` (fields in Go order)
@@ -68,6 +69,12 @@ class Int32(int):
 
 class StringList(list[str]):
     """Go ``[]string``."""
+
+
+class AppendedStringList(StringList):
+    """A ``[]string`` Go built by appending one element at a time (decoded from a JSON array,
+    or collected by consul-template's ``secrets``): go-spew prints its capacity, which then
+    follows Go's append growth instead of equalling its length."""
 
 
 class StringMap(dict[str, str]):
@@ -180,9 +187,17 @@ class GoMethodValue:
 
 
 def go_type_name(value: Any) -> str:
-    """The Go type as ``%T`` and error messages print it."""
+    """The Go type as ``%T`` and error messages print it.
+
+    A list or dict subclass standing for a named Go type (``sockaddr.IfAddrs``, the
+    ``map[string][]interface {}`` of ``byTag``) says so in a ``go_type_name`` class attribute.
+    """
     if value is None or value is MISSING:
         return "<nil>"
+    if isinstance(value, (list, dict)):
+        declared = getattr(value, "go_type_name", None)
+        if isinstance(declared, str):
+            return declared
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, Int64):

@@ -13,8 +13,12 @@ Groups (one module each, every one exposing ``functions() -> dict[str, GoFunc]``
 - ``vault``: consul-template's Vault data sources (``secret``, ``secrets``)
 - ``sprig``: Sprig's library, as consul-template registers it (``sprig_<name>``)
 - ``shell``: our ``shellQuote``
-- ``unavailable``: consul-template functions that need Consul or Nomad: they parse, so a
-  shared template loads, and calling one is an error that says so.
+- ``spew``: go-spew's dumps (``spew_dump``, ``spew_sdump``, ``spew_printf``, ``spew_sprintf``)
+- ``sockaddr``: go-sockaddr's template language over the host's interfaces (``sockaddr``)
+- ``consul_data``: the helpers that reshape Consul query results (``explode``, ``byKey``,
+  ``byTag``, ...) and ``explodeMap``, which also works on plain maps
+- ``unavailable``: consul-template functions that need Consul, Nomad or a local process:
+  they parse, so a shared template loads, and calling one is an error that says so.
 """
 
 from __future__ import annotations
@@ -70,12 +74,14 @@ GROUPS: dict[str, frozenset[str]] = {
     "vault": frozenset({"secret", "secrets"}),
     "shell": frozenset({"shellQuote"}),
     "sprig": frozenset("sprig_" + name for name in _names(_SPRIG)),
+    "spew": frozenset({"spew_dump", "spew_sdump", "spew_printf", "spew_sprintf"}),
+    "sockaddr": frozenset({"sockaddr"}),
+    "consul_data": frozenset({"explode", "explodeMap", "byKey", "byTag", "byPort", "byMeta"}),
     "unavailable": frozenset(_names("""
         datacenters exportedServices importedServices key keyExists keyOrDefault ls safeLs node
         nodes partitions peerings service connect services tree safeTree caRoots caLeaf pkiCert
-        nomadServices nomadService nomadVarList nomadVarListSafe nomadVar nomadVarExists explode
-        explodeMap byKey byPort byTag byMeta plugin sockaddr writeToFile spew_dump spew_printf
-        spew_sdump spew_sprintf
+        nomadServices nomadService nomadVarList nomadVarListSafe nomadVar nomadVarExists plugin
+        writeToFile
     """)),
 }
 

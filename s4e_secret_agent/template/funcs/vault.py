@@ -21,6 +21,7 @@ from s4e_secret_agent.template.signature import (
     GoFunc,
 )
 from s4e_secret_agent.template.values import (
+    AppendedStringList,
     GoStruct,
     NilMap,
     NilPointer,
@@ -71,7 +72,7 @@ def secret_from_envelope(envelope: Any) -> GoStruct:
         auth = GoStruct("dependency.SecretAuth", {
             "ClientToken": _as_str(auth_raw.get("client_token")),
             "Accessor": _as_str(auth_raw.get("accessor")),
-            "Policies": StringList(p for p in policies if isinstance(p, str))
+            "Policies": AppendedStringList(p for p in policies if isinstance(p, str))
             if isinstance(policies, list) and policies else NilStringList(),
             "Metadata": StringMap({k: v for k, v in meta.items() if isinstance(v, str)})
             if isinstance(meta, dict) and meta else NilStringMap(),
@@ -94,7 +95,7 @@ def secret_from_envelope(envelope: Any) -> GoStruct:
         "LeaseDuration": _as_int(envelope.get("lease_duration")),
         "Renewable": envelope.get("renewable") is True,
         "Data": data if isinstance(data, dict) and data else NilMap(),
-        "Warnings": StringList(w for w in warnings if isinstance(w, str))
+        "Warnings": AppendedStringList(w for w in warnings if isinstance(w, str))
         if isinstance(warnings, list) and warnings else NilStringList(),
         "Auth": auth,
         "WrapInfo": wrap,
@@ -110,7 +111,8 @@ def list_from_envelope(path: str, envelope: Any) -> StringList:
     keys = data["keys"]
     if not isinstance(keys, list):
         raise FuncError(f"vault.list({path}): unexpected response")
-    out: StringList = NilStringList() if not keys else StringList()
+    # Go appends the keys one by one (go-spew shows the resulting capacity).
+    out: StringList = NilStringList() if not keys else AppendedStringList()
     for k in keys:
         if not isinstance(k, str):
             raise FuncError(f"vault.list({path}): non-string in list")
