@@ -193,7 +193,9 @@ def _encode(value: Any, out: list[str], esc: bool, indent: str, level: int) -> N
 
         out.append('"' + base64.b64encode(value).decode("ascii") + '"')
     elif isinstance(value, GoMethodValue):
-        out.append("{}")
+        # A type with its own MarshalJSON (time.Time, *semver.Version) provides go_json.
+        marshal = getattr(value, "go_json", None)
+        out.append(marshal(esc) if callable(marshal) else "{}")
     else:
         raise JSONError(f"json: unsupported type: {type(value).__name__}")
 
