@@ -14,6 +14,7 @@ them. The ``cryptography`` package is imported only when one of these is called.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from s4e_secret_agent.template.gofmt import format_value
@@ -23,6 +24,21 @@ from s4e_secret_agent.template.values import GoStruct
 CERTIFICATE = "sprig.certificate"
 # Go's asn1 uses a PrintableString for a name with only these characters.
 _PRINTABLE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def _without_dsa_warnings(fn: Callable[..., GoStruct | str]) -> Callable[..., GoStruct | str]:
+    """Run ``fn`` with cryptography's DSA deprecation warning silenced: Sprig still makes and
+    reads DSA keys, and a warning must not turn into a template error."""
+    def call(*args: Any) -> GoStruct | str:
+        import warnings
+
+        from cryptography.utils import CryptographyDeprecationWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return fn(*args)
+
+    return call
 
 
 def _certificate(cert: str, key: str) -> GoStruct:
@@ -366,15 +382,17 @@ def _build_custom_cert(b64cert: str, b64key: str) -> GoStruct:
 
 
 def functions() -> dict[str, GoFunc]:
+    quiet = _without_dsa_warnings
     return {
-        "sprig_genPrivateKey": GoFunc(_generate_private_key, (STRING,)),
-        "sprig_genCA": GoFunc(_gen_ca, (STRING, INT)),
-        "sprig_genCAWithKey": GoFunc(_gen_ca_with_key, (STRING, INT, STRING)),
-        "sprig_genSelfSignedCert": GoFunc(_gen_self_signed, (STRING, LIST, LIST, INT)),
-        "sprig_genSelfSignedCertWithKey": GoFunc(_gen_self_signed_with_key,
+        "sprig_genPrivateKey": GoFunc(quiet(_generate_private_key), (STRING,)),
+        "sprig_genCA": GoFunc(quiet(_gen_ca), (STRING, INT)),
+        "sprig_genCAWithKey": GoFunc(quiet(_gen_ca_with_key), (STRING, INT, STRING)),
+        "sprig_genSelfSignedCert": GoFunc(quiet(_gen_self_signed), (STRING, LIST, LIST, INT)),
+        "sprig_genSelfSignedCertWithKey": GoFunc(quiet(_gen_self_signed_with_key),
                                                  (STRING, LIST, LIST, INT, STRING)),
-        "sprig_genSignedCert": GoFunc(_gen_signed, (STRING, LIST, LIST, INT, CERTIFICATE)),
-        "sprig_genSignedCertWithKey": GoFunc(_gen_signed_with_key,
+        "sprig_genSignedCert": GoFunc(quiet(_gen_signed),
+                                      (STRING, LIST, LIST, INT, CERTIFICATE)),
+        "sprig_genSignedCertWithKey": GoFunc(quiet(_gen_signed_with_key),
                                              (STRING, LIST, LIST, INT, CERTIFICATE, STRING)),
-        "sprig_buildCustomCert": GoFunc(_build_custom_cert, (STRING, STRING)),
+        "sprig_buildCustomCert": GoFunc(quiet(_build_custom_cert), (STRING, STRING)),
     }

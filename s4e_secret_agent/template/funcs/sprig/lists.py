@@ -128,14 +128,14 @@ def _concat(*lists: Any) -> list[Any]:
 def _chunk(size: int, items: Any) -> ListOfLists:
     values = elements(items, "Cannot chunk type %s")
     length = len(values)
-    chunks = _float_to_int(math.floor(_divide(length - 1, size)) + 1)
+    chunks = _float_to_int(_go_floor(_divide(length - 1, size)) + 1)
     if chunks < 0:
         raise FuncError(MAKESLICE_LEN)
     out = ListOfLists()
     for i in range(chunks):
         width = size
         if i == chunks - 1:
-            width = _float_to_int(math.floor(math.fmod(length, size) if size else math.nan))
+            width = _float_to_int(_go_floor(math.fmod(length, size) if size else math.nan))
             if width == 0:
                 width = size
         if width < 0:
@@ -155,6 +155,10 @@ def _divide(a: int, b: int) -> float:
     if b == 0:
         return math.nan if a == 0 else math.copysign(math.inf, a)
     return a / b
+
+
+def _go_floor(value: float) -> float:
+    return value if math.isnan(value) or math.isinf(value) else float(math.floor(value))
 
 
 def _float_to_int(value: float) -> int:
