@@ -155,7 +155,10 @@ def _decimal_op(first: Any, rest: tuple[Any, ...], op: str) -> float:
             total *= operand
         else:
             total = _decimal_divide(total, operand)
-    return float(total)
+    try:
+        return float(total)
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf  # big.Rat's Float64 saturates
 
 
 def _go_ceil(x: float) -> float:
