@@ -29,7 +29,15 @@ def _must_compile(pattern: str) -> re.Pattern[str]:
     try:
         return _compile(pattern)
     except FuncError as exc:
-        raise FuncError(f"regexp: Compile({go_quote(pattern)}): {exc}") from None
+        raise FuncError(f"regexp: Compile({_regexp_quote(pattern)}): {exc}") from None
+
+
+def _regexp_quote(s: str) -> str:
+    # regexp's own quote: backquotes when strconv.CanBackquote, else strconv.Quote.
+    if all(ch == "\t" or (" " <= ch != "\x7f" and ch != "`" and ch != "\ufeff"
+                           and not 0xDC80 <= ord(ch) <= 0xDCFF) for ch in s):
+        return "`" + s + "`"
+    return go_quote(s)
 
 
 def find_all(rx: re.Pattern[str], s: str, n: int) -> Iterator[re.Match[str]]:
