@@ -13,8 +13,7 @@ numbers down.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.template.funcs.sprig.conversion import (
     to_float64,
@@ -25,6 +24,9 @@ from s4e_secret_agent.template.funcs.sprig.panics import INTEGER_DIVIDE_BY_ZERO
 from s4e_secret_agent.template.gofmt import format_float
 from s4e_secret_agent.template.signature import ANY, INT, FuncError, GoFunc
 from s4e_secret_agent.template.values import Int64, IntList
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 # Lists longer than this are refused (Go would build them; a template never needs to).
 MAX_SEQUENCE_LENGTH = 1_000_000
@@ -124,6 +126,8 @@ def _minf(a: Any, *rest: Any) -> float:
 
 def _decimal(value: Any) -> Fraction:
     """decimal.NewFromFloat(cast.ToFloat64(value)): the float's shortest decimal form."""
+    from fractions import Fraction
+
     f = to_float64(value)
     if math.isnan(f) or math.isinf(f):
         raise FuncError(f"Cannot create a Decimal from {format_float(f)}")
@@ -134,6 +138,8 @@ def _decimal(value: Any) -> Fraction:
 
 def _decimal_divide(a: Fraction, b: Fraction) -> Fraction:
     # decimal.Div: 16 decimal places, the last rounded half away from zero.
+    from fractions import Fraction
+
     if b == 0:
         raise FuncError("decimal division by 0")
     scaled = a / b * 10**16

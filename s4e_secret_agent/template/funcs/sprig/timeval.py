@@ -285,8 +285,9 @@ def now(ctx_now: Any) -> GoTimeValue:
     if not _MONOTONIC_START:
         _MONOTONIC_START.append(time.monotonic_ns() - 1)
     mono = time.monotonic_ns() - _MONOTONIC_START[0]
-    # The default clock gives nanoseconds; an injected one (tests) gives float seconds.
-    ns = time.time_ns() if ctx_now is time.time else round(ctx_now() * SECOND)
+    # The default clock gives nanoseconds; an injected one gives float seconds, which hold
+    # microseconds at best.
+    ns = time.time_ns() if ctx_now is time.time else round(ctx_now() * 1e6) * MICROSECOND
     sec, nsec = divmod(ns, SECOND)
     return GoTimeValue(sec, nsec, local_location(), mono)
 
