@@ -116,7 +116,8 @@ def encode_string(text: str, escape_html: bool) -> str:
         elif ch in "\u2028\u2029":
             out.append(f"\\u{code:04x}")
         elif 0xD800 <= code <= 0xDFFF:
-            out.append("\\ufffd")
+            # Bytes that are not UTF-8: the Go agent writes U+FFFD itself, not an escape.
+            out.append("\ufffd")
         else:
             out.append(ch)
     out.append('"')
