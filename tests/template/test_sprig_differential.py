@@ -121,7 +121,6 @@ def reference() -> Iterator[Reference]:
         seed(server)
         workdir = Path(tempfile.mkdtemp(prefix="sprig-diff-"))
         (workdir / FIXTURE_FILE[0]).write_text(FIXTURE_FILE[1])
-        outputs, errors = run_agent_all(server, [*GOOD, *_form_cases()], workdir)
 
         def run_one(case: CorpusCase) -> tuple[str, bytes | None, str]:
             run = run_agent(server, [case], workdir)
@@ -130,12 +129,16 @@ def reference() -> Iterator[Reference]:
             message = match.group(1) if match else run.log
             return case.name, run.outputs[case.name] if run.returncode == 0 else None, message
 
-        # The agent stops at the first failing template: one process per error case, in
-        # parallel (each mostly waits while it shuts down).
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            for name, out, message in pool.map(run_one, BAD):
-                outputs[name] = out
-                errors[name] = message
+        # One process renders all the good templates; the agent stops at the first failing
+        # template, so each error case has its own process. They run side by side (an agent
+        # mostly waits while it shuts down after an error).
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            good = pool.submit(run_agent_all, server, [*GOOD, *_form_cases()], workdir)
+            failures = list(pool.map(run_one, BAD))
+            outputs, errors = good.result()
+        for name, out, message in failures:
+            outputs[name] = out
+            errors[name] = message
         yield Reference(server, workdir, outputs, errors)
 
 

@@ -128,6 +128,8 @@ def parse_private_key_pem(text: str) -> Any:
 
 
 def _x509_error(exc: Exception) -> str:
+    # crypto/x509's parsers have many detailed messages; cryptography's differ. The cause is
+    # always a key Go would not read either, so the message names it generically.
     del exc
     return "x509: malformed private key"
 

@@ -305,9 +305,8 @@ class SemverVersion(GoMethodValue):
         return encode_string(self.version.string(), escape_html)
 
     def go_deep_equal(self, other: Any) -> bool:
-        return isinstance(other, SemverVersion) and (
-            (self.pointer and self is other) or self.version == other.version
-            or (self.pointer and self.version == other.version))
+        # reflect.DeepEqual follows pointers: equal versions are deeply equal.
+        return isinstance(other, SemverVersion) and self.version == other.version
 
     def _incremented(self, part: str) -> SemverVersion:
         v = self.version
