@@ -38,6 +38,7 @@ from s4e_secret_agent.template.values import (
     StringMap,
     Uint8,
     go_type_name,
+    is_generic_list,
     is_true,
 )
 
@@ -82,6 +83,8 @@ def validate_arg(value: Any, kind: str) -> Any:
             return StringList()
         if kind == MAP:
             return {}
+        if kind.startswith("*"):
+            return None  # a nil pointer of that type
         raise _TypeError(f"invalid value; expected {kind}")
     if kind in (ANY, VALUE):
         return value
@@ -93,13 +96,16 @@ def validate_arg(value: Any, kind: str) -> Any:
     elif kind == BOOL:
         ok = isinstance(value, bool)
     elif kind == LIST:
-        ok = isinstance(value, list) and not isinstance(value, StringList)
+        ok = is_generic_list(value)
     elif kind == STRINGS:
         ok = isinstance(value, StringList)
     elif kind == MAP:
         ok = isinstance(value, dict) and not isinstance(value, StringMap)
     elif kind == "float64":
         ok = isinstance(value, float)
+    else:
+        # A named Go type (time.Time, a struct): assignable only when it is that very type.
+        ok = go_type_name(value) == kind
     if ok:
         return value
     got = "interface {}" if value is None else go_type_name(value)
@@ -296,8 +302,8 @@ class Executor:
             mark = scope.mark()
             decl = node.pipe.decl
             items = self.range_items(value, len(decl), node)
-            boxed = isinstance(value, (list, dict)) and not isinstance(value, (StringList,
-                                                                               StringMap))
+            boxed = is_generic_list(value) or (isinstance(value, dict)
+                                               and not isinstance(value, StringMap))
             ran = False
             for index, elem in items:
                 ran = True
@@ -634,7 +640,7 @@ class Executor:
         elif t is p.NilNode:
             if kind in (ANY, LIST, STRINGS, MAP):
                 return None if kind == ANY else validate_arg(MISSING, kind)
-            if kind == VALUE:
+            if kind == VALUE or kind.startswith("*"):
                 return None
             raise self.error(f"cannot assign nil to {kind}")
         elif t is p.FieldNode:
@@ -686,6 +692,11 @@ class Executor:
             if isinstance(node, p.NumberNode) and node.is_float:
                 return node.float64
             raise self.error(f"expected float; found {p.node_string(node)}", node)
+        elif kind == "uint32":
+            if isinstance(node, p.NumberNode) and node.is_uint:
+                # reflect's SetUint keeps the low 32 bits, as Go does for a literal here.
+                return node.uint64 & 0xFFFFFFFF
+            raise self.error(f"expected unsigned integer; found {p.node_string(node)}", node)
         raise self.error(f"can't handle {p.node_string(node)} for arg of type {kind}", node)
 
 

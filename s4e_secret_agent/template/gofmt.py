@@ -12,6 +12,7 @@ from s4e_secret_agent.template.values import (
     MISSING,
     GoStruct,
     GoTime,
+    IntList,
     NilPointer,
     Number,
     StringList,
@@ -538,6 +539,8 @@ def format_go_syntax(value: Any) -> str:
         return go_quote(value.text)
     if isinstance(value, StringList):
         return "[]string{" + ", ".join(go_quote(v) for v in value) + "}"
+    if isinstance(value, IntList):
+        return "[]int{" + ", ".join(str(v) for v in value) + "}"
     if isinstance(value, list):
         return "[]interface {}{" + ", ".join(format_go_syntax(v) for v in value) + "}"
     if isinstance(value, StringMap):

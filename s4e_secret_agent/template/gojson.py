@@ -116,7 +116,8 @@ def encode_string(text: str, escape_html: bool) -> str:
         elif ch in "\u2028\u2029":
             out.append(f"\\u{code:04x}")
         elif 0xD800 <= code <= 0xDFFF:
-            out.append("\\ufffd")
+            # Bytes that are not UTF-8: the Go agent writes U+FFFD itself, not an escape.
+            out.append("\ufffd")
         else:
             out.append(ch)
     out.append('"')
@@ -193,7 +194,9 @@ def _encode(value: Any, out: list[str], esc: bool, indent: str, level: int) -> N
 
         out.append('"' + base64.b64encode(value).decode("ascii") + '"')
     elif isinstance(value, GoMethodValue):
-        out.append("{}")
+        # A type with its own MarshalJSON (time.Time, *semver.Version) provides go_json.
+        marshal = getattr(value, "go_json", None)
+        out.append(marshal(esc) if callable(marshal) else "{}")
     else:
         raise JSONError(f"json: unsupported type: {type(value).__name__}")
 

@@ -20,6 +20,8 @@ missing value (``<no value>``) :data:`MISSING`
 ``[]interface{}``             ``list``
 ``[]string``                  :class:`StringList` (:class:`AppendedStringList` when Go
                               built it by appending)
+``[]int``                     :class:`IntList`
+``[][]interface{}``           :class:`ListOfLists`
 ``map[string]interface{}``    ``dict``
 ``map[string]string``         :class:`StringMap`
 ``*dependency.Secret`` etc.   :class:`GoStruct` (fields in Go order)
@@ -87,6 +89,14 @@ class NilStringMap(StringMap):
 
 class NilStringList(StringList):
     """A nil ``[]string``: prints ``[]`` but encodes to JSON as ``null``."""
+
+
+class IntList(list[int]):
+    """Go ``[]int`` (what Sprig's ``until`` returns)."""
+
+
+class ListOfLists(list[list[Any]]):
+    """Go ``[][]interface{}`` (what Sprig's ``chunk`` returns)."""
 
 
 class NilList(list[Any]):
@@ -220,6 +230,10 @@ def go_type_name(value: Any) -> str:
         return "json.Number"
     if isinstance(value, StringList):
         return "[]string"
+    if isinstance(value, IntList):
+        return "[]int"
+    if isinstance(value, ListOfLists):
+        return "[][]interface {}"
     if isinstance(value, list):
         return "[]interface {}"
     if isinstance(value, StringMap):
@@ -239,6 +253,11 @@ def go_type_name(value: Any) -> str:
     if isinstance(value, bytes):
         return "[]uint8"
     return "interface {}"
+
+
+def is_generic_list(value: Any) -> bool:
+    """A Go ``[]interface{}`` (not a slice of a concrete element type)."""
+    return isinstance(value, list) and not isinstance(value, (StringList, IntList, ListOfLists))
 
 
 def is_true(value: Any) -> bool:

@@ -11,7 +11,9 @@ Groups (one module each, every one exposing ``functions() -> dict[str, GoFunc]``
 - ``builtins``: Go's ``text/template`` functions (``eq``, ``index``, ``printf``, ...)
 - ``consul``: consul-template's helpers, ``env``, ``file``, ``scratch``, ``timestamp``, ...
 - ``vault``: consul-template's Vault data sources (``secret``, ``secrets``)
-- ``sprig``: Sprig's library, as consul-template registers it (``sprig_<name>``)
+- ``sprig.<part>``: Sprig's library as consul-template registers it (``sprig_<name>``), one
+  group per part (``sprig.strings``, ``sprig.dates``, ``sprig.certs``, ...), so that
+  ``sprig_upper`` does not load the date or certificate code
 - ``shell``: our ``shellQuote``
 - ``spew``: go-spew's dumps (``spew_dump``, ``spew_sdump``, ``spew_printf``, ``spew_sprintf``)
 - ``sockaddr``: go-sockaddr's template language over the host's interfaces (``sockaddr``)
@@ -28,34 +30,13 @@ from functools import cache
 
 from s4e_secret_agent.template.signature import GoFunc
 
-# Sprig v3 (3.2.3 as OpenBao pins it, plus sha512sum of 3.3.0, which HashiCorp's
-# consul-template pins): every name of Sprig's TxtFuncMap, registered as "sprig_<name>".
-_SPRIG = """
-abbrev abbrevboth add add1 add1f addf adler32sum ago all any append atoi b32dec b32enc b64dec
-b64enc base bcrypt biggest buildCustomCert camelcase cat ceil chunk clean coalesce compact concat
-contains date dateInZone dateModify date_in_zone date_modify decryptAES deepCopy deepEqual default
-derivePassword dict dig dir div divf duration durationRound empty encryptAES env expandenv ext fail
-first float64 floor fromJson genCA genCAWithKey genPrivateKey genSelfSignedCert
-genSelfSignedCertWithKey genSignedCert genSignedCertWithKey get getHostByName has hasKey hasPrefix
-hasSuffix hello htmlDate htmlDateInZone htpasswd indent initial initials int int64 isAbs join
-kebabcase keys kindIs kindOf last list lower max maxf merge mergeOverwrite min minf mod mul
-mustAppend mustChunk mustCompact mustDateModify mustDeepCopy mustFirst mustFromJson mustHas
-mustInitial mustLast mustMerge mustMergeOverwrite mustPrepend mustPush mustRegexFind
-mustRegexFindAll mustRegexMatch mustRegexReplaceAll mustRegexReplaceAllLiteral mustRegexSplit
-mustRest mustReverse mustSlice mustToDate mustToJson mustToPrettyJson mustToRawJson mustUniq
-mustWithout must_date_modify nindent nospace now omit osBase osClean osDir osExt osIsAbs pick
-pluck plural prepend push quote randAlpha randAlphaNum randAscii randBytes randInt randNumeric
-regexFind regexFindAll regexMatch regexQuoteMeta regexReplaceAll regexReplaceAllLiteral regexSplit
-repeat replace rest reverse round semver semverCompare seq set sha1sum sha256sum sha512sum shuffle
-slice snakecase sortAlpha split splitList splitn squote sub subf substr swapcase ternary title
-toDate toDecimal toJson toPrettyJson toRawJson toString toStrings trim trimAll trimPrefix
-trimSuffix trimall trunc tuple typeIs typeIsLike typeOf uniq unixEpoch unset until untilStep
-untitle upper urlJoin urlParse uuidv4 values without wrap wrapWith
-"""
-
 
 def _names(text: str) -> list[str]:
     return text.split()
+
+
+def _sprig(text: str) -> frozenset[str]:
+    return frozenset("sprig_" + name for name in text.split())
 
 
 GROUPS: dict[str, frozenset[str]] = {
@@ -73,7 +54,80 @@ GROUPS: dict[str, frozenset[str]] = {
     """)),
     "vault": frozenset({"secret", "secrets"}),
     "shell": frozenset({"shellQuote"}),
-    "sprig": frozenset("sprig_" + name for name in _names(_SPRIG)),
+    # Sprig v3.2.3 (as OpenBao builds it) plus sha512sum of v3.3.0 (HashiCorp's pin): every
+    # name of its TxtFuncMap as consul-template registers it, one group per Sprig source file.
+    "sprig.strings": _sprig("""
+        abbrev abbrevboth cat contains hasPrefix hasSuffix hello indent initials join
+        lower nindent nospace plural quote repeat replace split splitList splitn squote
+        substr swapcase title trim trimAll trimPrefix trimSuffix trimall trunc untitle
+        upper wrap wrapWith
+    """),
+    "sprig.xstrings": _sprig("""
+        camelcase kebabcase shuffle snakecase
+    """),
+    "sprig.conversion": _sprig("""
+        atoi float64 int int64 toDecimal toString toStrings
+    """),
+    "sprig.numeric": _sprig("""
+        add add1 add1f addf biggest ceil div divf floor max maxf min minf mod mul mulf
+        round seq sub subf until untilStep
+    """),
+    "sprig.defaults": _sprig("""
+        all any coalesce default empty fail ternary
+    """),
+    "sprig.encoding": _sprig("""
+        b32dec b32enc b64dec b64enc fromJson mustFromJson mustToJson mustToPrettyJson
+        mustToRawJson toJson toPrettyJson toRawJson
+    """),
+    "sprig.lists": _sprig("""
+        append chunk compact concat first has initial last list mustAppend mustChunk
+        mustCompact mustFirst mustHas mustInitial mustLast mustPrepend mustPush mustRest
+        mustReverse mustSlice mustUniq mustWithout prepend push rest reverse slice
+        sortAlpha tuple uniq without
+    """),
+    "sprig.dicts": _sprig("""
+        deepCopy dict dig get hasKey keys merge mergeOverwrite mustDeepCopy mustMerge
+        mustMergeOverwrite omit pick pluck set unset values
+    """),
+    "sprig.reflect": _sprig("""
+        deepEqual kindIs kindOf typeIs typeIsLike typeOf
+    """),
+    "sprig.dates": _sprig("""
+        ago date dateInZone dateModify date_in_zone date_modify duration durationRound
+        htmlDate htmlDateInZone mustDateModify mustToDate must_date_modify now toDate
+        unixEpoch
+    """),
+    "sprig.crypto": _sprig("""
+        adler32sum bcrypt decryptAES derivePassword encryptAES htpasswd sha1sum
+        sha256sum sha512sum
+    """),
+    "sprig.certs": _sprig("""
+        buildCustomCert genCA genCAWithKey genPrivateKey genSelfSignedCert
+        genSelfSignedCertWithKey genSignedCert genSignedCertWithKey
+    """),
+    "sprig.random": _sprig("""
+        randAlpha randAlphaNum randAscii randBytes randInt randNumeric uuidv4
+    """),
+    "sprig.regex": _sprig("""
+        mustRegexFind mustRegexFindAll mustRegexMatch mustRegexReplaceAll
+        mustRegexReplaceAllLiteral mustRegexSplit regexFind regexFindAll regexMatch
+        regexQuoteMeta regexReplaceAll regexReplaceAllLiteral regexSplit
+    """),
+    "sprig.semver": _sprig("""
+        semver semverCompare
+    """),
+    "sprig.paths": _sprig("""
+        base clean dir ext isAbs osBase osClean osDir osExt osIsAbs
+    """),
+    "sprig.url": _sprig("""
+        urlJoin urlParse
+    """),
+    "sprig.network": _sprig("""
+        getHostByName
+    """),
+    "sprig.environment": _sprig("""
+        env expandenv
+    """),
     "spew": frozenset({"spew_dump", "spew_sdump", "spew_printf", "spew_sprintf"}),
     "sockaddr": frozenset({"sockaddr"}),
     "consul_data": frozenset({"explode", "explodeMap", "byKey", "byTag", "byPort", "byMeta"}),

@@ -34,8 +34,33 @@ class RegexpError(FuncError):
 
 def _error(what: str, arg: str) -> RegexpError:
     """Go's regexp/syntax error text: "error parsing regexp: <what>: `<arg>`"."""
-    return RegexpError(f"error parsing regexp: {what}: `{arg}`" if arg else
-                       f"error parsing regexp: {what}")
+    return RegexpError(f"error parsing regexp: {what}: `{arg}`")
+
+
+def _repeat_length(pattern: str, i: int) -> int:
+    """The length of the repetition operator at ``i`` (``*``, ``{2,3}``, ...), or 0."""
+    if i >= len(pattern):
+        return 0
+    if pattern[i] in "*+?":
+        return 1
+    m = re.match(r"\{\d+(?:,\d*)?\}", pattern[i:]) if pattern[i] == "{" else None
+    return len(m.group(0)) if m else 0
+
+
+def _check_repetition(pattern: str, i: int) -> None:
+    """Go rejects a repetition of nothing and a repetition of a repetition (``a**``)."""
+    length = _repeat_length(pattern, i)
+    if (i == 0 or pattern[i - 1] in "(|") and (i < 2 or pattern[i - 2] != "\\"):
+        raise _error("missing argument to repetition operator", pattern[i:i + length])
+    end = i + length
+    if end < len(pattern) and pattern[end] == "?":
+        end += 1
+    following = _repeat_length(pattern, end)
+    if following:
+        end += following
+        if end < len(pattern) and pattern[end] == "?":
+            end += 1
+        raise _error("invalid nested repetition operator", pattern[i:end])
 
 
 def translate(pattern: str) -> str:
@@ -151,8 +176,8 @@ def translate(pattern: str) -> str:
             continue
         if c in "*+{":
             repeats[-1] = True
-        if c in "*+?" and i + 1 < n and pattern[i + 1] == "+":
-            raise _error("invalid nested repetition operator", pattern[i:i + 2])
+        if c in "*+?" or (c == "{" and _repeat_length(pattern, i)):
+            _check_repetition(pattern, i)
         if c == "{":
             m = re.match(r"\{(\d+)(,(\d*))?\}", pattern[i:])
             if m:
