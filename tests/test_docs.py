@@ -429,6 +429,10 @@ def test_site_builds_strict_without_warnings(tmp_path: Path) -> None:
         built = tmp_path / "site" / ("index.html" if page == "index.md"
                                      else f"{Path(page).stem}/index.html")
         assert built.exists(), page
+        # Air-gapped readers: every stylesheet, script, font and image comes with the site.
+        html = built.read_text(encoding="utf-8")
+        external = re.findall(r'<(?:link|script|img)\b[^>]*(?:href|src)="(https?:[^"]+)"', html)
+        assert [url for url in external if "rel=\"canonical\"" not in url] == [], page
 
 
 # -- the troubleshooting page quotes real messages -------------------------------------------------

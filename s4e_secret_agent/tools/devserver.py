@@ -127,18 +127,23 @@ class OpenBaoDevServer:
             time.sleep(0.05)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
-        import requests
+        from s4e_secret_agent.config.model import VaultConfig
+        from s4e_secret_agent.errors import VaultError
+        from s4e_secret_agent.vault.client import VaultClient
 
         deadline = time.monotonic() + timeout
-        verify: str | bool = self.ca_cert if self.tls else True
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"OpenBao exited at start; see {self.log_path}")
-            with contextlib.suppress(requests.RequestException):
-                resp = requests.get(f"{self.address}/v1/sys/health", timeout=2, verify=verify)
-                if resp.status_code == 200:
-                    return
-            time.sleep(0.1)
+        client = VaultClient(VaultConfig(address=self.address, client_timeout=2.0,
+                                         ca_cert=self.ca_cert if self.tls else None))
+        try:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(f"OpenBao exited at start; see {self.log_path}")
+                with contextlib.suppress(VaultError):
+                    if client.health().get("status_code") == 200:
+                        return
+                time.sleep(0.1)
+        finally:
+            client.close()
         raise TimeoutError(f"OpenBao not ready; log: {self.log_path}")
 
     def stop(self) -> None:
