@@ -23,15 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
 from s4e_secret_agent import __version__
-from s4e_secret_agent.errors import (
-    AuthError,
-    InvalidTokenError,
-    PermissionDeniedError,
-    SecretNotFoundError,
-    TLSError,
-    VaultError,
-    VaultUnavailableError,
-)
 
 if TYPE_CHECKING:
 
@@ -154,25 +145,6 @@ COMPAT_METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("vault_agent_authenticated", "gauge", (),
                "Vault Agent compatible: 1 while the agent holds a valid token, else 0."),
 )
-
-
-def request_result(exc: BaseException | None) -> str:
-    """The bounded ``result`` label for a Vault request that raised ``exc`` (None: success).
-
-    Same classification as the Vault client's ``RequestEvent.result``.
-    """
-    if exc is None:
-        return "success"
-    for cls, name in ((VaultUnavailableError, "unavailable"), (TLSError, "tls_error"),
-                      (AuthError, "auth_failed"), (InvalidTokenError, "invalid_token"),
-                      (PermissionDeniedError, "denied"), (SecretNotFoundError, "not_found")):
-        if isinstance(exc, cls):
-            return name
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return "unavailable"
-    if isinstance(exc, VaultError) and exc.status == 400:
-        return "bad_request"
-    return "error"
 
 
 class RequestReport(Protocol):
@@ -386,7 +358,7 @@ class AgentMetrics:
                              result=_result(ok)).inc()
 
     def observe_request(self, operation: str, duration: float, result: str = SUCCESS) -> None:
-        """One Vault request: ``result`` is one of REQUEST_RESULTS (see request_result);
+        """One Vault request: ``result`` is one of REQUEST_RESULTS (the Vault client's names);
         the Vault client's "ok" counts as "success", anything unknown as "error"."""
         if result == "ok":
             result = SUCCESS
