@@ -51,7 +51,10 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
                        help="text on a terminal, JSON lines otherwise (default: auto)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. ``only`` (the command words a run starts with): configure just
+    that command's options, so that ``init`` on a pod's start path neither imports nor builds
+    the other commands; every command is still listed, so help and errors read the same."""
     parser = argparse.ArgumentParser(
         prog="s4e-secret-agent",
         description="Delivers Vault secrets into pods: an init container or a sidecar, "
@@ -72,15 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
                 holder.set_defaults(_holder=holder)
                 groups[words[0]] = group
             sub = group.add_parser(words[1], help=help_text, description=help_text)
+        if only is not None and tuple(only[:len(words)]) != words:
+            continue
         add_logging_options(sub)
         _command_module(module).configure(sub)
         sub.set_defaults(_module=module)
     return parser
 
 
+def _command_words(argv: Sequence[str]) -> tuple[str, ...] | None:
+    """The command words at the start of ``argv`` when they name a command, else None."""
+    for words, _, _ in COMMANDS:
+        if tuple(argv[:len(words)]) == words:
+            return words
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_words(args_list))
+    args = parser.parse_args(args_list)
     module = getattr(args, "_module", None)
     if module is None:
         holder = getattr(args, "_holder", parser)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +59,7 @@ class FakeVault:
     lease_ttl: int = 60
     lease_max_ttl: int = 600
     lease_renewable: bool = True
+    read_delay: float = 0.0  # seconds a read takes (real time: for the parallel fetch tests)
     kv: dict[str, dict[str, Any]] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -68,6 +71,9 @@ class FakeVault:
     _logins: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _users: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _leases: dict[str, _Lease] = field(default_factory=dict)
+    _reading: int = 0
+    most_reads_at_once: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -147,7 +153,19 @@ class FakeVault:
         self._token = None
 
     def read(self, path: str, args: Mapping[str, str] | None = None) -> SecretResponse:
-        self._call("read", path)
+        with self._lock:
+            self._call("read", path)
+            self._reading += 1
+            self.most_reads_at_once = max(self.most_reads_at_once, self._reading)
+        try:
+            if self.read_delay:
+                time.sleep(self.read_delay)
+            return self._read(path)
+        finally:
+            with self._lock:
+                self._reading -= 1
+
+    def _read(self, path: str) -> SecretResponse:
         self._check_token()
         if path.startswith("database/creds/"):
             user = next(self._users)

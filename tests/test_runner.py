@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,64 @@ def test_a_list_of_a_missing_folder_renders_as_empty(tmp_path: Path) -> None:
     _start(_config(tmp_path, ("l", '{{ range secrets "kv/full" }}{{ . }},{{ end }}'
                                    '|{{ range secrets "kv/empty" }}x{{ end }}')), vault, clock)
     assert (tmp_path / "l").read_text() == "a,b,|"
+
+
+# -- what is fetched, and how ------------------------------------------------------------------
+
+
+def test_the_first_render_fetches_the_secrets_of_all_templates_at_once(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, read_delay=0.05,
+                      kv={f"kv/{i}": {"k": str(i)} for i in range(20)})
+    templates = [(f"t{i}", f'{{{{ (secret "kv/{i}").Data.data.k }}}}') for i in range(20)]
+    started = time.monotonic()
+    _start(_config(tmp_path, *templates, max_connections_per_host=5), vault, clock)
+    elapsed = time.monotonic() - started
+    assert [(tmp_path / f"t{i}").read_text() for i in range(20)] == [str(i) for i in range(20)]
+    assert vault.most_reads_at_once == 5  # max_connections_per_host, as Vault Agent
+    assert elapsed < 20 * 0.05 / 2  # sequential reads would take a second
+    assert sorted(vault.paths("read")) == sorted(f"kv/{i}" for i in range(20))
+
+
+def test_only_what_an_execution_reaches_is_fetched_as_vault_agent_does(tmp_path: Path) -> None:
+    clock = ManualClock()
+    gated = ('{{ if eq (secret "kv/flag").Data.data.on "yes" }}'
+             '{{ (secret "kv/gated").Data.data.k }}{{ end }}')
+    vault = FakeVault(clock, kv={"kv/flag": {"on": "no"}, "kv/gated": {"k": "g"}})
+    _start(_config(tmp_path, ("t", gated)), vault, clock)
+    assert vault.paths("read") == ["kv/flag"]
+    vault2 = FakeVault(clock, kv={"kv/flag": {"on": "yes"}, "kv/gated": {"k": "g"}})
+    (tmp_path / "2").mkdir()
+    _start(_config(tmp_path / "2", ("t", gated)), vault2, clock)
+    # Round one finds the flag, round two (with the flag read) the secret it gates.
+    assert vault2.paths("read") == ["kv/flag", "kv/gated"]
+    assert (tmp_path / "2" / "t").read_text() == "g"
+
+
+def test_secrets_due_together_are_read_again_together(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={f"kv/{i}": {"k": str(i)} for i in range(8)})
+    runner = _start(_config(tmp_path, *[(f"t{i}", f'{{{{ (secret "kv/{i}").Data.data.k }}}}')
+                                        for i in range(8)]), vault, clock)
+    vault.read_delay = 0.05
+    vault.most_reads_at_once = 0
+    runner.handle(Event.REFRESH)
+    runner.step()
+    assert vault.count("read") == 16 and vault.most_reads_at_once > 1
+
+
+def test_a_template_path_built_from_another_secret_is_found_in_a_later_round(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    chained = '{{ with secret (printf "kv/%s" (secret "kv/pointer").Data.data.to) }}' \
+              '{{ .Data.data.k }}{{ end }}'
+    vault = FakeVault(clock, kv={"kv/pointer": {"to": "target"}, "kv/target": {"k": "t"}})
+    _start(_config(tmp_path, ("t", chained)), vault, clock)
+    assert (tmp_path / "t").read_text() == "t"
+    # Round one sees no pointer yet: its path is "kv/%!s(<nil>)", which is not a URL, and
+    # nothing is read for it (Go's url.Parse refuses it too).
+    assert vault.paths("read") == ["kv/pointer", "kv/target"]
 
 
 # -- leases ----------------------------------------------------------------------------------

@@ -21,9 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, TypeVar
 
 from s4e_secret_agent.errors import (
     AgentError,
@@ -32,6 +30,9 @@ from s4e_secret_agent.errors import (
     is_retryable,
 )
 from s4e_secret_agent.runtime.leases import backoff_cap
+
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 
@@ -101,9 +102,21 @@ def retry_call(
     started = clock()
     waits: list[float] = []
     errors: list[BaseException] = []
+    # Most calls succeed at once: tenacity (and what it imports) loads at the first failure.
+    try:
+        return fn()
+    except Exception as exc:
+        errors.append(exc)
+        if not retry_if(exc):
+            raise
+    import tenacity
+
+    already_made = [errors[0]]  # tenacity's first attempt is the one that just failed
 
     def attempt_once() -> T:
-        if stop is not None and stop.is_set() and errors:
+        if already_made:
+            raise already_made.pop()
+        if stop is not None and stop.is_set():
             raise _Stopped()
         try:
             return fn()

@@ -16,6 +16,7 @@ the unit tests drive with a manual clock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import itertools
@@ -37,6 +38,7 @@ from s4e_secret_agent.errors import (
     TemplateError,
     VaultError,
     VaultUnavailableError,
+    is_retryable,
 )
 from s4e_secret_agent.runtime import leases, writer
 from s4e_secret_agent.runtime.events import Event, NullReporter
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 # Longest single sleep of the loop, so liveness heartbeats and exit_when polls keep coming.
 _MAX_SLEEP = 30.0
 _EXIT_WHEN_POLL = 1.0
+# Dependency discovery stops after this many rounds (a chain of secrets whose paths come from
+# other secrets is rarely longer than two; the render then fetches what is left one by one).
+_MAX_DISCOVERY_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,8 @@ class Runner:
         from s4e_secret_agent.template import decode_json
         from s4e_secret_agent.vault.client import VaultClient
 
-        return VaultClient(self.config.vault, decode=decode_json, on_request=self._on_request)
+        return VaultClient(self.config.vault, decode=decode_json, on_request=self._on_request,
+                           max_connections=self.config.template_config.max_connections_per_host)
 
     def _token_keeper(self) -> TokenKeeper:
         return TokenKeeper(self.config.auto_auth, self.vault, self.policy, self.report,
@@ -222,6 +228,83 @@ class Runner:
             return self.vault.list(key.path)
         args = _parse_write_args(key.path, key.args) if key.args else None
         return self.vault.read(key.path, args)
+
+    def _attempt(self, key: SecretKey) -> SecretResponse | AgentError:
+        try:
+            return self._fetch(key)
+        except AgentError as exc:
+            return exc
+
+    def _fetch_many(self, keys: list[SecretKey]) -> dict[SecretKey, SecretResponse | AgentError]:
+        """One attempt at each of ``keys``, at the same time, over at most
+        ``max_connections_per_host`` connections (Vault Agent's limit), as Vault Agent fetches
+        the secrets of all its templates. Only the requests run on the worker threads: the
+        results are stored, scheduled and reported here, on the runner thread."""
+        if len(keys) <= 1:
+            results = {key: self._attempt(key) for key in keys}
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            workers = min(len(keys), self.config.template_config.max_connections_per_host)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vault") as pool:
+                results = dict(zip(keys, pool.map(self._attempt, keys), strict=True))
+        for key, result in results.items():
+            self.report.on_fetch(key.label, not isinstance(result, AgentError))
+        return results
+
+    def _discover(self, tmpl: TemplateState) -> list[SecretKey]:
+        """The secrets a render of ``tmpl`` needs that are not read yet.
+
+        consul-template's way: execute the template with what is known, an unknown secret
+        reading as empty, and note what it asked for; errors of that execution do not count
+        (the data they lacked is on its way). It asks for exactly what Vault Agent asks for.
+        """
+        from s4e_secret_agent.template import NOT_YET, RenderContext
+
+        missing: dict[SecretKey, None] = {}
+
+        def known(key: SecretKey) -> Any:
+            entry = self.cache.get(key)
+            if entry is None:
+                missing[key] = None
+                return NOT_YET
+            envelope = entry.response.envelope
+            if key.operation == "list" and envelope is None:
+                return {"data": {"keys": []}}  # as the real render sees a 404 LIST
+            return envelope
+
+        context = RenderContext(
+            secret=lambda path, args: known(SecretKey("read", path, tuple(args))),
+            secrets=lambda path: known(SecretKey("list", path)), env=self.environ.get,
+            file=self._file_function, error_on_missing_key=False, now=self.wall_clock)
+        with contextlib.suppress(AgentError):
+            tmpl.config.parsed.render(context)
+        return list(missing)
+
+    def _prefetch(self, templates: list[TemplateState]) -> None:
+        """Read, all at once, the secrets ``templates`` will ask for: round after round of
+        discovery (a secret may name the path of another), until nothing new is needed."""
+        failed: set[SecretKey] = set()
+        for _ in range(_MAX_DISCOVERY_ROUNDS):
+            wanted: dict[SecretKey, None] = {}
+            incomplete = []
+            for tmpl in templates:
+                missing = self._discover(tmpl)
+                if missing:  # a template that lacked nothing needs no further round
+                    incomplete.append(tmpl)
+                    wanted.update(dict.fromkeys(missing))
+            templates = incomplete
+            keys = [key for key in wanted if key not in self.cache and key not in failed]
+            if not keys:
+                return
+            for key, result in self._fetch_many(keys).items():
+                if not isinstance(result, AgentError):
+                    self._store(key, result)
+                    continue
+                failed.add(key)  # the render reads it again, and reports what is wrong
+                if is_retryable(result):
+                    log.warning("reading %s failed, it is read again: %s", key.describe(),
+                                result, extra={"event": "retry", "secret": key.label})
 
     def _schedule(self, entry: CachedSecret, step: leases.Scheduled) -> None:
         entry.next = step
@@ -379,6 +462,7 @@ class Runner:
         self._deadline = started + self.config.agent.deadline
         self.check_destinations()
         self.token.login(deadline=self._deadline)
+        self._prefetch(self.templates)
         changed = [t for t in self.templates if self.render_and_write(t, retry=True)]
         self.run_actions(changed, signals=False)
         log.info("init done: %d template(s) rendered, %d changed", len(self.templates),
@@ -448,12 +532,13 @@ class Runner:
 
     def _render_pending(self) -> None:
         now = self.clock()
+        pending = [t for t in self.templates if t.dirty and t.retry_at <= now]
+        if any(not t.rendered_once or not t.deps <= self.cache.keys() for t in pending):
+            self._prefetch(pending)  # first render, or a template that needs new secrets
         changed: list[TemplateState] = []
-        for tmpl in self.templates:
+        for tmpl in pending:
             if self.stop.is_set():
                 return
-            if not tmpl.dirty or tmpl.retry_at > now:
-                continue
             try:
                 if self.render_and_write(tmpl, retry=False):
                     changed.append(tmpl)
@@ -550,6 +635,15 @@ class Runner:
         token_due = self.token.due_at
         if token_due is not None and token_due <= now:
             self.token.step()
+        # A second round when the first found the token rejected: the new login scheduled
+        # the leases for now, and their new credentials belong to this turn.
+        for _ in range(2):
+            if not self._secrets_due(self.clock()):
+                return
+
+    def _secrets_due(self, now: float) -> bool:
+        """Renew or re-read every secret due at ``now``; True when the token was rejected."""
+        due: list[CachedSecret] = []
         while self._due and self._due[0][0] <= now and not self.stop.is_set():
             item = heapq.heappop(self._due)
             entry = self.cache.get(item[2])
@@ -558,14 +652,22 @@ class Runner:
             if entry.retired:
                 self._revoke_retired(entry, now)
             if entry.next is not None and entry.next.at == item[0]:
-                self._secret_step(entry)
-
-    def _secret_step(self, entry: CachedSecret) -> None:
-        assert entry.next is not None
-        if entry.next.kind == leases.Action.RENEW and entry.lease is not None:
-            self._renew_lease(entry)
-        else:
-            self._refetch(entry)
+                due.append(entry)
+        rereads = []
+        for entry in due:
+            if entry.next is not None and entry.next.kind == leases.Action.RENEW \
+                    and entry.lease is not None:
+                self._renew_lease(entry)
+            else:
+                rereads.append(entry)
+        rejected = False
+        if rereads:
+            # Secrets due together (a refresh, the first cycle after an outage) are read
+            # together.
+            results = self._fetch_many([entry.key for entry in rereads])
+            for entry in rereads:
+                rejected = self._reread_done(entry, results[entry.key], rejected)
+        return rejected
 
     def _renew_lease(self, entry: CachedSecret) -> None:
         assert entry.lease is not None
@@ -590,7 +692,7 @@ class Runner:
             self.report.on_renewal(label, False)
             log.warning("lease of %s cannot be renewed (%s); fetching new credentials",
                         label, exc.message, extra={"event": "lease_lost", "secret": label})
-            self._refetch(entry)
+            self._reread_done(entry, self._fetch_many([entry.key])[entry.key], False)
             return
         self.report.on_renewal(label, True)
         recovered = entry.failures > 0
@@ -602,16 +704,20 @@ class Runner:
         log.debug("lease renewed", extra={"event": "lease_renewed", "secret": label,
                                           "ttl": info.ttl})
 
-    def _refetch(self, entry: CachedSecret) -> None:
+    def _reread_done(self, entry: CachedSecret, result: SecretResponse | AgentError,
+                     token_rejected: bool) -> bool:
+        """Take in what a re-read of ``entry`` gave. ``token_rejected``: a re-read of the same
+        batch already found the token rejected (log in once, not once per secret); returns
+        whether the token was found rejected."""
         key = entry.key
-        try:
-            response = self._fetch(key)
-        except InvalidTokenError:
-            self.report.on_fetch(key.label, False)
-            self.token.token_rejected("")
-            return
-        except AgentError as exc:
-            self.report.on_fetch(key.label, False)
+        if isinstance(result, InvalidTokenError):
+            if not token_rejected:
+                self.token.token_rejected("")
+            # After the new login the secret is read again (leases: by the login itself).
+            self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, self.clock(),
+                                                   "new token"))
+            return True
+        if isinstance(result, AgentError):
             if entry.lease is None:
                 # A KV secret: its rendered file stays valid, so back off up to the normal
                 # refresh interval instead of hammering a recovering Vault.
@@ -620,14 +726,14 @@ class Runner:
                 at = leases.retry_at(entry.failures, self.clock(), self.policy, self.rng)
             self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, at, "retry read"))
             entry.failures += 1
-            level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR
-            log.log(level, "reading %s failed (last good files kept): %s", key.describe(), exc,
-                    extra={"event": "fetch_failed", "secret": key.label})
-            return
-        self.report.on_fetch(key.label, True)
+            level = logging.WARNING if isinstance(result, VaultUnavailableError) \
+                else logging.ERROR
+            log.log(level, "reading %s failed (last good files kept): %s", key.describe(),
+                    result, extra={"event": "fetch_failed", "secret": key.label})
+            return token_rejected
         old = entry
-        new = self._store(key, response)
-        if old.lease is not None and old.response.lease_id != response.lease_id:
+        new = self._store(key, result)
+        if old.lease is not None and old.response.lease_id != result.lease_id:
             self.report.on_rotation(key.label)
             revoke_at = leases.revoke_old_at(old.lease, self.clock(), self.policy)
             if revoke_at is not None:
@@ -635,12 +741,13 @@ class Runner:
                 heapq.heappush(self._due, (revoke_at, next(self._seq), key))
             log.info("new credentials for %s", key.label,
                      extra={"event": "rotated", "secret": key.label,
-                            "ttl": response.lease_duration})
+                            "ttl": result.lease_duration})
         if new.fingerprint != old.fingerprint:
             for tmpl in self.templates:
                 if key in tmpl.deps:
                     tmpl.dirty = True
                     tmpl.retry_at = 0.0
+        return token_rejected
 
     def _revoke_retired(self, entry: CachedSecret, now: float) -> None:
         keep = []

@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
-from s4e_secret_agent.template.context import DEFAULT_CONTEXT, RenderContext, SecretRef
+from s4e_secret_agent.template.context import (
+    DEFAULT_CONTEXT,
+    NOT_YET,
+    RenderContext,
+    SecretRef,
+)
 
-__all__ = ["RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
+__all__ = ["NOT_YET", "RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
 
 
 @dataclass

@@ -17,6 +17,22 @@ from typing import Any
 from s4e_secret_agent.errors import TemplateError
 
 
+class _NotYet:
+    """The type of :data:`NOT_YET`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_YET"
+
+
+# What ``secret`` and ``secrets`` callables return for data that is not available yet.
+# consul-template's functions return nil then and note the dependency; the runner's
+# dependency discovery renders with this, learns what a template needs, and fetches it all
+# at once before the real render.
+NOT_YET: Any = _NotYet()
+
+
 def _no_secret(path: str, args: tuple[str, ...]) -> Any:
     del args
     raise TemplateError(f"no Vault access is configured to read {path!r}")

@@ -8,7 +8,6 @@ the byte offset of its first token; the executor turns it into ``line:column`` f
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
 
 from s4e_secret_agent.errors import TemplateError
 
@@ -50,12 +49,32 @@ TRIM_MARKER = "-"
 SPACE_CHARS = " \t\r\n"
 
 
-@dataclass(slots=True)
+def slots_repr(obj: object) -> str:
+    """``Name(field=value, ...)`` over the slots of ``obj``'s class and its bases."""
+    names = [n for cls in reversed(type(obj).__mro__) for n in getattr(cls, "__slots__", ())]
+    return f"{type(obj).__name__}({', '.join(f'{n}={getattr(obj, n)!r}' for n in names)})"
+
+
 class Token:
-    kind: str
-    value: str
-    pos: int
-    line: int
+    __slots__ = ('kind', 'line', 'pos', 'value')
+
+    def __init__(self, kind: str, value: str, pos: int, line: int) -> None:
+        self.kind = kind
+        self.value = value
+        self.pos = pos
+        self.line = line
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Token)
+        return (self.kind, self.value, self.pos, self.line) == (
+            other.kind, other.value, other.pos, other.line)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return slots_repr(self)
 
 
 class ParseError(TemplateError):
@@ -436,126 +455,213 @@ def _go_quote(text: str) -> str:
 # Nodes
 
 
-@dataclass(slots=True, eq=False)
 class Node:
-    pos: int
+    # Nodes, tokens and markers are plain classes with slots, not dataclasses: the engine is
+    # imported on every pod's start, and 25 dataclasses cost several milliseconds to create.
+    __slots__ = ('pos',)
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
+
+    def __repr__(self) -> str:
+        return slots_repr(self)
 
 
-@dataclass(slots=True, eq=False)
 class TextNode(Node):
-    text: str
+    __slots__ = ('text',)
+
+    def __init__(self, pos: int, text: str) -> None:
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True, eq=False)
 class CommentNode(Node):
-    text: str
+    __slots__ = ('text',)
+
+    def __init__(self, pos: int, text: str) -> None:
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True, eq=False)
 class ListNode(Node):
-    nodes: list[Node] = field(default_factory=list)
+    __slots__ = ('nodes',)
+
+    def __init__(self, pos: int, nodes: list[Node] | None = None) -> None:
+        self.pos = pos
+        self.nodes = list() if nodes is None else nodes
 
 
-@dataclass(slots=True, eq=False)
 class DotNode(Node):
-    pass
+    __slots__ = ()
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
 
 
-@dataclass(slots=True, eq=False)
 class NilNode(Node):
-    pass
+    __slots__ = ()
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
 
 
-@dataclass(slots=True, eq=False)
 class BoolNode(Node):
-    value: bool
+    __slots__ = ('value',)
+
+    def __init__(self, pos: int, value: bool) -> None:
+        self.pos = pos
+        self.value = value
 
 
-@dataclass(slots=True, eq=False)
 class StringNode(Node):
-    quoted: str
-    text: str
+    __slots__ = ('quoted', 'text')
+
+    def __init__(self, pos: int, quoted: str, text: str) -> None:
+        self.pos = pos
+        self.quoted = quoted
+        self.text = text
 
 
-@dataclass(slots=True, eq=False)
 class NumberNode(Node):
-    text: str
-    is_int: bool = False
-    is_uint: bool = False
-    is_float: bool = False
-    is_complex: bool = False
-    int64: int = 0
-    uint64: int = 0
-    float64: float = 0.0
-    complex128: complex = 0j
+    __slots__ = ('complex128', 'float64', 'int64', 'is_complex', 'is_float', 'is_int',
+                 'is_uint', 'text', 'uint64')
+
+    def __init__(
+            self,
+            pos: int,
+            text: str,
+            is_int: bool = False,
+            is_uint: bool = False,
+            is_float: bool = False,
+            is_complex: bool = False,
+            int64: int = 0,
+            uint64: int = 0,
+            float64: float = 0.0,
+            complex128: complex = 0j) -> None:
+        self.pos = pos
+        self.text = text
+        self.is_int = is_int
+        self.is_uint = is_uint
+        self.is_float = is_float
+        self.is_complex = is_complex
+        self.int64 = int64
+        self.uint64 = uint64
+        self.float64 = float64
+        self.complex128 = complex128
 
 
-@dataclass(slots=True, eq=False)
 class IdentifierNode(Node):
-    ident: str
+    __slots__ = ('ident',)
+
+    def __init__(self, pos: int, ident: str) -> None:
+        self.pos = pos
+        self.ident = ident
 
 
-@dataclass(slots=True, eq=False)
 class FieldNode(Node):
-    ident: list[str]
+    __slots__ = ('ident',)
+
+    def __init__(self, pos: int, ident: list[str]) -> None:
+        self.pos = pos
+        self.ident = ident
 
 
-@dataclass(slots=True, eq=False)
 class VariableNode(Node):
-    ident: list[str]
+    __slots__ = ('ident',)
+
+    def __init__(self, pos: int, ident: list[str]) -> None:
+        self.pos = pos
+        self.ident = ident
 
 
-@dataclass(slots=True, eq=False)
 class ChainNode(Node):
-    node: Node
-    fields: list[str]
+    __slots__ = ('fields', 'node')
+
+    def __init__(self, pos: int, node: Node, fields: list[str]) -> None:
+        self.pos = pos
+        self.node = node
+        self.fields = fields
 
 
-@dataclass(slots=True, eq=False)
 class CommandNode(Node):
-    args: list[Node] = field(default_factory=list)
+    __slots__ = ('args',)
+
+    def __init__(self, pos: int, args: list[Node] | None = None) -> None:
+        self.pos = pos
+        self.args = list() if args is None else args
 
 
-@dataclass(slots=True, eq=False)
 class PipeNode(Node):
-    line: int
-    is_assign: bool = False
-    decl: list[VariableNode] = field(default_factory=list)
-    cmds: list[CommandNode] = field(default_factory=list)
+    __slots__ = ('cmds', 'decl', 'is_assign', 'line')
+
+    def __init__(
+            self,
+            pos: int,
+            line: int,
+            is_assign: bool = False,
+            decl: list[VariableNode] | None = None,
+            cmds: list[CommandNode] | None = None) -> None:
+        self.pos = pos
+        self.line = line
+        self.is_assign = is_assign
+        self.decl = list() if decl is None else decl
+        self.cmds = list() if cmds is None else cmds
 
 
-@dataclass(slots=True, eq=False)
 class ActionNode(Node):
-    line: int
-    pipe: PipeNode
+    __slots__ = ('line', 'pipe')
+
+    def __init__(self, pos: int, line: int, pipe: PipeNode) -> None:
+        self.pos = pos
+        self.line = line
+        self.pipe = pipe
 
 
-@dataclass(slots=True, eq=False)
 class BranchNode(Node):
     """if / with / range."""
 
-    kind: str
-    line: int
-    pipe: PipeNode
-    list: ListNode
-    else_list: ListNode | None
+    __slots__ = ('else_list', 'kind', 'line', 'list', 'pipe')
+
+    def __init__(
+            self,
+            pos: int,
+            kind: str,
+            line: int,
+            pipe: PipeNode,
+            list: ListNode,
+            else_list: ListNode | None) -> None:
+        self.pos = pos
+        self.kind = kind
+        self.line = line
+        self.pipe = pipe
+        self.list = list
+        self.else_list = else_list
 
 
-@dataclass(slots=True, eq=False)
 class BreakNode(Node):
-    line: int
+    __slots__ = ('line',)
+
+    def __init__(self, pos: int, line: int) -> None:
+        self.pos = pos
+        self.line = line
 
 
-@dataclass(slots=True, eq=False)
 class ContinueNode(Node):
-    line: int
+    __slots__ = ('line',)
+
+    def __init__(self, pos: int, line: int) -> None:
+        self.pos = pos
+        self.line = line
 
 
-@dataclass(slots=True, eq=False)
 class TemplateNode(Node):
-    line: int
-    name: str
-    pipe: PipeNode | None
+    __slots__ = ('line', 'name', 'pipe')
+
+    def __init__(self, pos: int, line: int, name: str, pipe: PipeNode | None) -> None:
+        self.pos = pos
+        self.line = line
+        self.name = name
+        self.pipe = pipe
 
 
 def node_string(node: Node | None) -> str:
@@ -843,11 +949,13 @@ def unquote(text: str) -> str:
 # Parser
 
 
-@dataclass(slots=True)
 class Tree:
-    name: str
-    root: ListNode
-    text: str
+    __slots__ = ('name', 'root', 'text')
+
+    def __init__(self, name: str, root: ListNode, text: str) -> None:
+        self.name = name
+        self.root = root
+        self.text = text
 
 
 class Parser:
@@ -1207,25 +1315,37 @@ class Parser:
         return None
 
 
-@dataclass(slots=True)
 class Marker:
-    tok: Token
+    __slots__ = ('tok',)
+
+    def __init__(self, tok: Token) -> None:
+        self.tok = tok
+
 
     @property
     def label(self) -> str:
         return ""
 
 
-@dataclass(slots=True)
 class EndMarker(Marker):
+    __slots__ = ()
+
+    def __init__(self, tok: Token) -> None:
+        self.tok = tok
+
+
     @property
     def label(self) -> str:
         return "{{end}}"
 
 
-@dataclass(slots=True)
 class ElseMarker(Marker):
-    chained: str = ""
+    __slots__ = ('chained',)
+
+    def __init__(self, tok: Token, chained: str = '') -> None:
+        self.tok = tok
+        self.chained = chained
+
 
     @property
     def label(self) -> str:

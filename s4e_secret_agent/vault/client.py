@@ -22,6 +22,7 @@ import builtins
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -74,8 +75,11 @@ def token_hash(token: str) -> str:
 
 
 class VaultClient:
-    """The agent's connection to Vault. Not thread-safe: one owner thread makes every call.
+    """The agent's connection to Vault.
 
+    :meth:`read` and :meth:`list` may run on several threads at once (the runner fetches
+    independent secrets in parallel, over at most ``max_connections`` connections); every
+    other call, and every change of the token, belongs to the runner thread.
     ``decode`` turns secret response bodies into Python values (default :func:`json.loads`);
     ``on_request`` is called after every HTTP request with a :class:`RequestEvent`.
     """
@@ -87,6 +91,7 @@ class VaultClient:
         decode: Decoder = json.loads,
         on_request: Callable[[RequestEvent], None] | None = None,
         token: str | None = None,
+        max_connections: int = 10,
     ) -> None:
         import hvac.adapters
 
@@ -97,11 +102,15 @@ class VaultClient:
         self.token_info: TokenInfo | None = None
         self._mounts: dict[str, MountInfo] = {}
         self._unknown_mounts: set[str] = set()
+        # Parallel reads share the mount table: one lookup per mount, not one per thread.
+        # Lookups under different first path segments (different mounts) run side by side.
+        self._lookup_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         if config.tls_skip_verify:
             log.warning("TLS verification of Vault's certificate is DISABLED "
                         "(tls_skip_verify): anyone on the network path can read the secrets; "
                         "use ca_cert instead", extra={"event": "tls_skip_verify"})
-        self._session = make_session(config)
+        self._session = make_session(config, max_connections=max_connections)
         verify: bool | str = self._session.verify if self._session.verify is not None else True
         self._adapter = hvac.adapters.RawAdapter(
             base_uri=config.address.rstrip("/"),
@@ -293,6 +302,13 @@ class VaultClient:
 
     def _mount_for(self, raw_path: str) -> MountInfo | None:
         """The mount holding ``raw_path`` (looked up once per mount), or ``None`` if unknown."""
+        first = raw_path.split("/", 1)[0]
+        with self._locks_lock:
+            lock = self._lookup_locks.setdefault(first, threading.Lock())
+        with lock:
+            return self._lookup_mount(raw_path)
+
+    def _lookup_mount(self, raw_path: str) -> MountInfo | None:
         best = longest_mount(raw_path, self._mounts)
         if best is not None:
             return best

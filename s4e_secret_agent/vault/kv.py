@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,10 @@ class MountInfo:
 
 
 def split_query(path: str) -> tuple[str, dict[str, str]]:
-    """``secret/x?version=2`` -> (``secret/x``, {"version": "2"}) as consul-template parses it."""
+    """``secret/x?version=2`` -> (``secret/x``, {"version": "2"}) as consul-template parses it
+    (Go's ``url.Parse``: the path comes back unescaped, ``a%20b`` is the key ``a b``)."""
     raw, _, query = path.strip().partition("?")
-    return raw.strip("/"), dict(parse_qsl(query, keep_blank_values=True))
+    return unquote(raw).strip("/"), dict(parse_qsl(query, keep_blank_values=True))
 
 
 def kv2_read_path(raw_path: str, mount_path: str) -> str:

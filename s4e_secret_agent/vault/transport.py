@@ -1,9 +1,14 @@
-"""The HTTP session the Vault client sends through: TLS as configured, no automatic retries.
+"""The HTTP session the Vault client sends through: TLS as configured, no automatic retries,
+a bounded pool of keep-alive connections, the environment read once.
 
 Retrying belongs to :mod:`s4e_secret_agent.runtime.retry`, the agent's one retry layer, so
-urllib3's own retries are switched off here; TLS settings (CA file or directory, client
+urllib3's own retries are switched off here. TLS settings (CA file or directory, client
 certificate, server name for SNI and verification, skip-verify) are applied once, when the
-session is made. ``requests`` is imported only when a session is made.
+session is made. So are the proxy and CA-bundle environment variables: ``requests`` would
+otherwise look them up again for every request, which costs more than a request to a nearby
+Vault. At most ``max_connections`` connections are open at once (Vault Agent's
+``template_config.max_connections_per_host``); more concurrent requests wait for one.
+``requests`` is imported only when a session is made.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ if TYPE_CHECKING:
     import requests
 
 
-def make_session(config: VaultConfig) -> requests.Session:
+def make_session(config: VaultConfig, *, max_connections: int = 10) -> requests.Session:
     """A ``requests`` session with TLS settings applied and no automatic retries."""
+    import os
+
     import requests
     import requests.adapters
+    import requests.utils
     import urllib3
 
     server_name = config.tls_server_name
@@ -50,9 +58,18 @@ def make_session(config: VaultConfig) -> requests.Session:
                 return super().send(request, *args, **kwargs)
 
     session = requests.Session()
-    adapter = VaultHTTPAdapter(max_retries=0)
+    adapter = VaultHTTPAdapter(max_retries=0, pool_maxsize=max(1, max_connections),
+                               pool_block=True)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    # What requests would read from the environment at every request, read once: the proxy
+    # for Vault's address (HTTP(S)_PROXY, NO_PROXY, as Vault's Go client honours them) and a
+    # CA bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(config.address)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
     if config.tls_skip_verify:
         session.verify = False
     elif config.ca_cert:

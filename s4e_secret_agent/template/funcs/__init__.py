@@ -142,6 +142,7 @@ GROUPS: dict[str, frozenset[str]] = {
 _GROUP_OF: dict[str, str] = {name: group for group, names in GROUPS.items() for name in names}
 
 
+@cache
 def function_names() -> frozenset[str]:
     """Every function a template may call (what the parser accepts)."""
     return frozenset(_GROUP_OF)

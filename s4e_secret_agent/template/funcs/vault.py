@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from s4e_secret_agent.errors import AgentError
+from s4e_secret_agent.template.context import NOT_YET
 from s4e_secret_agent.template.gofmt import go_quote
 from s4e_secret_agent.template.gostrings import as_bytes as _bytes
 from s4e_secret_agent.template.gostrings import trim_space
@@ -126,6 +127,19 @@ def normalize_secret_path(path: str) -> str:
     return trim_space(path).strip("/")
 
 
+def check_url(path: str) -> None:
+    """What Go's ``url.Parse`` refuses in a secret path (consul-template parses every path
+    as a URL, so ``?version=2`` works): control characters and broken ``%`` escapes."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        raise FuncError(f"parse {go_quote(path)}: net/url: invalid control character in URL")
+    at = path.find("%")
+    while at >= 0:
+        escape = path[at:at + 3]
+        if len(escape) < 3 or not all(ch in "0123456789abcdefABCDEF" for ch in escape[1:]):
+            raise FuncError(f"parse {go_quote(path)}: invalid URL escape {go_quote(escape)}")
+        at = path.find("%", at + 3)
+
+
 def parse_write_args(args: tuple[str, ...]) -> tuple[str, ...]:
     kept = []
     for arg in args:
@@ -144,6 +158,7 @@ def _secret(state: ExecutionState, *args: str) -> Any:
     if path == "":
         raise FuncError(f"vault.read: invalid format: {go_quote(path)}")
     rest = parse_write_args(args[1:])
+    check_url(path)
     key = (path, rest)
     cache = state.cache
     if key not in cache:
@@ -153,6 +168,8 @@ def _secret(state: ExecutionState, *args: str) -> Any:
             raise
         except Exception as exc:
             raise FuncError(f"vault.read({path}): {type(exc).__name__}") from None
+        if envelope is NOT_YET:
+            return None  # consul-template's nil for a secret it has not read yet
         cache[key] = secret_from_envelope(envelope)
     return cache[key]
 
@@ -161,6 +178,7 @@ def _secrets(state: ExecutionState, path: str) -> StringList:
     if path == "":
         return NilStringList()
     path = trim_space(path).strip("/")
+    check_url(path)
     key = ("\x00list", (path,))
     cache = state.cache
     if key not in cache:
@@ -170,6 +188,8 @@ def _secrets(state: ExecutionState, path: str) -> StringList:
             raise
         except Exception as exc:
             raise FuncError(f"vault.list({path}): {type(exc).__name__}") from None
+        if envelope is NOT_YET:
+            return NilStringList()
         cache[key] = list_from_envelope(path, envelope)
     result: StringList = cache[key]
     return result
