@@ -85,7 +85,7 @@ def _default(item: dataclasses.Field[Any], hints: dict[str, Any]) -> str:
 
 
 _DURATIONS = {"client_timeout", "min_backoff", "max_backoff", "timeout", "deadline",
-              "static_secret_render_interval", "revoke_grace"}
+              "static_secret_render_interval", "revoke_grace", "wrap_ttl"}
 
 
 def _type_name(name: str, hint: Any) -> str:
