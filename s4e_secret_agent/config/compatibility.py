@@ -315,7 +315,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
                 example=example)
       for key, doc, origin, example in (
           ("path", "the file", "Vault Agent", "SINK_PATH"),
-          ("mode", "its mode (default 0640)", "Vault Agent", 0o600),
+          ("mode", "its mode (default 0640)", "Vault Agent", "0600"),
           ("owner", "its owner (uid)", "Vault Agent", "OWN_UID"),
           ("group", "its group (gid)", "Vault Agent", "OWN_GID"),
           ("uid", "OpenBao's name for owner", "OpenBao Agent", "OWN_UID"),
@@ -482,11 +482,10 @@ def stanza_rows(stanza: str) -> list[ConfigKey]:
 def misplaced_hint(key: str, stanza: str) -> str:
     """For a key that exists elsewhere (``exit_on_err`` written in ``auto_auth``): where."""
     stanza = normalize_path(stanza)
-    homes = sorted(row.path for row in CONFIG_KEYS if row.key == key and row.parent != stanza)
+    homes = sorted(row.parent for row in CONFIG_KEYS if row.key == key and row.parent != stanza)
     if not homes:
         return ""
-    return "it belongs in " + " or ".join(h.rsplit(".", 1)[0] or "the top level"
-                                          for h in homes[:3])
+    return "it belongs in " + " or ".join(home or "the top level" for home in homes[:3])
 
 
 # -- annotations -----------------------------------------------------------------------------
