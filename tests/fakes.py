@@ -137,6 +137,9 @@ class FakeVault:
     def unwrap(self, wrapping_token: str) -> Any:
         raise AuthError("the fake Vault wraps nothing")
 
+    def wrap_token(self, token: str, ttl: float) -> Mapping[str, Any]:
+        raise AuthError("the fake Vault wraps nothing")
+
     def renew_self(self, increment: int | None = None) -> TokenInfo:
         self._call("renew_self")
         self._check_token()

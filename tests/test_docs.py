@@ -329,6 +329,15 @@ def test_troubleshooting_tables_are_current() -> None:
         troubleshooting.render_events(), stale
 
 
+def test_compatibility_table_is_current() -> None:
+    from docs.gen import compatibility
+    from docs.gen.markers import generated_section
+
+    text = (DOCS / "compatibility.md").read_text(encoding="utf-8")
+    assert generated_section(text, compatibility.SECTION) == compatibility.render(), \
+        "docs/compatibility.md is stale: run python -m docs.gen"
+
+
 def test_cli_reference_covers_every_command_and_exit_code() -> None:
     from s4e_secret_agent.cli import COMMANDS
     from s4e_secret_agent.errors import ExitCode

@@ -188,12 +188,14 @@ def test_all_checks_pass_on_the_bootstrapped_server_and_no_secret_value_is_print
 def test_an_invalid_config_fails_at_config_with_its_path_and_skips_the_rest(
         tmp_path: Path) -> None:
     config = tmp_path / "agent.yaml"
-    config.write_text("vault:\n  adress: http://127.0.0.1:1\n")
+    # A misspelt key where Vault Agent refuses it too (vault.adress it would ignore).
+    config.write_text("auto_auth:\n  method: {type: token_file, config: {token_file_path: /x}}\n"
+                      "template:\n  - {destination: /tmp/x, contents: x, destnation: y}\n")
     result = run_doctor("--config", str(config))
     assert result.returncode == 8
     assert result.status("config") == "FAIL"
-    assert "vault.adress" in result.check("config")["message"]
-    assert f"{config}:2" in result.check("config")["message"]
+    assert "template[0].destnation" in result.check("config")["message"]
+    assert f"{config}:4" in result.check("config")["message"]
     assert {c["status"] for c in result.checks[1:]} == {"SKIP"}
 
 

@@ -135,6 +135,19 @@ def test_a_changed_secret_is_rewritten_and_its_command_runs_once(tmp_path: Path)
     assert marker.read_text() == "xx"
 
 
+def test_backup_keeps_the_previous_file_when_a_template_changes(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v1"}})
+    config = _config(tmp_path, ("kv", KV))
+    config = replace(config, templates=(replace(config.templates[0], backup=True),))
+    runner = _start(config, vault, clock)
+    assert not (tmp_path / "kv.bak").exists()  # a first write has nothing to keep
+    vault.kv["kv/app"] = {"k": "v2"}
+    _advance_to_next(runner, clock)
+    assert (tmp_path / "kv").read_text() == "v2"
+    assert (tmp_path / "kv.bak").read_text() == "v1"
+
+
 def test_a_failed_reread_keeps_the_file_and_backs_off(tmp_path: Path) -> None:
     clock = ManualClock()
     vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})

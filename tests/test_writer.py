@@ -436,3 +436,59 @@ def test_module_example_runs() -> None:
     failed, tried = doctest.testmod(writer, raise_on_error=False, report=True)
     assert tried > 5
     assert failed == 0
+
+
+# -- backup (consul-template's .bak rule) -----------------------------------------------------
+
+
+def test_backup_keeps_the_previous_file_as_a_hard_link(tmp_path: Path) -> None:
+    dest = tmp_path / "app.conf"
+    write_file(dest, b"one", mode=0o600, backup=True)
+    assert not (tmp_path / "app.conf.bak").exists()  # nothing to keep on the first write
+    old_inode = dest.stat().st_ino
+    write_file(dest, b"two", mode=0o600, backup=True)
+    bak = tmp_path / "app.conf.bak"
+    assert bak.read_bytes() == b"one" and dest.read_bytes() == b"two"
+    assert bak.stat().st_ino == old_inode  # the old file itself, not a copy
+    assert stat.S_IMODE(bak.stat().st_mode) == 0o600
+    write_file(dest, b"three", mode=0o600, backup=True)
+    assert bak.read_bytes() == b"two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf", "app.conf.bak"]
+
+
+def test_backup_has_the_old_files_mode_not_the_new_one(tmp_path: Path) -> None:
+    dest = tmp_path / "key.pem"
+    write_file(dest, b"old", mode=0o400, backup=True)
+    write_file(dest, b"new", mode=0o644, backup=True)
+    assert stat.S_IMODE((tmp_path / "key.pem.bak").stat().st_mode) == 0o400
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+
+
+def test_no_backup_when_nothing_is_written(tmp_path: Path) -> None:
+    dest = tmp_path / "f"
+    write_file(dest, b"same", backup=True)
+    write_file(dest, b"same", backup=True)
+    assert not (tmp_path / "f.bak").exists()
+
+
+def test_without_backup_no_bak_file(tmp_path: Path) -> None:
+    dest = tmp_path / "f"
+    write_file(dest, b"a")
+    write_file(dest, b"b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_a_backup_that_cannot_be_made_keeps_the_older_one_and_still_writes(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dest = tmp_path / "f"
+    write_file(dest, b"a", backup=True)
+    write_file(dest, b"b", backup=True)  # f.bak = a
+    (tmp_path / "f.bak").unlink()
+    (tmp_path / "f.bak").mkdir()  # a directory where the link must go: the link fails
+    (tmp_path / "f.old.bak").mkdir()  # and it cannot be moved aside: not empty
+    (tmp_path / "f.old.bak" / "older").write_text("x")
+    with caplog.at_level("WARNING"):
+        write_file(dest, b"c", backup=True)
+    assert dest.read_bytes() == b"c"
+    assert (tmp_path / "f.old.bak" / "older").exists()  # nothing older was thrown away
+    assert any("could not keep the previous" in r.getMessage() for r in caplog.records)

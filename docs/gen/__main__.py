@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from docs.gen import cli_reference, troubleshooting
+from docs.gen import cli_reference, compatibility, troubleshooting
 from docs.gen.markers import DOCS
 
 
@@ -19,7 +19,8 @@ def main(argv: list[str]) -> int:
 
     check = "--check" in argv
     changed = [*cli_reference.update(write=not check),
-               *troubleshooting.update(write=not check)]
+               *troubleshooting.update(write=not check),
+               *compatibility.update(write=not check)]
     configuration = DOCS / "configuration.md"
     text = configuration.read_text(encoding="utf-8")
     if reference.update(text) != text:

@@ -13,7 +13,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from s4e_secret_agent.config import values
+from s4e_secret_agent.config import compatibility, values
 from s4e_secret_agent.config.files import RawLayer
 from s4e_secret_agent.config.model import DEFAULT_SECRET_VOLUME_PATH
 from s4e_secret_agent.errors import ConfigError
@@ -65,46 +65,6 @@ _GLOBAL = {
 # Read here, not mapped to one path.
 _HANDLED = {"agent-inject", "agent-inject-status", "agent-inject-token",
             "agent-inject-default-template", "secret-volume-path", "preserve-secret-case"}
-
-# Why the other injector annotations do not apply (one warning each).
-_NOT_APPLICABLE = {
-    "agent-image": "the image is set in the pod spec",
-    "agent-init-first": "container order is set in the pod spec",
-    "agent-pre-populate": "whether an init container runs is set in the pod spec",
-    "agent-inject-containers": "volume mounts are set in the pod spec",
-    "agent-configmap": "pass the config file with --config instead",
-    "agent-extra-secret": "mount the secret in the pod spec",
-    "agent-copy-volume-mounts": "volume mounts are set in the pod spec",
-    "agent-service-account-token-volume-name": "set auth-config-token-path to the token file",
-    "agent-limits-cpu": "resources are set in the pod spec",
-    "agent-limits-mem": "resources are set in the pod spec",
-    "agent-limits-ephemeral": "resources are set in the pod spec",
-    "agent-requests-cpu": "resources are set in the pod spec",
-    "agent-requests-mem": "resources are set in the pod spec",
-    "agent-requests-ephemeral": "resources are set in the pod spec",
-    "agent-run-as-user": "the security context is set in the pod spec",
-    "agent-run-as-group": "the security context is set in the pod spec",
-    "agent-run-as-same-user": "the security context is set in the pod spec",
-    "agent-set-security-context": "the security context is set in the pod spec",
-    "agent-share-process-namespace": "set shareProcessNamespace in the pod spec",
-    "agent-json-patch": "edit the pod spec directly",
-    "agent-init-json-patch": "edit the pod spec directly",
-    "agent-request-namespace": "set by the injector webhook only",
-    "agent-cache-enable": "there is no cache or API proxy",
-    "agent-cache-use-auto-auth-token": "there is no cache or API proxy",
-    "agent-cache-listener-port": "there is no cache or API proxy",
-    "agent-cache-exit-on-err": "there is no cache or API proxy",
-    "agent-auto-auth-exit-on-err": "init gives up at the deadline; the sidecar keeps retrying",
-    "agent-disable-idle-connections": "connection reuse is not configurable",
-    "agent-disable-keep-alives": "connection reuse is not configurable",
-    "proxy-address": "set HTTPS_PROXY in the container environment",
-    "tls-secret": "mount the secret in the pod spec and set ca-cert",
-    "go-max-procs": "not a Go program",
-}
-_NOT_APPLICABLE_PREFIXES = {
-    "agent-telemetry-": "metrics are always served in Prometheus format on metrics_listen",
-}
-
 
 @dataclass
 class _Line:
@@ -218,17 +178,18 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
             for key, annotation in key_sources.items():
                 layer.lines[f"template[{i}].{key}"] = where(annotation)
 
+    # The rest: what the compatibility table says about each (one warning each).
     for name in sorted(ours):
         if name in used:
             continue
-        reason = _NOT_APPLICABLE.get(name)
-        if reason is None:
-            for prefix, text in _NOT_APPLICABLE_PREFIXES.items():
-                if name.startswith(prefix):
-                    reason = text
-        if reason is None:
-            reason = "not an annotation the agent knows"
-        layer.warnings.append(f"{where(name)[0]}: ignored: {reason}")
+        row = compatibility.annotation_row(name)
+        if row is None:
+            message = "ignored: not an injector annotation"
+        elif row.status is compatibility.Status.NOT_APPLICABLE:
+            message = f"not applicable: {row.reason}"
+        else:
+            message = f"ignored: {row.reason}"
+        layer.warnings.append(f"{where(name)[0]}: {message}")
     return layer
 
 

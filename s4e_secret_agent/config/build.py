@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from s4e_secret_agent.config import values
+from s4e_secret_agent.config import compatibility, values
+from s4e_secret_agent.config.compatibility import Status, UnknownKeys
 from s4e_secret_agent.config.model import (
     AUTH_METHOD_PARAMS,
     AgentConfig,
@@ -39,29 +40,6 @@ if TYPE_CHECKING:
 Locator = Callable[[str], tuple[str, int | None]]
 T = TypeVar("T")
 
-# Stanzas of Vault Agent we do not implement. Rejected ones would change what the user gets
-# (a proxy the app talks to, a supervised child, wrapped tokens); warned ones are harmless.
-_REJECTED_TOP = {
-    "api_proxy": "the API proxy is not provided: apps must talk to Vault directly",
-    "env_template": "env_template/exec process supervisor mode is not provided: render a file "
-                    "with export lines and source it",
-    "exec": "process supervisor mode is not provided: render a file and source it",
-}
-_WARNED_TOP = {
-    "cache": "no cache or API proxy: the agent renders templates only",
-    "telemetry": "metrics are always served in Prometheus format on agent.metrics_listen",
-    "log_file": "logs always go to stderr",
-    "log_rotate_bytes": "logs always go to stderr",
-    "log_rotate_duration": "logs always go to stderr",
-    "log_rotate_max_files": "logs always go to stderr",
-    "disable_idle_connections": "connection reuse is not configurable",
-    "disable_keep_alives": "connection reuse is not configurable",
-    "disable_mlock": "memory locking does not apply",
-}
-_TOP_KEYS = {"vault", "auto_auth", "template", "template_config", "exit_after_auth", "pid_file",
-             "agent", "listener", "log_level", "log_format"}
-
-
 def _fmt_path(parent: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{parent}[{key}]"
@@ -71,9 +49,12 @@ def _fmt_path(parent: str, key: str | int) -> str:
 class Builder:
     """Validates one merged raw tree. ``locate`` maps a config path to (file, line)."""
 
-    def __init__(self, locate: Locator, warnings: list[str]) -> None:
+    def __init__(self, locate: Locator, warnings: list[str], *,
+                 environ: Mapping[str, str] | None = None) -> None:
         self._locate = locate
         self.warnings = warnings
+        # Variables a config may name (a sink's aad_env_var), read when it is loaded.
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
 
     # -- helpers ---------------------------------------------------------------------------
     def fail(self, path: str, message: str, hint: str = "") -> NoReturn:
@@ -107,12 +88,65 @@ class Builder:
         items = value if isinstance(value, list) else [value]
         return [self.stanza(item, _fmt_path(path, i)) for i, item in enumerate(items)]
 
-    def check_keys(self, stanza: Mapping[str, Any], path: str, allowed: set[str]) -> None:
-        for key in stanza:
-            if key not in allowed:
-                close = sorted(allowed)
-                self.fail(_fmt_path(path, key), f"unknown key {key!r}",
-                          hint=f"allowed here: {', '.join(close)}")
+    def check_keys(self, stanza: Mapping[str, Any], path: str,
+                   only: set[str] | None = None, *, owner: str = "") -> None:
+        """Every key of ``stanza`` against the compatibility table: warned keys are warned,
+        refused keys fail, keys the table does not know there are ignored with a warning or
+        refused as Vault Agent treats that stanza. ``only``: the supported keys that apply
+        in this case (a method type's parameters); other known keys are ignored with a
+        warning naming ``owner``, as Vault Agent's methods ignore them."""
+        for key, value in stanza.items():
+            key_path = _fmt_path(path, key)
+            row = compatibility.config_key(key_path)
+            if only is not None and key in only:
+                if row is not None:
+                    self.apply_status(row, key_path, value)
+                continue
+            if row is not None and (only is None or row.status is not Status.SUPPORTED):
+                self.apply_status(row, key_path, value)
+                continue
+            if only is not None and row is not None:
+                self.warn(key_path, f"ignored: not a parameter of {owner}")
+                continue
+            hint = compatibility.misplaced_hint(key, path)
+            if compatibility.unknown_keys(path) is UnknownKeys.REFUSE:
+                known = ", ".join(sorted(only if only is not None else
+                                         (r.key for r in compatibility.stanza_rows(path))))
+                self.fail(key_path, f"unknown key {key!r}", hint=_allowed_hint(hint, known))
+            where = f"the {path} stanza" if path else "the top level"
+            self.warn(key_path, f"ignored: not a key of {where} (Vault Agent ignores it "
+                      f"too){'; ' + hint if hint else ''}")
+
+    def apply_status(self, row: compatibility.ConfigKey, path: str, value: Any) -> None:
+        """Warn or fail for a key the table says is warned or refused (unless its value asks
+        for nothing, like ``derive_key = false``)."""
+        if row.status is Status.SUPPORTED or (row.inert is not None and row.inert(value)):
+            return
+        if row.status is Status.WARNED:
+            self.warn(path, f"ignored: {row.reason}")
+        else:
+            self.fail(path, f"is not supported: {row.reason}", hint=row.hint)
+
+    def warned_stanza(self, value: Any, path: str) -> None:
+        """A stanza warned as a whole (cache, telemetry): one warning naming every key set."""
+        row = compatibility.config_key(path)
+        assert row is not None
+        used: list[str] = []
+
+        def collect(node: Any, prefix: str) -> None:
+            if isinstance(node, list):
+                for item in node:
+                    collect(item, prefix)
+            elif isinstance(node, Mapping):
+                for key, child in node.items():
+                    name = f"{prefix}.{key}" if prefix else str(key)
+                    if isinstance(child, Mapping | list) and child:
+                        collect(child, name)
+                    else:
+                        used.append(name)
+        collect(value, "")
+        keys = f" (keys: {', '.join(dict.fromkeys(used))})" if used else ""
+        self.warn(path, f"ignored: {row.reason}{keys}")
 
     def get(self, stanza: Mapping[str, Any], key: str, path: str,
             parse: Callable[[Any], T], default: T) -> T:
@@ -142,12 +176,11 @@ class Builder:
     # -- stanzas ---------------------------------------------------------------------------
     def build(self, raw: Mapping[str, Any], *, environ_token: str | None) -> AgentConfig:
         raw = self.stanza(raw, "")
-        for key in raw:
-            if key in _REJECTED_TOP:
-                self.fail(key, f"stanza {key!r} is not supported: {_REJECTED_TOP[key]}")
-            if key in _WARNED_TOP:
-                self.warn(key, f"ignored: {_WARNED_TOP[key]}")
-        self.check_keys(raw, "", _TOP_KEYS | set(_WARNED_TOP))
+        # cache and telemetry are warned once each, naming every key set in them.
+        self.check_keys({k: v for k, v in raw.items() if k not in ("cache", "telemetry")}, "")
+        for key in ("cache", "telemetry"):
+            if key in raw:
+                self.warned_stanza(raw[key], key)
         agent_raw = dict(self.stanza(raw.get("agent"), "agent"))
         for key in ("log_level", "log_format"):
             if key in raw and key not in agent_raw:
@@ -179,6 +212,11 @@ class Builder:
             api = self.stanza(listener.get("agent_api"), f"{path}.agent_api")
             quit_enabled = self.get(api, "enable_quit", f"{path}.agent_api", values.parse_bool,
                                     False)
+            if listener.get("role") != "metrics_only" and not quit_enabled:
+                self.fail(path, "listeners serve Vault Agent's API proxy/cache, which is not "
+                          "provided", hint='remove it, or set role = "metrics_only"')
+            self.check_keys(listener, path)
+            self.check_keys(api, f"{path}.agent_api")
             if listener.get("role") == "metrics_only":
                 address = self.required_text(listener, "address", path)
                 agent_raw.setdefault("metrics_listen", address)
@@ -189,20 +227,15 @@ class Builder:
                 agent_raw.setdefault("enable_quit", True)
                 self.warn(path, "only the quit endpoint of this listener is provided, on "
                           "agent.metrics_listen (POST /agent/v1/quit)")
-            else:
-                self.fail(path, "listeners serve Vault Agent's API proxy/cache, which is not "
-                          "provided", hint='remove it, or set role = "metrics_only"')
 
     def _vault(self, raw: Mapping[str, Any]) -> VaultConfig:
         path = "vault"
-        self.check_keys(raw, path, {
-            "address", "namespace", "ca_cert", "ca_path", "client_cert", "client_key",
-            "tls_skip_verify", "tls_server_name", "client_timeout", "max_retries", "retry"})
+        self.check_keys(raw, path)
         default = VaultConfig()
         max_retries = default.max_retries
         if raw.get("retry") is not None:
             retry = self.stanza(raw["retry"], f"{path}.retry")
-            self.check_keys(retry, f"{path}.retry", {"num_retries"})
+            self.check_keys(retry, f"{path}.retry")
             num = self.get(retry, "num_retries", f"{path}.retry", values.parse_int, 0)
             # Vault Agent: 0 means the default (12), -1 disables retries.
             max_retries = default.max_retries if num == 0 else max(num, 0)
@@ -239,11 +272,7 @@ class Builder:
             self.fail(path, "no auth method configured", hint="add auto_auth.method (e.g. "
                       "type kubernetes with config.role), pass --role, or set VAULT_TOKEN")
         raw = self.stanza(value, path)
-        self.check_keys(raw, path, {"method", "sink", "sinks",
-                                    "enable_reauth_on_new_credentials"})
-        if "enable_reauth_on_new_credentials" in raw:
-            self.warn(f"{path}.enable_reauth_on_new_credentials",
-                      "ignored: credential files are re-read on every login anyway")
+        self.check_keys(raw, path)
         if raw.get("method") is None:
             self.fail(f"{path}.method", "is required")
         method = self._method(self.stanza(raw["method"], f"{path}.method"), environ_token)
@@ -254,21 +283,17 @@ class Builder:
 
     def _method(self, raw: Mapping[str, Any], environ_token: str | None) -> AuthMethodConfig:
         path = "auto_auth.method"
-        self.check_keys(raw, path, {"type", "mount_path", "namespace", "config", "min_backoff",
-                                    "max_backoff", "wrap_ttl", "exit_on_err", "max_retries"})
         kind = self.required_text(raw, "type", path).lower()
         if kind == "token-file":
             kind = "token_file"
         if kind not in AUTH_METHOD_PARAMS:
+            if kind in compatibility.OTHER_AUTH_METHODS:
+                self.fail(f"{path}.type", f"Vault Agent's {kind} auth method is not provided",
+                          hint="log in with kubernetes, approle, jwt, token_file or token (on "
+                               "Kubernetes: kubernetes auth with the pod's service account)")
             self.fail(f"{path}.type", f"auth method {kind!r} is not supported",
                       hint="use kubernetes, approle, jwt, token_file or token")
-        if raw.get("wrap_ttl") not in (None, ""):
-            self.fail(f"{path}.wrap_ttl", "response-wrapped login tokens are not supported",
-                      hint="remove wrap_ttl")
-        for ignored in ("exit_on_err", "max_retries"):
-            if ignored in raw:
-                self.warn(f"{path}.{ignored}", "ignored: init mode gives up at agent.deadline; "
-                          "the sidecar retries logins with backoff until stopped")
+        self.check_keys(raw, path)
         mount = self.text(raw, "mount_path", path) or f"auth/{kind}"
         mount = mount.strip("/")
         if not mount:
@@ -290,7 +315,8 @@ class Builder:
                        environ_token: str | None) -> dict[str, Any]:
         """The method's parameters, checked against its declaration, defaults filled in."""
         specs = AUTH_METHOD_PARAMS[kind]
-        self.check_keys(config, path, {spec.name for spec in specs})
+        self.check_keys(config, path, {spec.name for spec in specs},
+                        owner=f"the {kind} auth method")
         params: dict[str, Any] = {}
         for spec in specs:
             if spec.kind == "bool":
@@ -319,27 +345,47 @@ class Builder:
                   hint="set VAULT_TOKEN, or use token_file with token_file_path")
 
     def _sink(self, raw: Mapping[str, Any], path: str) -> SinkConfig:
-        self.check_keys(raw, path, {"type", "config", "wrap_ttl", "dh_type", "dh_path",
-                                    "derive_key", "aad", "aad_env_var"})
-        kind = self.text(raw, "type", path, "file")
+        self.check_keys(raw, path)
+        kind = (self.text(raw, "type", path, "file") or "file").lower()
         if kind != "file":
             self.fail(f"{path}.type", f"sink type {kind!r} is not supported", hint="use file")
-        for key in ("wrap_ttl", "dh_type", "dh_path", "aad", "aad_env_var"):
-            if raw.get(key) not in (None, ""):
-                self.fail(f"{path}.{key}", "wrapped or encrypted token sinks are not supported",
-                          hint=f"remove {key}")
-        if raw.get("derive_key") not in (None, False):
-            self.fail(f"{path}.derive_key", "encrypted token sinks are not supported")
-        config = self.stanza(raw.get("config"), f"{path}.config")
-        self.check_keys(config, f"{path}.config", {"path", "mode"})
-        return SinkConfig(path=self.required_text(config, "path", f"{path}.config"),
-                          mode=self.get(config, "mode", f"{path}.config", values.parse_mode,
-                                        0o640))
+        wrap_ttl = self.get(raw, "wrap_ttl", path, values.parse_duration, 0.0) or None
+        dh_type = self.text(raw, "dh_type", path)
+        dh_path = self.text(raw, "dh_path", path)
+        derive_key = self.get(raw, "derive_key", path, values.parse_bool, False)
+        aad = self.text(raw, "aad", path)
+        aad_env_var = self.text(raw, "aad_env_var", path)
+        if aad_env_var:  # as Vault Agent: read when the config is loaded; it wins over aad
+            aad = self.environ.get(aad_env_var) or None
+        # Vault Agent's own checks (parseSinks), with its reasons.
+        if dh_type not in (None, "curve25519"):
+            self.fail(f"{path}.dh_type", f"{dh_type!r} is not a dh_type",
+                      hint="the only one is curve25519")
+        if (dh_type is None) != (dh_path is None):
+            missing = "dh_path" if dh_path is None else "dh_type"
+            self.fail(f"{path}.{missing}", "dh_type and dh_path must be set together")
+        if dh_type is None and aad:
+            self.fail(f"{path}.aad", "additional authenticated data without dh_type does "
+                      "not make sense (nothing is encrypted)", hint="set dh_type and dh_path")
+        if dh_type is None and derive_key:
+            self.fail(f"{path}.derive_key", "derive_key without dh_type does not make sense "
+                      "(nothing is encrypted)", hint="set dh_type and dh_path")
+        config_path = f"{path}.config"
+        config = self.stanza(raw.get("config"), config_path)
+        self.check_keys(config, config_path)
+        owner_key = "owner" if config.get("owner") is not None else "uid"
+        group_key = "group" if config.get("group") is not None else "gid"
+        return SinkConfig(
+            path=self.required_text(config, "path", config_path),
+            mode=self.get(config, "mode", config_path, values.parse_mode, 0o640),
+            user=self.get(config, owner_key, config_path, values.parse_owner, None),
+            group=self.get(config, group_key, config_path, values.parse_owner, None),
+            wrap_ttl=wrap_ttl, dh_type=dh_type, dh_path=dh_path, derive_key=derive_key,
+            aad=aad)
 
     def _template_settings(self, raw: Mapping[str, Any]) -> TemplateSettings:
         path = "template_config"
-        self.check_keys(raw, path, {"static_secret_render_interval", "exit_on_retry_failure",
-                                    "lease_renewal_threshold", "max_connections_per_host"})
+        self.check_keys(raw, path)
         default = TemplateSettings()
         interval = self.get(raw, "static_secret_render_interval", path, values.parse_duration,
                             default.static_secret_render_interval)
@@ -399,20 +445,7 @@ class Builder:
         return tuple(templates), sandbox
 
     def _template(self, raw: Mapping[str, Any], path: str) -> tuple[TemplateConfig, str | None]:
-        self.check_keys(raw, path, {
-            "name", "source", "contents", "destination", "perms", "user", "uid", "group", "gid",
-            "create_dest_dirs", "error_on_missing_key", "left_delimiter", "right_delimiter",
-            "command", "command_timeout", "exec", "signal", "backup", "wait", "error_fatal",
-            "sandbox_path", "function_denylist", "function_blacklist"})
-        for key in ("function_denylist", "function_blacklist"):
-            if raw.get(key):
-                self.fail(f"{path}.{key}", "function deny lists are not supported",
-                          hint="use agent.file_sandbox to restrict the file function")
-        if "wait" in raw:
-            self.warn(f"{path}.wait", "ignored: files are written as soon as their data changes")
-        if raw.get("error_fatal") is not None and not self.get(
-                raw, "error_fatal", path, values.parse_bool, True):
-            self.warn(f"{path}.error_fatal", "ignored: render errors are always reported")
+        self.check_keys(raw, path)
         destination = self.required_text(raw, "destination", path)
         source = self.text(raw, "source", path)
         contents_value = raw.get("contents")
@@ -492,7 +525,9 @@ class Builder:
             if command_raw not in (None, "", []):
                 self.fail(path, "set either command or exec, not both")
             exec_stanza = self.stanza(exec_raw, f"{path}.exec")
-            self.check_keys(exec_stanza, f"{path}.exec", {"command", "timeout"})
+            self.check_keys(exec_stanza, f"{path}.exec")
+            if not self.get(exec_stanza, "enabled", f"{path}.exec", values.parse_bool, True):
+                return None  # consul-template: a disabled exec runs nothing
             command_raw = exec_stanza.get("command")
             timeout = self.get(exec_stanza, "timeout", f"{path}.exec", values.parse_duration,
                                timeout)
@@ -517,7 +552,7 @@ class Builder:
         if isinstance(value, str):
             value = {"signal": value}
         raw = self.stanza(value, path)
-        self.check_keys(raw, path, {"signal", "process", "pid_file"})
+        self.check_keys(raw, path)
         process = self.text(raw, "process", path)
         pid_file = self.text(raw, "pid_file", path)
         if (process is None) == (pid_file is None):
@@ -577,6 +612,13 @@ class Builder:
             log_level=level,
             log_format=log_format,
         )
+
+
+def _allowed_hint(misplaced: str, known: str) -> str:
+    """The hint of an unknown key: where it belongs (when it is known elsewhere), and the keys
+    the stanza has."""
+    allowed = f"allowed here: {known}"
+    return f"{misplaced}; {allowed}" if misplaced else allowed
 
 
 def _parse_overlap(value: Any) -> RotationOverlap:

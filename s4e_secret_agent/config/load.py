@@ -60,10 +60,12 @@ def load_config(sources: ConfigSources) -> LoadedConfig:
             [read_config_file(path, allow_duplicate_attributes=allow) for path in files]))
     layers.append(environment_layer(sources.environ))
     layers.append(flags_layer(sources.flags))
-    return build_from_layers(layers, environ_token=sources.environ.get("VAULT_TOKEN") or None)
+    return build_from_layers(layers, environ_token=sources.environ.get("VAULT_TOKEN") or None,
+                             environ=sources.environ)
 
 
-def build_from_layers(layers: list[RawLayer], *, environ_token: str | None) -> LoadedConfig:
+def build_from_layers(layers: list[RawLayer], *, environ_token: str | None,
+                      environ: Mapping[str, str] | None = None) -> LoadedConfig:
     tree: dict[str, Any] = {}
     lines: dict[str, tuple[str, int | None]] = {}
     warnings: list[str] = []
@@ -84,7 +86,7 @@ def build_from_layers(layers: list[RawLayer], *, environ_token: str | None) -> L
             probe = probe[:cut] if cut > 0 else ""
         return lines.get("", ("", None))
 
-    builder = Builder(locate, warnings)
+    builder = Builder(locate, warnings, environ=environ)
     try:
         config = builder.build(tree, environ_token=environ_token)
     except ConfigError:

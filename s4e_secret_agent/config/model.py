@@ -182,6 +182,23 @@ class SinkConfig:
 
     path: str = field(metadata=_meta("file the token is written to"))
     mode: int = field(default=0o640, metadata=_meta("file mode", default_doc="0640"))
+    user: str | int | None = field(default=None, metadata=_meta(
+        "owner (uid; Vault's owner, OpenBao's uid)", default_doc="the agent's user"))
+    group: str | int | None = field(default=None, metadata=_meta(
+        "group (gid; Vault's group, OpenBao's gid)", default_doc="the agent's group"))
+    wrap_ttl: float | None = field(default=None, metadata=_meta(
+        "write a response-wrapped token (the JSON wrap info) with this TTL instead of the "
+        "token", default_doc="none"))
+    dh_type: str | None = field(default=None, metadata=_meta(
+        "curve25519: encrypt what is written to the public key in dh_path",
+        default_doc="none"))
+    dh_path: str | None = field(default=None, metadata=_meta(
+        "JSON file with the receiver's curve25519_public_key", default_doc="none"))
+    derive_key: bool = field(default=False, metadata=_meta(
+        "derive the AES key from the shared secret with HKDF-SHA256"))
+    aad: str | None = field(default=None, repr=False, metadata=_meta(
+        "additional authenticated data of the encryption (or aad_env_var names a variable "
+        "holding it)", default_doc="none"))
 
 
 @dataclass(frozen=True)
@@ -258,7 +275,8 @@ class TemplateConfig:
     signal: SignalConfig | None = field(default=None, metadata=_meta(
         "signal a process after the file changed", default_doc="none"))
     backup: bool = field(default=False, metadata=_meta(
-        "keep the previous file as <destination>.bak"))
+        "keep the previous file as <destination>.bak (accepted with a warning: no .bak is "
+        "made yet, see Compatibility)"))
     parsed: Template = field(kw_only=True, compare=False, repr=False, metadata=_meta(
         "the parsed template (internal: parsed once, when the configuration is loaded)"))
 

@@ -24,7 +24,9 @@ _SECTIONS: tuple[tuple[str, str, type[Any], dict[str, str]], ...] = (
     ("vault", "vault.", model.VaultConfig, {}),
     ("auto_auth", "auto_auth.", model.AutoAuthConfig, {"sinks": "sink[]"}),
     ("auto_auth.method", "auto_auth.method.", model.AuthMethodConfig, {"params": "config"}),
-    ("auto_auth.sink[] (type file)", "auto_auth.sink[].config.", model.SinkConfig, {}),
+    ("auto_auth.sink[] (type file)", "auto_auth.sink[].", model.SinkConfig,
+     {"path": "config.path", "mode": "config.mode", "user": "config.owner",
+      "group": "config.group"}),
     ("template[]", "template[].", model.TemplateConfig, {}),
     ("template[].exec", "template[].exec.", model.ExecConfig, {}),
     ("template[].signal", "template[].signal.", model.SignalConfig, {}),
@@ -85,7 +87,7 @@ def _default(item: dataclasses.Field[Any], hints: dict[str, Any]) -> str:
 
 
 _DURATIONS = {"client_timeout", "min_backoff", "max_backoff", "timeout", "deadline",
-              "static_secret_render_interval", "revoke_grace"}
+              "static_secret_render_interval", "revoke_grace", "wrap_ttl"}
 
 
 def _type_name(name: str, hint: Any) -> str:

@@ -423,7 +423,8 @@ class Runner:
         try:
             data = self.render(tmpl, retry=retry)
             result = writer.write_file(cfg.destination, data, mode=cfg.perms, uid=cfg.user,
-                                       gid=cfg.group, create_dirs=cfg.create_dest_dirs)
+                                       gid=cfg.group, create_dirs=cfg.create_dest_dirs,
+                                       backup=cfg.backup)
         except AgentError:
             self.report.on_render(cfg.name, False)
             raise

@@ -25,8 +25,9 @@ from s4e_secret_agent.errors import (
     VaultUnavailableError,
     is_retryable,
 )
-from s4e_secret_agent.runtime import leases, writer
+from s4e_secret_agent.runtime import leases
 from s4e_secret_agent.runtime.retry import RetryEvent, retry_call
+from s4e_secret_agent.runtime.sinks import TokenSinks
 from s4e_secret_agent.runtime.watcher import content_digest
 from s4e_secret_agent.vault.auth import Authenticator
 
@@ -72,6 +73,7 @@ class TokenKeeper:
         self.stop = stop or threading.Event()
         self.on_new_token = on_new_token
         self._authenticator = Authenticator(auto_auth.method)
+        self._sinks = TokenSinks(auto_auth.sinks)
         self.lease: leases.LeaseInfo | None = None
         self.next: leases.Scheduled | None = None
         self.failures = 0
@@ -152,12 +154,12 @@ class TokenKeeper:
             self.relogin("the credential file changed")
 
     def write_sinks(self) -> None:
-        """Write the current token to every configured sink file."""
+        """Write the current token to every configured sink file (response-wrapped and/or
+        encrypted where the sink says so, freshly for each new token, as Vault Agent does)."""
         token = self.vault.token
         if not token:
             return
-        for sink in self.auto_auth.sinks:
-            writer.write_file(sink.path, token.encode(), mode=sink.mode)
+        self._sinks.write(token, self.vault)
 
     # -- renewal -----------------------------------------------------------------------------
 

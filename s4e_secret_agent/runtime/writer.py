@@ -16,9 +16,15 @@ How a write happens (:func:`write_file`):
    ``O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC`` and mode ``0600``, so nobody else can read it
    while it is incomplete. All bytes are written, the file is ``fchmod``-ed (and
    ``fchown``-ed when ``uid``/``gid`` are given) to its final mode and owner, then ``fsync``-ed.
-4. ``os.replace`` moves it over the destination atomically; the directory is ``fsync``-ed so the
+4. With ``backup``, the file about to be replaced is kept as ``<destination>.bak`` first, as
+   consul-template does: an older ``.bak`` is renamed to ``.old.bak``, the current file is
+   hard-linked as ``.bak`` (so the backup has exactly the old file's bytes, mode and owner and
+   costs no copy), and ``.old.bak`` is removed once that worked; when the link cannot be made
+   the older backup stays as ``.old.bak`` and the write goes on. A first write (nothing to
+   keep yet) makes no backup.
+5. ``os.replace`` moves it over the destination atomically; the directory is ``fsync``-ed so the
    rename survives a crash.
-5. On any failure (disk full, I/O error, permission) the temporary file is removed, the old
+6. On any failure (disk full, I/O error, permission) the temporary file is removed, the old
    destination is untouched, and :class:`~s4e_secret_agent.errors.WriteError` is raised naming
    the path, the cause and the fix. Error messages never contain the data.
 
@@ -51,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import grp
+import logging
 import os
 import pwd
 import secrets
@@ -58,6 +65,8 @@ import stat
 from dataclasses import dataclass
 
 from s4e_secret_agent.errors import ConfigError, WriteError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_DIR_MODE",
@@ -152,11 +161,13 @@ def write_file(
     uid: int | str | None = None,
     gid: int | str | None = None,
     create_dirs: bool = True,
+    backup: bool = False,
 ) -> WriteResult:
     """Atomically make ``path`` contain ``data`` with ``mode`` and owner ``uid:gid``.
 
     ``uid``/``gid`` accept numeric ids or names; ``None`` means "whoever the agent runs as" and
     is not compared. Parent directories are created (mode 0755) when ``create_dirs`` is true.
+    ``backup``: keep the file being replaced as ``<path>.bak`` (see the module's docstring).
     Returns a :class:`WriteResult`; raises :class:`WriteError` (last good file kept) or
     :class:`ConfigError` for an unknown user/group name.
     """
@@ -182,7 +193,8 @@ def write_file(
         if create_dirs:
             _make_dirs(directory)
 
-    final = _replace_atomically(target, directory, data, mode, want_uid, want_gid)
+    final = _replace_atomically(target, directory, data, mode, want_uid, want_gid,
+                                backup=backup and existing is not None)
     return WriteResult(
         path=target,
         changed=True,
@@ -296,7 +308,8 @@ def _make_dirs(directory: str) -> None:
 
 
 def _replace_atomically(
-    target: str, directory: str, data: bytes, mode: int, uid: int, gid: int
+    target: str, directory: str, data: bytes, mode: int, uid: int, gid: int, *,
+    backup: bool = False,
 ) -> os.stat_result:
     temp = os.path.join(
         directory, f".{os.path.basename(target)}{_TEMP_INFIX}{secrets.token_hex(6)}"
@@ -320,6 +333,8 @@ def _replace_atomically(
             final = os.fstat(fd)
         finally:
             os.close(fd)
+        if backup:
+            _keep_backup(target)
         os.replace(temp, target)
     except OSError as exc:
         _remove_quietly(temp)
@@ -329,6 +344,22 @@ def _replace_atomically(
         raise
     _fsync_directory(directory, target)
     return final
+
+
+def _keep_backup(target: str) -> None:
+    """consul-template's backup: the current file becomes ``.bak`` (a hard link), the previous
+    ``.bak`` is dropped once that worked. Never fails the write."""
+    bak, old = target + ".bak", target + ".old.bak"
+    with contextlib.suppress(OSError):
+        os.rename(bak, old)
+    try:
+        os.link(target, bak, follow_symlinks=False)
+    except OSError as exc:
+        log.warning("could not keep the previous %s as %s: %s", target, bak,
+                    os.strerror(exc.errno) if exc.errno else type(exc).__name__,
+                    extra={"event": "backup_failed", "destination": target})
+        return
+    _remove_quietly(old)
 
 
 def _write_all(fd: int, data: bytes) -> None:

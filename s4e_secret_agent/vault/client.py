@@ -252,6 +252,21 @@ class VaultClient:
         return self._call("unwrap", "POST", "sys/wrapping/unwrap", RequestContext("wrapping"),
                           token=wrapping_token, decoder=self._decode)
 
+    def wrap_token(self, token: str, ttl: float) -> Mapping[str, Any]:
+        """Response-wrap ``token`` (``sys/wrapping/wrap``, sent with that token, as Vault Agent's
+        sink does) and return the answer's ``wrap_info``: the single-use wrapping token, its
+        accessor, ttl, creation_time and creation_path. Unwrapping it gives ``{"token": ...}``.
+        """
+        answer = self._call("wrap", "POST", "sys/wrapping/wrap", RequestContext("wrapping"),
+                            json_body={"token": token}, token=token,
+                            headers={"X-Vault-Wrap-TTL": f"{max(int(ttl), 1)}s"})
+        info = answer.get("wrap_info") if isinstance(answer, Mapping) else None
+        if not isinstance(info, Mapping) or not info.get("token"):
+            raise VaultError("Vault answered sys/wrapping/wrap without a wrapping token",
+                             hint="check that vault.address points at Vault, not a proxy",
+                             path="sys/wrapping/wrap")
+        return info
+
     def read(self, path: str, args: Mapping[str, str] | None = None) -> SecretResponse:
         """What a template's ``secret "path" [k=v ...]`` returns: GET, or PUT when ``args``."""
         raw, query = split_query(path)
@@ -392,10 +407,10 @@ class VaultClient:
     def _call(self, operation: str, method: str, path: str, ctx: RequestContext, *,
               json_body: Any = None, params: Mapping[str, str] | None = None,
               token: str | None = None, namespace: str | None = None,
-              decoder: Decoder | None = None) -> Any:
+              decoder: Decoder | None = None, headers: Mapping[str, str] | None = None) -> Any:
         """Send, map errors, decode the body (``None`` for an empty body)."""
         answer = self._send(operation, method, path, ctx, json_body=json_body, params=params,
-                            token=token, namespace=namespace)
+                            token=token, namespace=namespace, headers=headers)
         if not answer.text.strip():
             self._log_access(operation, path, answer.status, None)
             return None
@@ -418,11 +433,12 @@ class VaultClient:
     def _send(self, operation: str, method: str, path: str, ctx: RequestContext, *,
               json_body: Any = None, params: Mapping[str, str] | None = None,
               token: str | None = None, namespace: str | None = None,
-              accept_any_status: bool = False) -> Answer:
+              accept_any_status: bool = False,
+              headers: Mapping[str, str] | None = None) -> Answer:
         import requests
 
         use_token = self._token if token is None else token
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if use_token:
             headers["X-Vault-Token"] = use_token
         ns = namespace if namespace is not None else self.config.namespace

@@ -40,8 +40,8 @@ def test_json_plan_from_annotations_named_by_env(tmp_path: Path) -> None:
     assert template["destination"] == "/vault/secrets/db"
     assert template["actions"] == ["run: pkill -HUP app"]
     assert plan["warnings"] == [
-        f"{annotations}:1 vault.hashicorp.com/agent-image: ignored: the image is set in the "
-        "pod spec"]
+        f"{annotations}:1 vault.hashicorp.com/agent-image: not applicable: the injector's "
+        "webhook sets this in the pod spec; set it there yourself (the container image)"]
     assert "agent-image" in result.stderr  # also logged
 
 

@@ -136,7 +136,7 @@ YAML_ERRORS = [
     (BASE + "template:\n  - {destination: /a, contents: x, command: a, exec: {command: b}}\n",
      "set either command or exec, not both"),
     (BASE + "template:\n  - {destination: /a, contents: x, function_denylist: [file]}\n",
-     "function deny lists are not supported"),
+     "template[0].function_denylist: is not supported: function deny lists are not"),
     (BASE + "template:\n  - {destination: /a, contents: x, colour: red}\n",
      "c.yaml:3: template[0].colour: unknown key 'colour'"),
     (BASE + "vault:\n  address: vault:8200\n", "c.yaml:3: vault.address: 'vault:8200' is not an"
@@ -148,13 +148,15 @@ YAML_ERRORS = [
     (BASE + "agent: {metrics_listen: nope}\n", "agent.metrics_listen: 'nope' is not host:port"),
     (BASE + "agent: {log_level: loud}\n", "agent.log_level: 'loud' is not a log level"),
     (BASE + "agent: {rotation_overlap: always}\n", "agent.rotation_overlap: 'always' is not a"),
-    (BASE + "cache: {}\napi_proxy: {}\n", "c.yaml:3: api_proxy: stanza 'api_proxy' is not"
-     " supported"),
-    (BASE + "env_template: {}\n", "stanza 'env_template' is not supported"),
+    (BASE + "cache: {}\napi_proxy: {}\n", "c.yaml:3: api_proxy: is not supported: a listener"
+     " serves Vault Agent's API proxy"),
+    (BASE + "env_template: {}\n", "env_template: is not supported: process supervisor mode"),
     (BASE + "listener: {type: tcp, address: '127.0.0.1:8100'}\n",
      "listener[0]: listeners serve Vault Agent's API proxy/cache"),
     ("auto_auth: {method: {type: aws, config: {role: x}}}\n",
-     "c.yaml:1: auto_auth.method.type: auth method 'aws' is not supported"),
+     "c.yaml:1: auto_auth.method.type: Vault Agent's aws auth method is not provided"),
+    ("auto_auth: {method: {type: magic, config: {role: x}}}\n",
+     "c.yaml:1: auto_auth.method.type: auth method 'magic' is not supported"),
     ("auto_auth: {method: {type: kubernetes}}\n", "auto_auth.method.config.role: is required"),
     ("auto_auth: {method: {type: approle, config: {secret_id_file_path: /s}}}\n",
      "auto_auth.method.config.role_id_file_path: is required"),
@@ -164,19 +166,28 @@ YAML_ERRORS = [
      "auto_auth.method.config.token_file_path: is required"),
     ("auto_auth: {method: {type: token}}\n", "auth method token needs a token"),
     ("auto_auth: {method: {type: kubernetes, wrap_ttl: 5m, config: {role: r}}}\n",
-     "response-wrapped login tokens are not supported"),
+     "auto_auth.method.wrap_ttl: is not supported: with a wrapped login Vault Agent holds"),
     ("auto_auth: {method: {type: kubernetes, min_backoff: 10s, max_backoff: 1s, "
      "config: {role: r}}}\n", "auto_auth.method.max_backoff: must not be less than min_backoff"),
     ("auto_auth: {method: {type: kubernetes, config: {role: s4e}}, "
-     "sink: [{type: file, wrap_ttl: 5m, config: {path: /t}}]}\n",
-     "auto_auth.sink[0].wrap_ttl: wrapped or encrypted token sinks are not supported"),
+     "sink: [{type: file, dh_type: curve25519, config: {path: /t}}]}\n",
+     "auto_auth.sink[0].dh_path: dh_type and dh_path must be set together"),
+    ("auto_auth: {method: {type: kubernetes, config: {role: s4e}}, "
+     "sink: [{type: file, dh_type: rsa, dh_path: /k, config: {path: /t}}]}\n",
+     "auto_auth.sink[0].dh_type: 'rsa' is not a dh_type"),
+    ("auto_auth: {method: {type: kubernetes, config: {role: s4e}}, "
+     "sink: [{type: file, aad: x, config: {path: /t}}]}\n",
+     "auto_auth.sink[0].aad: additional authenticated data without dh_type"),
+    ("auto_auth: {method: {type: kubernetes, config: {role: s4e}}, "
+     "sink: [{type: file, derive_key: true, config: {path: /t}}]}\n",
+     "auto_auth.sink[0].derive_key: derive_key without dh_type"),
     ("auto_auth: {method: {type: kubernetes, config: {role: s4e}}, sink: {type: syslog}}\n",
      "auto_auth.sink[0].type: sink type 'syslog' is not supported"),
     ("vault: {}\n", "auto_auth: no auth method configured"),
     ("- a\n- b\n", "c.yaml:1: the top level must be a mapping"),
     ("a: [\n", "c.yaml:2: not valid YAML"),
     ("vault: {}\nvault: {}\n", "c.yaml:2: vault: key 'vault' appears twice"),
-    ("colour: red\n", "c.yaml:1: colour: unknown key 'colour'"),
+    (BASE + "agent: {colour: red}\n", "c.yaml:2: agent.colour: unknown key 'colour'"),
     ("a: &a [*a]\n", "YAML alias refers to itself"),
 ]
 

@@ -136,7 +136,8 @@ def test_other_injector_annotations_warn_once_each(tmp_path: Path) -> None:
                              "vault.hashicorp.com/agent-telemetry-prometheus_retention_time",
                              "vault.hashicorp.com/made-up",
                              "vault.hashicorp.com/agent-inject-perms-nosuch"])
-    assert any("resources are set in the pod spec" in w for w in loaded.warnings)
+    assert any("not applicable: the injector's webhook sets this in the pod spec" in w
+               and "(resources)" in w for w in loaded.warnings)
 
 
 def test_template_source_file_is_read_into_the_model(tmp_path: Path) -> None:

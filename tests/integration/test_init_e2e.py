@@ -135,10 +135,12 @@ def test_init_rejects_a_bad_template_before_any_vault_call_naming_its_line(
 
 def test_init_exits_3_naming_the_key_for_a_bad_config(tmp_path: Path) -> None:
     config = tmp_path / "agent.yaml"
-    config.write_text("vault:\n  adress: http://127.0.0.1:1\n")
+    # A misspelt key where Vault Agent refuses it too (vault.adress it would ignore).
+    config.write_text("auto_auth:\n  method: {type: token_file, config: {token_file_path: /x}}\n"
+                      "template:\n  - {destination: /tmp/x, contents: x, destnation: y}\n")
     result = run_agent("init", "--config", str(config))
     assert result.returncode == 3, result.stderr
-    assert "adress" in result.stderr
+    assert "template[0].destnation: unknown key" in result.stderr
 
 
 def test_init_gives_up_with_exit_7_when_vault_stays_down(tmp_path: Path, sa_token: Path) -> None:
