@@ -60,6 +60,10 @@ class FakeVault:
     lease_max_ttl: int = 600
     lease_renewable: bool = True
     read_delay: float = 0.0  # seconds a read takes (real time: for the parallel fetch tests)
+    # pki/issue/<role>: certificates valid for pki_ttl seconds from wall() (Unix time).
+    pki_ttl: int = 3600
+    wall: Any = None
+    _ca: Any = None
     kv: dict[str, dict[str, Any]] = field(default_factory=dict)
     lists: dict[str, list[str]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -170,6 +174,8 @@ class FakeVault:
 
     def _read(self, path: str) -> SecretResponse:
         self._check_token()
+        if path.startswith("pki/issue/"):
+            return self._response(path, {"data": self._issue()})
         if path.startswith("database/creds/"):
             user = next(self._users)
             lease_id = f"{path}/lease-{user}"
@@ -186,6 +192,43 @@ class FakeVault:
         else:
             raise SecretNotFoundError(f"no secret at {path} (HTTP 404)", path=path, status=404)
         return self._response(path, body)
+
+    def _issue(self) -> dict[str, Any]:
+        """A leaf certificate (EC key) signed by a CA made once, as the PKI engine answers."""
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = datetime.datetime.fromtimestamp(self.wall(), datetime.UTC)
+        pem = serialization.Encoding.PEM
+        if self._ca is None:
+            ca_key = ec.generate_private_key(ec.SECP256R1())
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake CA")])
+            ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                  .public_key(ca_key.public_key()).serial_number(1)
+                  .not_valid_before(now - datetime.timedelta(days=1))
+                  .not_valid_after(now + datetime.timedelta(days=3650))
+                  .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                  .sign(ca_key, hashes.SHA256()))
+            self._ca = (ca_key, ca)
+        ca_key, ca = self._ca
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app")]))
+                .issuer_name(ca.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now)
+                .not_valid_after(now + datetime.timedelta(seconds=self.pki_ttl))
+                .sign(ca_key, hashes.SHA256()))
+        ca_pem = ca.public_bytes(pem).decode().strip()
+        return {"certificate": cert.public_bytes(pem).decode().strip(),
+                "issuing_ca": ca_pem, "ca_chain": [ca_pem],
+                "private_key": key.private_bytes(
+                    pem, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption()).decode().strip(),
+                "private_key_type": "ec", "serial_number": format(cert.serial_number, "x")}
 
     def list(self, path: str) -> SecretResponse:
         self._call("list", path)

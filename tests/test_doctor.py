@@ -563,10 +563,10 @@ def test_a_kv_v1_mount_read_with_data_prefix_is_explained(
     assert "v1-value" not in result.stdout
     listed = result.check("secret:doctor-kv1")
     assert (listed["status"], listed["details"]["keys"]) == ("OK", ["app"])
-    # KV v2 lists keys under metadata/: the plain mount path lists nothing.
+    # KV v2 folders are listed under metadata/, as Vault Agent lists them.
     v2_plain = result.check("secret:s4e")
-    assert v2_plain["status"] == "WARN"
-    assert 'secrets "s4e/metadata/"' in v2_plain["fix"]
+    assert v2_plain["status"] == "OK" and "database" in v2_plain["details"]["keys"]
+    assert v2_plain["details"]["listed_as"] == "s4e/metadata"
     v2_metadata = result.check("secret:s4e/metadata")
     assert v2_metadata["status"] == "OK" and "database" in v2_metadata["details"]["keys"]
     # A given token belongs to the user: the doctor does not revoke it.

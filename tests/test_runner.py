@@ -253,6 +253,63 @@ def test_a_template_path_built_from_another_secret_is_found_in_a_later_round(
     assert vault.paths("read") == ["kv/pointer", "kv/target"]
 
 
+# -- pkiCert and writeToFile -----------------------------------------------------------------
+
+PKI = ('{{ with pkiCert "pki/issue/app" "common_name=app.s4e.svc" }}'
+       '{{ .Cert }}{{ .Key }}{{ .CA }}{{ end }}')
+
+
+def _pki_vault(clock: ManualClock, ttl: int) -> FakeVault:
+    return FakeVault(clock, pki_ttl=ttl, wall=lambda: 1.8e9 + clock.now)
+
+
+def test_pki_cert_is_issued_once_and_reused_from_the_destination(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    clock = ManualClock()
+    vault = _pki_vault(clock, 3600)
+    reports = Reports()
+    _start(_config(tmp_path, ("tls.pem", PKI)), vault, clock, reports)
+    pem = (tmp_path / "tls.pem").read_bytes()
+    assert pem.count(b"-----BEGIN CERTIFICATE-----") == 2 and b"PRIVATE KEY" in pem
+    leaf = x509.load_pem_x509_certificate(pem)
+    assert reports.named("set_certificate") == [("pki/issue/app",
+                                                 leaf.not_valid_after_utc.timestamp())]
+    # A restart (a new agent, the same destination): the certificate is good, none issued.
+    again = _pki_vault(clock, 3600)
+    _start(_config(tmp_path, ("tls.pem", PKI)), again, clock)
+    assert again.count("read") == 0
+    assert (tmp_path / "tls.pem").read_bytes() == pem
+
+
+def test_the_sidecar_wakes_to_issue_a_new_certificate_before_the_old_one_ends(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = _pki_vault(clock, 1000)
+    runner = _start(_config(tmp_path, ("tls.pem", PKI)), vault, clock)
+    first = (tmp_path / "tls.pem").read_bytes()
+    issued_at = clock.now
+    assert runner.next_wakeup() == pytest.approx(issued_at + 900, abs=1)  # threshold 0.9
+    _advance_to_next(runner, clock)
+    assert vault.count("read") == 2
+    assert (tmp_path / "tls.pem").read_bytes() != first
+
+
+def test_write_to_file_writes_once_per_render_with_its_mode(tmp_path: Path) -> None:
+    import stat
+
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    side = tmp_path / "side" / "note.txt"
+    log = tmp_path / "log.txt"
+    template = (f'{{{{ writeToFile "{side}" "" "" "0600" (secret "kv/app").Data.data.k }}}}'
+                f'{{{{ writeToFile "{log}" "" "" "0640" "append,newline" "rendered" }}}}done')
+    _start(_config(tmp_path, ("main", template)), vault, clock)
+    assert (tmp_path / "main").read_text() == "done"
+    assert side.read_text() == "v" and stat.S_IMODE(side.stat().st_mode) == 0o600
+    assert log.read_text() == "rendered\n"  # discovery does not write; the render does once
+
+
 # -- leases ----------------------------------------------------------------------------------
 
 

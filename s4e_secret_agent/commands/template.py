@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from s4e_secret_agent.errors import ConfigError, SecretNotFoundError
-    from s4e_secret_agent.template import RenderContext, Template
+    from s4e_secret_agent.template import NO_SECRET, RenderContext, Template
+    from s4e_secret_agent.template.context import FileWrite
     from s4e_secret_agent.template.funcs.vault import normalize_secret_path
     from s4e_secret_agent.template.values import Number
 
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
                 raise ConfigError(f"environment variable {key} must be a string or number",
                                   source=args.env_json)
 
+    # As the agent against a Vault that lacks the data: a read of an absent path is an error
+    # (Vault answers 404), a LIST of it an empty list, a write without an answer nil.
     def lookup(path: str) -> object:
         if path not in fixtures:
             raise SecretNotFoundError(
@@ -88,8 +91,33 @@ def run(args: argparse.Namespace) -> int:
         return fixtures[path]
 
     def secret(path: str, write_args: tuple[str, ...]) -> object:
-        del write_args
+        if write_args and path not in fixtures:
+            return NO_SECRET
         return lookup(path)
+
+    def secrets(path: str) -> object:
+        return fixtures.get(path)
+
+    def pki_cert(path: str, pki_args: tuple[str, ...]) -> object:
+        del pki_args
+        from s4e_secret_agent.runtime.certificates import from_pem, issued_pem
+
+        body = lookup(path)
+        data = body.get("data") if isinstance(body, dict) else None
+        issued = from_pem(issued_pem(data)) if isinstance(data, dict) else None
+        if issued is None:
+            raise ConfigError(f"the fixture for {path!r} holds no certificate",
+                              source=args.secrets or "")
+        return issued.template_data()
+
+    def write_file(request: FileWrite) -> None:
+        from s4e_secret_agent.runtime.writer import write_file as write
+
+        data = request.content.encode("utf-8", "surrogateescape")
+        if request.append and os.path.exists(request.path):
+            with open(request.path, "rb") as handle:
+                data = handle.read() + data
+        write(request.path, data, mode=request.mode)
 
     def read_env(name: str) -> str | None:
         if env is not None:
@@ -107,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
     template = Template.parse(text, name="", left_delim=args.left_delimiter,
                               right_delim=args.right_delimiter)
     output = template.render(RenderContext(
-        secret=secret, secrets=lookup, env=read_env, file=read_file,
-        error_on_missing_key=args.error_on_missing_key))
+        secret=secret, secrets=secrets, env=read_env, file=read_file,
+        error_on_missing_key=args.error_on_missing_key, pki_cert=pki_cert,
+        write_file=write_file))
     sys.stdout.buffer.write(output.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     return 0

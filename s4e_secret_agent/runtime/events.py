@@ -51,6 +51,9 @@ class Reporter(Protocol):
     def on_renewal(self, secret: str, ok: bool) -> None:
         """A lease renewal finished."""
 
+    def set_certificate(self, secret: str, expiry_wall: float) -> None:
+        """The certificate ``pkiCert`` issued at ``secret`` (or found) ends at ``expiry_wall``."""
+
     def on_fetch(self, secret: str, ok: bool) -> None:
         """A read of the secret finished."""
 
@@ -89,6 +92,9 @@ class NullReporter:
         pass
 
     def on_renewal(self, secret: str, ok: bool) -> None:
+        pass
+
+    def set_certificate(self, secret: str, expiry_wall: float) -> None:
         pass
 
     def on_fetch(self, secret: str, ok: bool) -> None:

@@ -47,6 +47,7 @@ from s4e_secret_agent.runtime.token import TokenKeeper
 
 if TYPE_CHECKING:
     from s4e_secret_agent.runtime.events import Reporter
+    from s4e_secret_agent.template.context import FileWrite
     from s4e_secret_agent.vault.types import RequestEvent, SecretResponse, VaultAPI
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,12 @@ _MAX_DISCOVERY_ROUNDS = 8
 class SecretKey:
     """One distinct Vault request a template makes: ``secret "path" "k=v"...`` or ``secrets``."""
 
-    operation: str  # "read" (GET, or a write when args are given) | "list"
+    operation: str  # "read" (GET, or a write when args are given) | "list" | "pki"
     path: str
     args: tuple[str, ...] = ()
+    # pkiCert: the destination of the template it is for (consul-template shares a
+    # certificate with no other template: each one reuses what its own file holds).
+    owner: str = ""
 
     @property
     def label(self) -> str:
@@ -75,6 +79,8 @@ class SecretKey:
     def describe(self) -> str:
         if self.operation == "list":
             return f"secrets {self.path!r}"
+        if self.operation == "pki":
+            return f"pkiCert {self.path!r} for {self.owner}"
         if self.args:
             return f"secret {self.path!r} (write with {len(self.args)} argument(s))"
         return f"secret {self.path!r}"
@@ -123,6 +129,13 @@ def _fingerprint(response: SecretResponse) -> str:
 
     blob = json.dumps(response.data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _owner(name: str) -> str | int | None:
+    """writeToFile's user or group: "" is the agent's own, digits an id, else a name."""
+    if not name:
+        return None
+    return int(name) if name.isdigit() else name
 
 
 def _parse_write_args(path: str, args: tuple[str, ...]) -> dict[str, str]:
@@ -226,8 +239,41 @@ class Runner:
     def _fetch(self, key: SecretKey) -> SecretResponse:
         if key.operation == "list":
             return self.vault.list(key.path)
+        if key.operation == "pki":
+            return self._certificate(key)
         args = _parse_write_args(key.path, key.args) if key.args else None
         return self.vault.read(key.path, args)
+
+    def _certificate(self, key: SecretKey) -> SecretResponse:
+        """pkiCert: the certificate in the template's destination while it is good (no Vault
+        call, also after a restart), else a new one from the PKI engine."""
+        from s4e_secret_agent.runtime.certificates import from_pem, issued_pem
+        from s4e_secret_agent.vault.types import SecretResponse
+
+        threshold = self.config.template_config.lease_renewal_threshold
+        try:
+            with open(key.owner, "rb") as handle:
+                held = from_pem(handle.read())
+        except (OSError, ValueError):
+            held = None
+        if held is not None and self.wall_clock() < held.good_until(threshold):
+            return SecretResponse(requested_path=key.path, read_path=key.path,
+                                  envelope={"data": held.template_data()})
+        answer = self.vault.read(key.path, _parse_write_args(key.path, key.args))
+        data = answer.data if isinstance(answer.data, Mapping) else {}
+        try:
+            issued = from_pem(issued_pem(data))
+        except ValueError:
+            issued = None
+        if issued is None:
+            raise VaultError(f"Vault's answer for {key.path} holds no certificate",
+                             hint="pkiCert needs a PKI issue path, e.g. pki/issue/<role>",
+                             path=key.path)
+        log.info("issued a certificate at %s for %s", key.path, key.owner,
+                 extra={"event": "certificate_issued", "secret": key.label,
+                        "not_after": round(issued.not_after)})
+        return SecretResponse(requested_path=key.path, read_path=answer.read_path,
+                              envelope={"data": issued.template_data()})
 
     def _attempt(self, key: SecretKey) -> SecretResponse | AgentError:
         try:
@@ -259,7 +305,7 @@ class Runner:
         reading as empty, and note what it asked for; errors of that execution do not count
         (the data they lacked is on its way). It asks for exactly what Vault Agent asks for.
         """
-        from s4e_secret_agent.template import NOT_YET, RenderContext
+        from s4e_secret_agent.template import NO_SECRET, RenderContext
 
         missing: dict[SecretKey, None] = {}
 
@@ -267,16 +313,21 @@ class Runner:
             entry = self.cache.get(key)
             if entry is None:
                 missing[key] = None
-                return NOT_YET
+                return NO_SECRET
             envelope = entry.response.envelope
             if key.operation == "list" and envelope is None:
                 return {"data": {"keys": []}}  # as the real render sees a 404 LIST
             return envelope
 
+        def pki_cert(path: str, args: tuple[str, ...]) -> Any:
+            envelope = known(SecretKey("pki", path, tuple(args), tmpl.config.destination))
+            return envelope if envelope is NO_SECRET else envelope.get("data")
+
         context = RenderContext(
             secret=lambda path, args: known(SecretKey("read", path, tuple(args))),
             secrets=lambda path: known(SecretKey("list", path)), env=self.environ.get,
-            file=self._file_function, error_on_missing_key=False, now=self.wall_clock)
+            file=self._file_function, error_on_missing_key=False, now=self.wall_clock,
+            pki_cert=pki_cert, write_file=lambda request: None)  # no writes while discovering
         with contextlib.suppress(AgentError):
             tmpl.config.parsed.render(context)
         return list(missing)
@@ -317,7 +368,17 @@ class Runner:
         # (or recovered) together do not stay in step (docs/fleet.md).
         recovering = old is None or old.failures > 0
         lease = None
-        if response.lease_id and response.lease_duration > 0:
+        if key.operation == "pki":
+            # A certificate is replaced, not renewed: wake up when it is due for a new one.
+            data = response.data
+            not_after = float(data["not_after"])
+            good_until = float(data["not_before"]) + (not_after - float(data["not_before"])) \
+                * self.config.template_config.lease_renewal_threshold
+            nxt = leases.Scheduled(leases.Action.REFETCH,
+                                   now + max(good_until - self.wall_clock(), 0.0),
+                                   "certificate due for renewal")
+            self.report.set_certificate(key.label, not_after)
+        elif response.lease_id and response.lease_duration > 0:
             lease = leases.LeaseInfo.fresh(response.lease_duration, response.renewable, now)
             nxt = leases.next_lease_action(lease, self.policy, self.rng, spread=recovering)
             self.report.set_lease(key.label, response.lease_duration,
@@ -387,16 +448,35 @@ class Runner:
             raise TemplateError(f"file {path!r}: {exc.strerror or exc}",
                                 hint="check that the file exists and is readable") from None
 
+    def _write_requested(self, request: FileWrite) -> None:
+        """writeToFile: through the agent's writer, atomically, with the mode and owner asked
+        for (appending rewrites the file with the old bytes and the new ones)."""
+        data = request.content.encode("utf-8", "surrogateescape")
+        if request.append:
+            try:
+                with open(request.path, "rb") as handle:
+                    data = handle.read() + data
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise TemplateError(f"writeToFile {request.path!r}: {exc.strerror or exc}",
+                                    hint="check that the file is readable") from None
+        writer.write_file(request.path, data, mode=request.mode,
+                          uid=_owner(request.user), gid=_owner(request.group),
+                          create_dirs=not request.append)
+
     def render(self, tmpl: TemplateState, *, retry: bool) -> bytes:
         """Execute one template against the cache (fetching what is not cached yet)."""
-        from s4e_secret_agent.template import RenderContext
+        from s4e_secret_agent.template import NO_SECRET, RenderContext
 
         deps: set[SecretKey] = set()
 
         def secret(path: str, args: tuple[str, ...]) -> Any:
             key = SecretKey("read", path, tuple(args))
             deps.add(key)
-            return self.get_secret(key, retry=retry).envelope
+            envelope = self.get_secret(key, retry=retry).envelope
+            # A write Vault answered without a body (204) is nil, as in consul-template.
+            return NO_SECRET if envelope is None and args else envelope
 
         def secrets(path: str) -> Any:
             key = SecretKey("list", path)
@@ -406,10 +486,15 @@ class Runner:
             # renders that as an empty list.
             return envelope if envelope is not None else {"data": {"keys": []}}
 
+        def pki_cert(path: str, args: tuple[str, ...]) -> Any:
+            key = SecretKey("pki", path, tuple(args), tmpl.config.destination)
+            deps.add(key)
+            return self.get_secret(key, retry=retry).data
+
         context = RenderContext(
             secret=secret, secrets=secrets, env=self.environ.get,
             file=self._file_function, error_on_missing_key=tmpl.config.error_on_missing_key,
-            now=self.wall_clock,
+            now=self.wall_clock, pki_cert=pki_cert, write_file=self._write_requested,
         )
         try:
             # Bytes, not text: base64Decode of a binary keystore must reach the file as is.

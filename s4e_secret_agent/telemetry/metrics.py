@@ -115,6 +115,11 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(PREFIX + "lease_expiry_timestamp_seconds", "gauge", ("secret",),
                "Unix time at which the secret's lease expires; 0 when it has no lease or has "
                "not been read yet."),
+    MetricSpec(PREFIX + "certificate_ttl_seconds", "gauge", ("secret",),
+               "Seconds until the certificate pkiCert issued at the path (or found in its "
+               "destination file) expires, computed at scrape time."),
+    MetricSpec(PREFIX + "certificate_expiry_timestamp_seconds", "gauge", ("secret",),
+               "Unix time at which the certificate pkiCert issued at the path expires."),
     MetricSpec(PREFIX + "lease_renewals_total", "counter", ("secret", "result"),
                "Lease renewals by secret path and result (success or failure)."),
     MetricSpec(PREFIX + "secret_fetches_total", "counter", ("secret", "result"),
@@ -222,6 +227,9 @@ class AgentMetrics:
         self._lease_ttl = gauge(p + "lease_ttl_seconds")
         self._lease_expiry_ts = gauge(p + "lease_expiry_timestamp_seconds")
         self._lease_renewals = counter(p + "lease_renewals_total")
+        self._certificate_ttl = gauge(p + "certificate_ttl_seconds")
+        self._certificate_expiry_ts = gauge(p + "certificate_expiry_timestamp_seconds")
+        self._certificate_expiry: dict[str, float] = {}
         self._fetches = counter(p + "secret_fetches_total")
         self._rotations = counter(p + "secret_rotations_total")
         self._renders = counter(p + "template_renders_total")
@@ -334,6 +342,12 @@ class AgentMetrics:
         with self._lock:
             self._lease_expiry[label] = expiry_wall
 
+    def set_certificate(self, secret: str, expiry_wall: float) -> None:
+        """A certificate issued at ``secret`` (a PKI path) ends at ``expiry_wall``."""
+        label = self._label("secret", secret)
+        with self._lock:
+            self._certificate_expiry[label] = expiry_wall
+
     def on_renewal(self, secret: str, ok: bool) -> None:
         self._lease_renewals.labels(secret=self._secret(secret), result=_result(ok)).inc()
 
@@ -379,6 +393,7 @@ class AgentMetrics:
         with self._lock:
             token_expiry = self._token_expiry
             leases = dict(self._lease_expiry)
+            certificates = dict(self._certificate_expiry)
             success, failure = self._compat_success, self._compat_failure
         if token_expiry is None:
             valid = False
@@ -389,6 +404,9 @@ class AgentMetrics:
             self._token_ttl.set(max(0.0, token_expiry - now))
             self._token_expiry_ts.set(token_expiry)
         self._authenticated.set(1 if valid else 0)
+        for secret, expiry in certificates.items():
+            self._certificate_expiry_ts.labels(secret=secret).set(expiry)
+            self._certificate_ttl.labels(secret=secret).set(max(0.0, expiry - now))
         for secret, expiry in leases.items():
             self._lease_expiry_ts.labels(secret=secret).set(expiry)
             self._lease_ttl.labels(secret=secret).set(max(0.0, expiry - now) if expiry else 0.0)

@@ -50,6 +50,9 @@ class TelemetryReporter:
     def on_renewal(self, secret: str, ok: bool) -> None:
         self.metrics.on_renewal(secret, ok)
 
+    def set_certificate(self, secret: str, expiry_wall: float) -> None:
+        self.metrics.set_certificate(secret, expiry_wall)
+
     def on_fetch(self, secret: str, ok: bool) -> None:
         self.metrics.on_fetch(secret, ok)
 

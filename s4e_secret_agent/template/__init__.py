@@ -20,12 +20,12 @@ from typing import Any
 from s4e_secret_agent.errors import AgentError, TemplateError
 from s4e_secret_agent.template.context import (
     DEFAULT_CONTEXT,
-    NOT_YET,
+    NO_SECRET,
     RenderContext,
     SecretRef,
 )
 
-__all__ = ["NOT_YET", "RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
+__all__ = ["NO_SECRET", "RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
 
 
 @dataclass

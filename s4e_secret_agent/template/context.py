@@ -17,20 +17,20 @@ from typing import Any
 from s4e_secret_agent.errors import TemplateError
 
 
-class _NotYet:
-    """The type of :data:`NOT_YET`."""
+class _NoSecret:
+    """The type of :data:`NO_SECRET`."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return "NOT_YET"
+        return "NO_SECRET"
 
 
-# What ``secret`` and ``secrets`` callables return for data that is not available yet.
-# consul-template's functions return nil then and note the dependency; the runner's
-# dependency discovery renders with this, learns what a template needs, and fetches it all
-# at once before the real render.
-NOT_YET: Any = _NotYet()
+# What ``secret``, ``secrets`` and ``pki_cert`` callables return when there is no secret to
+# show: consul-template's functions return nil for a secret they have not read yet (the
+# runner's dependency discovery renders with this, learns what a template needs, and fetches
+# it all at once) and for a write that Vault answered without a body.
+NO_SECRET: Any = _NoSecret()
 
 
 def _no_secret(path: str, args: tuple[str, ...]) -> Any:
@@ -51,6 +51,28 @@ def _no_file(path: str) -> str:
     raise TemplateError(f"no file access is configured to read {path!r}")
 
 
+def _no_pki(path: str, args: tuple[str, ...]) -> Any:
+    del args
+    raise TemplateError(f"no Vault access is configured to issue a certificate at {path!r}")
+
+
+def _no_write(request: FileWrite) -> None:
+    raise TemplateError(f"no file access is configured to write {request.path!r}")
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """What a template's ``writeToFile`` asks for: ``content`` into ``path`` (appended or
+    replacing the file), with the owner, group (names or ids, "" for the agent's) and mode."""
+
+    path: str
+    content: str
+    user: str
+    group: str
+    mode: int
+    append: bool
+
+
 @dataclass(frozen=True)
 class RenderContext:
     """Where a render gets its data from (all injected; the engine itself does no I/O)."""
@@ -62,6 +84,11 @@ class RenderContext:
     file: Callable[[str], str] = _no_file
     error_on_missing_key: bool = False
     now: Callable[[], float] = time.time
+    # pkiCert(path, args): Vault's issue response ``data`` (certificate, private_key,
+    # issuing_ca, ca_chain), or what the destination file already holds while it is good.
+    pki_cert: Callable[[str, tuple[str, ...]], Any] = _no_pki
+    # writeToFile: the one file write a template can ask for (done by the agent's writer).
+    write_file: Callable[[FileWrite], None] = _no_write
 
 
 DEFAULT_CONTEXT = RenderContext()
@@ -71,7 +98,7 @@ DEFAULT_CONTEXT = RenderContext()
 class SecretRef:
     """A literal ``secret``/``secrets`` call found by static analysis."""
 
-    kind: str  # "secret" or "secrets"
+    kind: str  # "secret", "secrets" or "pkiCert"
     path: str
     args: tuple[str, ...] = ()
     line: int = 0

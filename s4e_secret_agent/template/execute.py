@@ -179,7 +179,11 @@ class Executor:
         """Replace every secret value read so far (consul-template's "redactinator")."""
         from s4e_secret_agent.template.redact import redact_secrets
 
-        return redact_secrets(message, self.cache.values())
+        # Names and paths stay readable (the cache is keyed by path, or by a marker and the
+        # path for lists and certificates).
+        keep = [self.parse_name, self.tmpl_name, *self.trees]
+        keep += [key[1][0] if key[0].startswith("\x00") else key[0] for key in self.cache]
+        return redact_secrets(message, self.cache.values(), keep)
 
     def error(self, message: str, node: p.Node | None = None) -> ExecError:
         node = node if node is not None else self.node

@@ -40,6 +40,8 @@ def secret_strings(secrets: Iterable[Any]) -> list[str]:
         lease = secret.fields.get("LeaseID")
         if isinstance(lease, str):
             out.append(lease)
+        if secret.type_name == "dependency.PemEncoded":
+            out.append(str(secret.fields.get("Key", "")))  # a pkiCert private key
         auth = secret.fields.get("Auth")
         if isinstance(auth, GoStruct):
             out.append(str(auth.fields.get("ClientToken", "")))
@@ -47,8 +49,19 @@ def secret_strings(secrets: Iterable[Any]) -> list[str]:
     return [s for s in out if len(s) >= MIN_REDACT_LENGTH]
 
 
-def redact_secrets(message: str, secrets: Iterable[Any]) -> str:
+def redact_secrets(message: str, secrets: Iterable[Any], keep: Iterable[str] = ()) -> str:
+    """``message`` with every secret value replaced by ``[redacted]``, except inside the
+    strings of ``keep`` (template names, Vault paths): a value that happens to be part of a
+    path ("app" in "app_cred.rendered") must not make the one hint a user needs unreadable."""
+    shielded: dict[str, str] = {}
+    for index, text in enumerate(sorted({k for k in keep if k}, key=len, reverse=True)):
+        if text in message:
+            placeholder = f"\x00{index}\x00"
+            shielded[placeholder] = text
+            message = message.replace(text, placeholder)
     for value in sorted(set(secret_strings(secrets)), key=len, reverse=True):
         if value in message:
             message = message.replace(value, REDACTED)
+    for placeholder, text in shielded.items():
+        message = message.replace(placeholder, text)
     return message

@@ -1,4 +1,5 @@
-"""Static analysis: which Vault paths a template reads with literal ``secret``/``secrets`` calls."""
+"""Static analysis: which Vault paths a template names with literal ``secret``, ``secrets`` and
+``pkiCert`` calls (for metric labels known at start, the doctor's checks and ``config check``)."""
 
 from __future__ import annotations
 
@@ -42,11 +43,12 @@ def find_secret_refs(trees: dict[str, Any], text: str) -> list[SecretRef]:
     def visit(node: p.Node) -> None:
         if isinstance(node, p.CommandNode) and node.args:
             head = node.args[0]
-            if isinstance(head, p.IdentifierNode) and head.ident in ("secret", "secrets"):
+            if isinstance(head, p.IdentifierNode) and head.ident in ("secret", "secrets",
+                                                                      "pkiCert"):
                 literal = [a.text for a in node.args[1:] if isinstance(a, p.StringNode)]
                 if literal and len(literal) == len(node.args) - 1:
                     path = normalize_secret_path(literal[0])
-                    args = tuple(a for a in literal[1:] if a) if head.ident == "secret" else ()
+                    args = tuple(a for a in literal[1:] if a) if head.ident != "secrets" else ()
                     key = (head.ident, path, args)
                     if path and key not in seen:
                         seen.add(key)

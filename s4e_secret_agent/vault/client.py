@@ -46,6 +46,7 @@ from s4e_secret_agent.vault.errors import (
 )
 from s4e_secret_agent.vault.kv import (
     MountInfo,
+    kv2_list_path,
     kv2_read_path,
     longest_mount,
     mount_from_answer,
@@ -291,12 +292,17 @@ class VaultClient:
     def list(self, path: str) -> SecretResponse:
         """What a template's ``secrets "path"`` returns (LIST; nothing there -> no keys)."""
         raw, _ = split_query(path)
-        ctx = RequestContext("secret", requested_path=path, capability="list")
+        mount = self._mount_for(raw)
+        # consul-template lists a KV v2 folder under the mount's metadata/ sub-path.
+        target = kv2_list_path(raw, mount.path) if mount is not None and \
+            mount.kv_version == 2 else raw
+        ctx = RequestContext("secret", requested_path=path, mount=mount, capability="list")
         try:
-            envelope = self._call("list", "LIST", raw, ctx, decoder=self._decode)
+            envelope = self._call("list", "LIST", target, ctx, decoder=self._decode)
         except SecretNotFoundError:
             envelope = None
-        return self._secret_response("list", path, raw, envelope, None)
+        return self._secret_response("list", path, target, envelope,
+                                     mount.kv_version if mount else None)
 
     def _secret_response(self, operation: str, requested: str, read_path: str, envelope: Any,
                          kv_version: int | None) -> SecretResponse:

@@ -46,6 +46,16 @@ def kv2_read_path(raw_path: str, mount_path: str) -> str:
     return _join(mount, "data", rest)
 
 
+def kv2_list_path(raw_path: str, mount_path: str) -> str:
+    """consul-template's ``shimKvV2ListPath``: a KV v2 folder is listed under ``metadata/``
+    (``secret/app`` -> ``secret/metadata/app``); a path already there is unchanged."""
+    mount = mount_path.rstrip("/")
+    if raw_path.startswith(_join(mount, "metadata")):
+        return raw_path
+    rest = raw_path[len(mount):] if raw_path.startswith(mount) else raw_path
+    return _join(mount, "metadata", rest)
+
+
 def _join(*parts: str) -> str:
     segments = [s for p in parts for s in p.split("/") if s]
     return "/".join(segments)
@@ -79,4 +89,5 @@ def longest_mount(raw_path: str, mounts: Mapping[str, MountInfo]) -> MountInfo |
     return best
 
 
-__all__ = ["MountInfo", "kv2_read_path", "longest_mount", "mount_from_answer", "split_query"]
+__all__ = ["MountInfo", "kv2_list_path", "kv2_read_path", "longest_mount", "mount_from_answer",
+           "split_query"]

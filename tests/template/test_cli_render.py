@@ -79,3 +79,46 @@ def test_unreadable_template_is_a_config_error(tmp_path: Path) -> None:
     proc = run("nope.tmpl", cwd=tmp_path)
     assert proc.returncode == 3
     assert b"nope.tmpl" in proc.stderr
+
+
+def test_a_vault_lacking_the_data_as_the_agent_sees_it(tmp_path: Path) -> None:
+    """An absent folder lists as empty and a write without an answer is nil, as the agent
+    sees them from a Vault that lacks them; reading an absent path is an error."""
+    (tmp_path / "t.tmpl").write_text(
+        '{{ range secrets "s4e/metadata/none" }}{{ . }}{{ end }}['
+        '{{ with secret "transit/encrypt/k" "plaintext=eA==" }}data{{ else }}nil{{ end }}]\n')
+    (tmp_path / "secrets.json").write_text("{}")
+    proc = run("t.tmpl", "--secrets", "secrets.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"[nil]\n"
+    (tmp_path / "read.tmpl").write_text('{{ with secret "s4e/data/none" }}x{{ end }}')
+    proc = run("read.tmpl", "--secrets", "secrets.json", cwd=tmp_path)
+    assert proc.returncode == 5 and b"no fixture for Vault path 's4e/data/none'" in proc.stderr
+
+
+def test_pki_cert_from_an_issue_answer_fixture(tmp_path: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(7).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(serialization.Encoding.PEM,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    (tmp_path / "secrets.json").write_text(json.dumps({"pki/issue/svc": {"data": {
+        "certificate": pem.strip(), "private_key": key_pem.strip(),
+        "private_key_type": "ec"}}}))
+    (tmp_path / "tls.tmpl").write_text(
+        '{{ with pkiCert "pki/issue/svc" "common_name=svc" }}{{ .Cert }}{{ .Key }}{{ end }}')
+    proc = run("tls.tmpl", "--secrets", "secrets.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (pem + key_pem).encode()

@@ -66,9 +66,10 @@ def test_groups_define_exactly_their_names(group: str) -> None:
 
 
 def test_only_consul_nomad_and_process_functions_stay_unavailable() -> None:
-    for name in ("sockaddr", "spew_dump", "explodeMap", "explode", "byTag"):
+    for name in ("sockaddr", "spew_dump", "explodeMap", "explode", "byTag", "writeToFile",
+                 "pkiCert"):
         assert name not in GROUPS["unavailable"]
-    assert {"key", "service", "nomadVar", "plugin", "writeToFile"} <= GROUPS["unavailable"]
+    assert {"key", "service", "nomadVar", "plugin"} <= GROUPS["unavailable"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,9 +50,9 @@ GROUPS: dict[str, frozenset[str]] = {
         trimPrefix trimSuffix trimSpace parseBool parseFloat parseInt parseJSON parseUint
         parseYAML regexReplaceAll regexMatch replaceAll sha256Hex md5sum hmacSHA256Hex toLower
         toJSON toJSONPretty toUnescapedJSON toUnescapedJSONPretty toTitle toTOML toUpper toYAML
-        split splitToMap add subtract multiply divide modulo minimum maximum
+        split splitToMap add subtract multiply divide modulo minimum maximum writeToFile
     """)),
-    "vault": frozenset({"secret", "secrets"}),
+    "vault": frozenset({"secret", "secrets", "pkiCert"}),
     "shell": frozenset({"shellQuote"}),
     # Sprig v3.2.3 (as OpenBao builds it) plus sha512sum of v3.3.0 (HashiCorp's pin): every
     # name of its TxtFuncMap as consul-template registers it, one group per Sprig source file.
@@ -133,9 +133,8 @@ GROUPS: dict[str, frozenset[str]] = {
     "consul_data": frozenset({"explode", "explodeMap", "byKey", "byTag", "byPort", "byMeta"}),
     "unavailable": frozenset(_names("""
         datacenters exportedServices importedServices key keyExists keyOrDefault ls safeLs node
-        nodes partitions peerings service connect services tree safeTree caRoots caLeaf pkiCert
+        nodes partitions peerings service connect services tree safeTree caRoots caLeaf
         nomadServices nomadService nomadVarList nomadVarListSafe nomadVar nomadVarExists plugin
-        writeToFile
     """)),
 }
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from s4e_secret_agent.errors import AgentError
+from s4e_secret_agent.template.context import FileWrite
 from s4e_secret_agent.template.gofmt import go_quote, sprintf
 from s4e_secret_agent.template.gostrconv import (
     go_parse_bool,
@@ -629,6 +630,29 @@ def _timestamp(state: ExecutionState, *args: str) -> str:
     return ct_timestamp(state.ctx.now)(*args)
 
 
+def _write_to_file(state: ExecutionState, path: str, user: str, group: str, permissions: str,
+                   *args: str) -> str:
+    """``writeToFile PATH USER GROUP PERMS [FLAGS] CONTENT``: FLAGS may hold "append" and
+    "newline". The write itself is the agent's (atomic, as every output file)."""
+    if not args or len(args) > 2:
+        raise FuncError("writeToFile: wrong number of arguments, expected 5 or 6, but got "
+                        f"{len(args) + 4}")
+    flags = args[0] if len(args) == 2 else ""
+    content = args[-1]
+    # strconv.ParseUint(permissions, 8, 32)
+    if not permissions or any(ch not in "01234567" for ch in permissions):
+        raise FuncError(f"strconv.ParseUint: parsing {go_quote(permissions)}: invalid syntax")
+    mode = int(permissions, 8)
+    if mode >= 1 << 32:
+        raise FuncError(f"strconv.ParseUint: parsing {go_quote(permissions)}: value out of "
+                        "range")
+    if "newline" in flags:
+        content += "\n"
+    state.ctx.write_file(FileWrite(path=path, content=content, user=user, group=group,
+                                   mode=mode & 0o7777, append="append" in flags))
+    return ""
+
+
 def functions() -> dict[str, GoFunc]:
     from s4e_secret_agent.template import gostrings
 
@@ -641,6 +665,8 @@ def functions() -> dict[str, GoFunc]:
         "scratch": GoFunc(_scratch, (), needs_state=True),
         "executeTemplate": GoFunc(_execute_template, (STRING,), ANY, needs_state=True),
         "timestamp": GoFunc(_timestamp, (), STRING, needs_state=True),
+        "writeToFile": GoFunc(_write_to_file, (STRING, STRING, STRING, STRING), STRING,
+                              needs_state=True),
         # helpers
         "base64Decode": GoFunc(ct_base64_decode, (STRING,)),
         "base64Encode": GoFunc(ct_base64_encode, (STRING,)),

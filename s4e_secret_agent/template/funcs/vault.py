@@ -1,4 +1,4 @@
-"""The Vault data sources of consul-template: ``secret`` and ``secrets``.
+"""The Vault data sources of consul-template: ``secret``, ``secrets`` and ``pkiCert``.
 
 A template never talks to Vault itself: ``secret`` asks the :class:`RenderContext` (the runner
 behind it owns the Vault connection and the cache shared by all templates) and turns the JSON
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from s4e_secret_agent.errors import AgentError
-from s4e_secret_agent.template.context import NOT_YET
+from s4e_secret_agent.template.context import NO_SECRET
 from s4e_secret_agent.template.gofmt import go_quote
 from s4e_secret_agent.template.gostrings import as_bytes as _bytes
 from s4e_secret_agent.template.gostrings import trim_space
@@ -23,6 +23,7 @@ from s4e_secret_agent.template.signature import (
 )
 from s4e_secret_agent.template.values import (
     AppendedStringList,
+    GoMethodValue,
     GoStruct,
     NilMap,
     NilPointer,
@@ -168,7 +169,7 @@ def _secret(state: ExecutionState, *args: str) -> Any:
             raise
         except Exception as exc:
             raise FuncError(f"vault.read({path}): {type(exc).__name__}") from None
-        if envelope is NOT_YET:
+        if envelope is NO_SECRET:
             return None  # consul-template's nil for a secret it has not read yet
         cache[key] = secret_from_envelope(envelope)
     return cache[key]
@@ -188,15 +189,54 @@ def _secrets(state: ExecutionState, path: str) -> StringList:
             raise
         except Exception as exc:
             raise FuncError(f"vault.list({path}): {type(exc).__name__}") from None
-        if envelope is NOT_YET:
+        if envelope is NO_SECRET:
             return NilStringList()
         cache[key] = list_from_envelope(path, envelope)
     result: StringList = cache[key]
     return result
 
 
+class PemEncoded(GoStruct, GoMethodValue):
+    """consul-template's ``dependency.PemEncoded``: ``.Cert``, ``.Key``, ``.CA`` (the first CA
+    certificate) and ``.CAChain`` (every CA certificate, once each); ``.Data`` returns the
+    value itself, so templates written for a KV-style ``.Data.Cert`` work too."""
+
+    def __init__(self, cert: str, key: str, ca: str, chain: list[str]) -> None:
+        super().__init__("dependency.PemEncoded", {
+            "Cert": cert, "Key": key, "CA": ca,
+            "CAChain": StringList(chain) if chain else NilStringList()}, pointer=False)
+
+    def go_method(self, name: str) -> Any:
+        return GoFunc(lambda: self, ()) if name == "Data" else None
+
+
+def _pki_cert(state: ExecutionState, *args: str) -> Any:
+    if not args:
+        return None
+    path = normalize_secret_path(args[0])
+    if path == "":
+        raise FuncError(f"vault.read: invalid format: {go_quote(path)}")
+    rest = parse_write_args(args[1:])
+    check_url(path)
+    key = ("\x00pki", (path, *rest))
+    cache = state.cache
+    if key not in cache:
+        try:
+            pems = state.ctx.pki_cert(path, rest)
+        except AgentError:
+            raise
+        except Exception as exc:
+            raise FuncError(f"vault.pki({path}): {type(exc).__name__}") from None
+        if pems is NO_SECRET:
+            return None
+        cache[key] = PemEncoded(str(pems.get("cert", "")), str(pems.get("key", "")),
+                                str(pems.get("ca", "")), list(pems.get("ca_chain", [])))
+    return cache[key]
+
+
 def functions() -> dict[str, GoFunc]:
     return {
         "secret": GoFunc(_secret, (), STRING, needs_state=True),
         "secrets": GoFunc(_secrets, (STRING,), needs_state=True),
+        "pkiCert": GoFunc(_pki_cert, (), STRING, needs_state=True),
     }

@@ -45,7 +45,7 @@ from s4e_secret_agent.tools.doctor.certificates import (
 )
 from s4e_secret_agent.tools.doctor.jwt import JwtClaims, decode_jwt, utc
 from s4e_secret_agent.tools.doctor.report import FAIL, OK, SKIP, WARN, Check, DoctorReport, count
-from s4e_secret_agent.vault.kv import MountInfo, kv2_read_path, mount_from_answer
+from s4e_secret_agent.vault.kv import MountInfo, kv2_list_path, kv2_read_path, mount_from_answer
 
 if TYPE_CHECKING:
     from s4e_secret_agent.template import SecretRef
@@ -703,33 +703,27 @@ class Diagnosis:
 
     def _check_list(self, vault: VaultClient, name: str, raw: str, mount: MountInfo | None,
                     details: dict[str, Any]) -> None:
-        """``secrets "path"``: a LIST of the path as written (no KV v2 rewriting)."""
-        rest = raw[len(mount.path):] if mount and (raw + "/").startswith(mount.path) else ""
-        metadata_form = ""
-        if mount and mount.kv_version == 2 and not rest.startswith("metadata"):
-            metadata_form = f"{mount.path}metadata/{rest}".rstrip("/") + "/"
-        caps = self._capabilities(vault, [raw])
-        if raw in caps:
-            details["capabilities"] = caps[raw] or ["deny"]
-        kv2_note = (f"; on KV v2 keys are listed at {metadata_form}: write secrets "
-                    f"\"{metadata_form}\" in the template" if metadata_form else "")
+        """``secrets "path"``: a LIST, of ``<mount>/metadata/...`` on KV v2 (as the agent and
+        Vault Agent list it)."""
+        target = kv2_list_path(raw, mount.path) if mount and mount.kv_version == 2 else raw
+        if target != raw:
+            details["listed_as"] = target
+        caps = self._capabilities(vault, [target])
+        if target in caps:
+            details["capabilities"] = caps[target] or ["deny"]
         try:
             listed = vault.list(raw)
         except PermissionDeniedError:
-            self.add(name, FAIL, f"permission denied listing {raw}",
-                     fix=f"grant \"list\" on path \"{raw}\" in a policy{self._attached()}"
-                         f"{kv2_note}", details=details)
+            self.add(name, FAIL, f"permission denied listing {target}",
+                     fix=f"grant \"list\" on path \"{target}\" in a policy{self._attached()}",
+                     details=details)
             return
         except VaultError as err:
             self.add(name, FAIL, err.message, fix=err.hint, details=details)
             return
         keys = listed.list_keys
         details["keys"] = keys
-        if not keys and metadata_form:
-            self.add(name, WARN, f"lists nothing at {raw}", fix=kv2_note.lstrip("; "),
-                     details=details)
-            return
-        self.add(name, OK, f"lists {count(len(keys), 'key')} at {raw}", details=details)
+        self.add(name, OK, f"lists {count(len(keys), 'key')} at {target}", details=details)
 
     def _read_ok(self, name: str, raw: str, target: str, mount: MountInfo | None,
                  response: SecretResponse, details: dict[str, Any]) -> None:
