@@ -1,7 +1,9 @@
-"""``python -m bench [--quick] [--only NAME,...] [--json PATH] [--docs PATH]``.
+"""``python -m bench [--quick] [--only NAME,...] [--json PATH] [--docs PATH] [--record]``.
 
-Runs the benchmarks, prints a table, writes the JSON results and (after a run of every
-benchmark, or when ``--docs`` is given) regenerates docs/benchmarks.md.
+Runs the benchmarks, prints a table, writes the JSON results, (after a run of every
+benchmark, or when ``--docs`` is given) regenerates docs/benchmarks.md, and checks the run's
+ratios against the recorded results (:mod:`bench.check`): a ratio more than 10% worse than
+recorded fails the run.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("import", "init", "template", "sidecar-idle", "sidecar-rss", "scale",
+NAMES = ("import", "init", "many", "template", "sidecar-idle", "sidecar-rss", "scale",
          "sidecar-vs-agent", "fleet")
-NEEDS_STACK = {"init", "sidecar-idle", "sidecar-rss", "scale", "sidecar-vs-agent"}
+NEEDS_STACK = {"init", "many", "sidecar-idle", "sidecar-rss", "scale", "sidecar-vs-agent"}
 SIDECARS = {"sidecar-idle", "sidecar-rss", "sidecar-vs-agent"}
 
 
@@ -36,6 +38,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "and only when every benchmark ran)")
     parser.add_argument("--docs-only", action="store_true",
                         help="run nothing: rewrite the docs page from the --json results")
+    parser.add_argument("--record", action="store_true",
+                        help="make this run's results the recorded reference that later runs "
+                             "are checked against (bench/recorded/)")
+    parser.add_argument("--check-only", action="store_true",
+                        help="run nothing: check the --json results against the recorded ones")
     args = parser.parse_args(argv)
     selected = [n.strip() for n in args.only.split(",") if n.strip()] or list(NAMES)
     unknown = sorted(set(selected) - set(NAMES))
@@ -90,6 +97,10 @@ def run_all(selected: Sequence[str], quick: bool) -> dict[str, Any]:
         with Stack(scale_roles=count) as stack:
             if "init" in selected:
                 attempt("init", lambda: startup.run_init(stack, quick))
+            if "many" in selected:
+                from bench import many
+
+                attempt("many", lambda: many.run(stack, quick))
             wanted = SIDECARS & set(selected)
             run_scale = "scale" in selected
             concurrent = None
@@ -126,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.write_docs(docs, json.loads(args.json.read_text()))
         print(f"docs: {docs}")
         return 0
+    if args.check_only:
+        return check_against_recorded(json.loads(args.json.read_text()))
     started = time.perf_counter()
     machine = report.machine()
     results = run_all(args.selected, args.quick)
@@ -143,7 +156,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.docs is not None:
         report.write_docs(args.docs, document)
         print(f"docs: {args.docs}")
-    return 1 if "errors" in results else 0
+    if "errors" in results:
+        return 1
+    if args.record:
+        from bench.check import recorded_path
+
+        recorded = recorded_path(args.quick)
+        recorded.parent.mkdir(parents=True, exist_ok=True)
+        recorded.write_text(json.dumps(document, indent=1, default=str) + "\n")
+        print(f"recorded as the reference: {recorded}")
+        return 0
+    return check_against_recorded(document)
+
+
+def check_against_recorded(document: dict[str, Any]) -> int:
+    """0 if no ratio of ``document`` (a run's results file) is more than 10% worse than in the
+    recorded results of the same kind of run (quick or full), 2 if some is."""
+    from bench.check import TOLERANCE, ratios, recorded_path, regressions
+
+    recorded = recorded_path(bool(document.get("quick")))
+    if not recorded.exists():
+        print(f"\nno recorded results at {recorded} to check against (--record makes them)")
+        return 0
+    reference = json.loads(recorded.read_text())
+    found = regressions(reference["results"], document["results"])
+    compared = set(ratios(reference["results"])) & set(ratios(document["results"]))
+    print(f"\nchecked {len(compared)} ratios against {recorded} "
+          f"(commit {reference['machine'].get('commit')}, tolerance {TOLERANCE:.0%})")
+    for regression in found:
+        print(f"REGRESSION {regression}")
+    return 2 if found else 0
 
 
 if __name__ == "__main__":

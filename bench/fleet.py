@@ -218,7 +218,8 @@ def simulate(config: FleetConfig, policy_name: str) -> Simulation:
 def _rate(counts: Counts, window: int = BIN) -> npt.NDArray[np.float64]:
     """Requests per second averaged over consecutive windows of ``window`` seconds."""
     usable = counts.size // window * window
-    return counts[:usable].reshape(-1, window).sum(axis=1) / window
+    rates: npt.NDArray[np.float64] = counts[:usable].reshape(-1, window).sum(axis=1) / window
+    return rates
 
 
 def summarize(sim: Simulation) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import report, startup
+from bench import check, report, startup
 from bench.__main__ import main, parse_args
 from bench.procstat import run_measured
 
@@ -92,11 +92,65 @@ def test_docs_only_renders_every_section_from_a_recorded_quick_run(tmp_path: Pat
     docs = tmp_path / "benchmarks.md"
     assert main(["--docs-only", "--json", str(recorded), "--docs", str(docs)]) == 0
     text = docs.read_text()
-    for section in ("import", "init", "template", "sidecar-idle", "sidecar-rss", "scale",
-                    "sidecar-vs-agent", "fleet"):
+    for section in ("import", "init", "many", "template", "sidecar-idle", "sidecar-rss",
+                    "scale", "sidecar-vs-agent", "fleet"):
         assert f"\n## {section}\n" in text, section
     assert text.startswith(report.DEFAULT_INTRO)
     assert "| sidecar-idle | CPU, % of one core |" in text
     assert "ours / bao agent" in text
+    assert "| many | Vault requests for 300 templates |" in text
+    assert "Which import costs what in our init" in text
+    assert "Where the wall time goes" in text
     table = report.console_table(report.rows(json.loads(recorded.read_text())["results"]))
     assert len(table.splitlines()) >= 15
+
+
+RECORDED_QUICK = Path(__file__).parent.parent / "bench" / "testdata" / "quick_results.json"
+
+
+def test_the_check_fails_a_ratio_more_than_ten_percent_worse_than_recorded() -> None:
+    recorded = json.loads(RECORDED_QUICK.read_text())["results"]
+    now = json.loads(RECORDED_QUICK.read_text())["results"]
+    assert check.regressions(recorded, now) == []
+    names = set(check.ratios(recorded))
+    assert {"init: wall vs hvac script", "many: first render of 300 vs bao agent",
+            "many: Vault requests for 300 vs bao agent", "sidecar-rss: RSS vs bao agent"} <= names
+
+    now["init"]["wall_vs_hvac_script"] = recorded["init"]["wall_vs_hvac_script"] * 1.09
+    assert check.regressions(recorded, now) == []  # within the tolerance
+    now["init"]["wall_vs_hvac_script"] = recorded["init"]["wall_vs_hvac_script"] * 1.12
+    now["many"]["sizes"][1]["ratio_vs_bao"] *= 1.5
+    found = check.regressions(recorded, now)
+    assert [r.figure for r in found] == ["init: wall vs hvac script",
+                                         "many: first render of 300 vs bao agent"]
+    assert "more than 10% worse" in str(found[0])
+    # Better figures and figures one side lacks are not regressions.
+    now = {"init": {"wall_vs_hvac_script": 0.5}}
+    assert check.regressions(recorded, now) == []
+
+
+def test_a_run_is_checked_against_the_recorded_results_of_its_kind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(check, "RECORDED", tmp_path / "recorded")
+    document = json.loads(RECORDED_QUICK.read_text())
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(document))
+    # Nothing recorded yet: nothing to fail on.
+    assert main(["--check-only", "--json", str(results)]) == 0
+    assert "no recorded results" in capsys.readouterr().out
+
+    (tmp_path / "recorded").mkdir()
+    (tmp_path / "recorded" / "quick.json").write_text(json.dumps(document))
+    assert main(["--check-only", "--json", str(results)]) == 0
+    assert "checked" in capsys.readouterr().out
+
+    document["results"]["init"]["wall_vs_bao"] *= 1.2
+    results.write_text(json.dumps(document))
+    assert main(["--check-only", "--json", str(results)]) == 2
+    out = capsys.readouterr().out
+    assert "REGRESSION init: wall vs bao agent" in out
+    # A full run's results are compared with the recorded full run, which does not exist.
+    document["quick"] = False
+    results.write_text(json.dumps(document))
+    assert main(["--check-only", "--json", str(results)]) == 0

@@ -195,6 +195,55 @@ def test_a_list_of_a_missing_folder_renders_as_empty(tmp_path: Path) -> None:
     assert (tmp_path / "l").read_text() == "a,b,|"
 
 
+def _count_directory_syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the directories fsync-ed from now on (the files' own fsyncs are not counted)."""
+    import os
+    import stat
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_a_batch_of_renders_syncs_each_directory_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hundreds of templates in one directory: one directory fsync for all of them, after the
+    # last write (not one per file, which cost as much as the writes themselves).
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={f"kv/{i}": {"k": str(i)} for i in range(30)})
+    (tmp_path / "other").mkdir()
+    templates = [(f"t{i}", f'{{{{ (secret "kv/{i}").Data.data.k }}}}') for i in range(30)]
+    config = _config(tmp_path, *templates)
+    config = replace(config, templates=(*config.templates, template_config(
+        "elsewhere", str(tmp_path / "other" / "e"), KV)))
+    vault.kv["kv/app"] = {"k": "v"}
+    synced = _count_directory_syncs(monkeypatch)
+    runner = Runner(config, vault=vault, clock=clock, wall_clock=lambda: 1.8e9 + clock.now)
+    runner.run_init()
+    assert (tmp_path / "t29").read_text() == "29" and (tmp_path / "other" / "e").read_text() == "v"
+    assert sorted(synced) == sorted([str(tmp_path), str(tmp_path / "other")])
+
+    # A sidecar's re-render of what changed syncs too, once; nothing changed, no sync.
+    synced.clear()
+    vault.kv["kv/3"] = {"k": "new"}
+    vault.kv["kv/4"] = {"k": "new"}
+    runner.handle(Event.REFRESH)
+    runner.step()
+    assert (tmp_path / "t3").read_text() == (tmp_path / "t4").read_text() == "new"
+    assert synced == [str(tmp_path)]
+    synced.clear()
+    runner.handle(Event.REFRESH)
+    runner.step()
+    assert synced == []
+
+
 # -- what is fetched, and how ------------------------------------------------------------------
 
 

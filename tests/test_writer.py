@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from s4e_secret_agent.errors import ConfigError, WriteError
 from s4e_secret_agent.runtime import writer
-from s4e_secret_agent.runtime.writer import check_writable, read_current, resolve_owner, write_file
+from s4e_secret_agent.runtime.writer import (
+    check_writable,
+    read_current,
+    resolve_owner,
+    sync_directories,
+    write_file,
+)
 
 SECRET = b"password: s3cr3t-value-that-must-never-be-logged\n"
 IS_ROOT = os.geteuid() == 0
@@ -492,3 +498,26 @@ def test_a_backup_that_cannot_be_made_keeps_the_older_one_and_still_writes(
     assert dest.read_bytes() == b"c"
     assert (tmp_path / "f.old.bak" / "older").exists()  # nothing older was thrown away
     assert any("could not keep the previous" in r.getMessage() for r in caplog.records)
+
+
+def test_directory_sync_can_be_left_to_one_call_for_many_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced_dirs: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            synced_dirs.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_file(tmp_path / "one", b"1")
+    assert synced_dirs == [str(tmp_path)]  # by default every write syncs its directory
+    synced_dirs.clear()
+    paths = [str(tmp_path / f"f{i}") for i in range(10)] + [str(tmp_path / "sub" / "g")]
+    for path in paths:
+        write_file(path, b"x", sync_directory=False)
+    assert synced_dirs == []
+    sync_directories(paths)
+    assert synced_dirs == [str(tmp_path), str(tmp_path / "sub")]
+    assert all(Path(p).read_bytes() == b"x" for p in paths)

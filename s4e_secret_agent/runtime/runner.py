@@ -186,6 +186,7 @@ class Runner:
         self._due: list[tuple[float, int, SecretKey]] = []
         self._seq = itertools.count()
         self._deadline: float | None = None
+        self._unsynced: list[str] = []  # written files whose directory is not synced yet
         self.vault: VaultAPI = vault if vault is not None else self._connect()
         self.token = self._token_keeper()
 
@@ -507,9 +508,13 @@ class Runner:
         cfg = tmpl.config
         try:
             data = self.render(tmpl, retry=retry)
+            # The directory is synced once per batch of renders (_sync_written), not once
+            # per file: with hundreds of templates that fsync costs as much as the writes.
             result = writer.write_file(cfg.destination, data, mode=cfg.perms, uid=cfg.user,
                                        gid=cfg.group, create_dirs=cfg.create_dest_dirs,
-                                       backup=cfg.backup)
+                                       backup=cfg.backup, sync_directory=False)
+            if result.changed:
+                self._unsynced.append(cfg.destination)
         except AgentError:
             self.report.on_render(cfg.name, False)
             raise
@@ -522,8 +527,28 @@ class Runner:
             "changed": result.content_changed, "written": result.changed})
         return result.content_changed
 
+    def _sync_written(self, *, strict: bool) -> None:
+        """Make the renames of the files written since the last call durable (one ``fsync``
+        per directory); before init reports success and before change actions run.
+
+        ``strict``: a failure raises (init must not report success on a failing volume);
+        otherwise it is logged (the files are in place; a sidecar keeps serving them)."""
+        written, self._unsynced = self._unsynced, []
+        if not written:
+            return
+        try:
+            writer.sync_directories(written)
+        except AgentError as exc:
+            if strict:
+                raise
+            log.error("files written but their directory not synced: %s", exc,
+                      extra={"event": "write_failed"})
+
     def run_actions(self, changed: list[TemplateState], *, signals: bool = True) -> None:
-        if not changed:
+        # Most templates have no command and no signal: their module (subprocess, process
+        # lookup) is not loaded for them.
+        if not any(t.config.exec is not None or (signals and t.config.signal is not None)
+                   for t in changed):
             return
         from s4e_secret_agent.runtime.actions import SignalAction, actions_for, run_actions
 
@@ -549,7 +574,12 @@ class Runner:
         self.check_destinations()
         self.token.login(deadline=self._deadline)
         self._prefetch(self.templates)
-        changed = [t for t in self.templates if self.render_and_write(t, retry=True)]
+        try:
+            changed = [t for t in self.templates if self.render_and_write(t, retry=True)]
+        except BaseException:
+            self._sync_written(strict=False)  # what was written before the failure
+            raise
+        self._sync_written(strict=True)
         self.run_actions(changed, signals=False)
         log.info("init done: %d template(s) rendered, %d changed", len(self.templates),
                  len(changed), extra={"event": "init_done",
@@ -622,9 +652,24 @@ class Runner:
         if any(not t.rendered_once or not t.deps <= self.cache.keys() for t in pending):
             self._prefetch(pending)  # first render, or a template that needs new secrets
         changed: list[TemplateState] = []
+        try:
+            completed = self._render_each(pending, changed)
+        finally:
+            self._sync_written(strict=False)
+        if not completed:
+            return
+        self.run_actions(changed)
+        if changed:
+            self._drop_unused()
+        self._announce_ready()
+
+    def _render_each(self, pending: list[TemplateState], changed: list[TemplateState]) -> bool:
+        """Render and write ``pending`` in order, appending those whose file changed to
+        ``changed``; a template that fails is scheduled for a retry (its last good file
+        stays). False when a stop interrupted the batch."""
         for tmpl in pending:
             if self.stop.is_set():
-                return
+                return False
             try:
                 if self.render_and_write(tmpl, retry=False):
                     changed.append(tmpl)
@@ -644,10 +689,7 @@ class Runner:
                 log.log(level, "template %s not rendered (last good file kept): %s",
                         tmpl.config.name, exc, extra={"event": "render_failed",
                                                       "template": tmpl.config.name})
-        self.run_actions(changed)
-        if changed:
-            self._drop_unused()
-        self._announce_ready()
+        return True
 
     def _stale(self, item: tuple[float, int, SecretKey]) -> bool:
         at, _, key = item

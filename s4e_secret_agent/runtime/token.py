@@ -27,13 +27,13 @@ from s4e_secret_agent.errors import (
 )
 from s4e_secret_agent.runtime import leases
 from s4e_secret_agent.runtime.retry import RetryEvent, retry_call
-from s4e_secret_agent.runtime.sinks import TokenSinks
 from s4e_secret_agent.runtime.watcher import content_digest
 from s4e_secret_agent.vault.auth import Authenticator
 
 if TYPE_CHECKING:
     from s4e_secret_agent.config.model import AuthMethodConfig, AutoAuthConfig
     from s4e_secret_agent.runtime.events import Reporter
+    from s4e_secret_agent.runtime.sinks import TokenSinks
     from s4e_secret_agent.vault.types import TokenInfo, VaultAPI
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,13 @@ class TokenKeeper:
         self.stop = stop or threading.Event()
         self.on_new_token = on_new_token
         self._authenticator = Authenticator(auto_auth.method)
-        self._sinks = TokenSinks(auto_auth.sinks)
+        # The sinks' module (encryption, response wrapping) loads only when sinks exist:
+        # most init containers have none, and init sits on every pod's start path.
+        self._sinks: TokenSinks | None = None
+        if auto_auth.sinks:
+            from s4e_secret_agent.runtime.sinks import TokenSinks
+
+            self._sinks = TokenSinks(auto_auth.sinks)
         self.lease: leases.LeaseInfo | None = None
         self.next: leases.Scheduled | None = None
         self.failures = 0
@@ -157,7 +163,7 @@ class TokenKeeper:
         """Write the current token to every configured sink file (response-wrapped and/or
         encrypted where the sink says so, freshly for each new token, as Vault Agent does)."""
         token = self.vault.token
-        if not token:
+        if not token or self._sinks is None:
             return
         self._sinks.write(token, self.vault)
 

@@ -23,7 +23,10 @@ How a write happens (:func:`write_file`):
    the older backup stays as ``.old.bak`` and the write goes on. A first write (nothing to
    keep yet) makes no backup.
 5. ``os.replace`` moves it over the destination atomically; the directory is ``fsync``-ed so the
-   rename survives a crash.
+   rename survives a crash. A caller writing many files at once (the runner's first render of
+   hundreds of templates) passes ``sync_directory=False`` and syncs each directory once
+   afterwards with :func:`sync_directories`: one directory ``fsync`` per write would cost as
+   much as the file's own.
 6. On any failure (disk full, I/O error, permission) the temporary file is removed, the old
    destination is untouched, and :class:`~s4e_secret_agent.errors.WriteError` is raised naming
    the path, the cause and the fix. Error messages never contain the data.
@@ -62,6 +65,7 @@ import os
 import pwd
 import secrets
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from s4e_secret_agent.errors import ConfigError, WriteError
@@ -162,12 +166,15 @@ def write_file(
     gid: int | str | None = None,
     create_dirs: bool = True,
     backup: bool = False,
+    sync_directory: bool = True,
 ) -> WriteResult:
     """Atomically make ``path`` contain ``data`` with ``mode`` and owner ``uid:gid``.
 
     ``uid``/``gid`` accept numeric ids or names; ``None`` means "whoever the agent runs as" and
     is not compared. Parent directories are created (mode 0755) when ``create_dirs`` is true.
     ``backup``: keep the file being replaced as ``<path>.bak`` (see the module's docstring).
+    ``sync_directory=False`` leaves the directory's ``fsync`` to a later
+    :func:`sync_directories` call (the file itself is always synced before the rename).
     Returns a :class:`WriteResult`; raises :class:`WriteError` (last good file kept) or
     :class:`ConfigError` for an unknown user/group name.
     """
@@ -194,7 +201,8 @@ def write_file(
             _make_dirs(directory)
 
     final = _replace_atomically(target, directory, data, mode, want_uid, want_gid,
-                                backup=backup and existing is not None)
+                                backup=backup and existing is not None,
+                                sync_directory=sync_directory)
     return WriteResult(
         path=target,
         changed=True,
@@ -309,7 +317,7 @@ def _make_dirs(directory: str) -> None:
 
 def _replace_atomically(
     target: str, directory: str, data: bytes, mode: int, uid: int, gid: int, *,
-    backup: bool = False,
+    backup: bool = False, sync_directory: bool = True,
 ) -> os.stat_result:
     temp = os.path.join(
         directory, f".{os.path.basename(target)}{_TEMP_INFIX}{secrets.token_hex(6)}"
@@ -342,8 +350,16 @@ def _replace_atomically(
     except BaseException:
         _remove_quietly(temp)
         raise
-    _fsync_directory(directory, target)
+    if sync_directory:
+        _fsync_directory(directory, target)
     return final
+
+
+def sync_directories(paths: Iterable[str]) -> None:
+    """``fsync`` the directory of each of ``paths`` (files written with
+    ``sync_directory=False``), each directory once, so that their renames survive a crash."""
+    for directory in dict.fromkeys(os.path.dirname(os.path.abspath(p)) for p in paths):
+        _fsync_directory(directory, directory)
 
 
 def _keep_backup(target: str) -> None:
