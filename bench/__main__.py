@@ -1,6 +1,6 @@
 """``python -m bench [--quick] [--only NAME,...] [--json PATH] [--docs PATH] [--record]``.
 
-Runs the benchmarks, prints a table, writes the JSON results, (after a run of every
+Runs the benchmarks, prints a table, writes the JSON results, (after a full run of every
 benchmark, or when ``--docs`` is given) regenerates docs/benchmarks.md, and checks the run's
 ratios against the recorded results (:mod:`bench.check`): a ratio more than 10% worse than
 recorded fails the run.
@@ -35,7 +35,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         metavar="PATH", help="where to write the results")
     parser.add_argument("--docs", type=Path, default=None, metavar="PATH",
                         help="regenerate this Markdown page (default: docs/benchmarks.md, "
-                             "and only when every benchmark ran)")
+                             "and only after a full run of every benchmark)")
     parser.add_argument("--docs-only", action="store_true",
                         help="run nothing: rewrite the docs page from the --json results")
     parser.add_argument("--record", action="store_true",
@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(NAMES)}")
     args.selected = [n for n in NAMES if n in selected]
-    if args.docs is None and len(args.selected) == len(NAMES):
+    if args.docs is None and len(args.selected) == len(NAMES) and not args.quick:
         args.docs = ROOT / "docs" / "benchmarks.md"
     return args
 

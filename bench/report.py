@@ -200,7 +200,13 @@ def markdown(report: Mapping[str, Any], intro: str) -> str:
                  "from the system; without them the database leases are left out):\n")
     parts.append("```sh\npip install -e '.[test,dev]'\npython -m bench            # full run "
                  "(about 15 minutes), rewrites this page\npython -m bench --quick    # under 2 "
-                 "minutes\npython -m bench --only init,import --json /tmp/r.json\n```\n")
+                 "minutes\npython -m bench --only init,many --json /tmp/r.json\n"
+                 "python -m bench --check-only --json /tmp/r.json   # compare a results file\n"
+                 "python -m bench --record   # this run becomes the reference\n```\n")
+    parts.append("Each run ends by comparing its ratios with the recorded results of the same "
+                 "kind of run (`bench/recorded/full.json` or `bench/recorded/quick.json`): a "
+                 "ratio more than 10% worse than recorded is printed as a regression and the "
+                 "run exits 2. Absolute times are not compared; they follow the machine.\n")
     parts.append("Every ratio compares contenders measured in the same run: start-up "
                  "benchmarks interleave their runs (each round runs every contender once, in a "
                  "rotating order) and report medians; the sidecar benchmarks run all contenders "

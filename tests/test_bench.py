@@ -69,6 +69,7 @@ def test_quick_template_run_writes_json_table_and_docs_keeping_the_intro(
 def test_docs_are_only_rewritten_by_a_run_of_everything(tmp_path: Path) -> None:
     assert parse_args(["--only", "template"]).docs is None
     assert parse_args([]).docs is not None
+    assert parse_args(["--quick"]).docs is None  # quick figures never replace the full run's
     assert parse_args(["--only", "init,import"]).selected == ["import", "init"]
     with pytest.raises(SystemExit):
         parse_args(["--only", "nonsense"])

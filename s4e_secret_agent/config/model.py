@@ -275,8 +275,7 @@ class TemplateConfig:
     signal: SignalConfig | None = field(default=None, metadata=_meta(
         "signal a process after the file changed", default_doc="none"))
     backup: bool = field(default=False, metadata=_meta(
-        "keep the previous file as <destination>.bak (accepted with a warning: no .bak is "
-        "made yet, see Compatibility)"))
+        "keep the file being replaced as <destination>.bak, as Vault Agent does"))
     parsed: Template = field(kw_only=True, compare=False, repr=False, metadata=_meta(
         "the parsed template (internal: parsed once, when the configuration is loaded)"))
 

@@ -196,18 +196,10 @@ class GoMethodValue:
         return None
 
 
-def go_type_name(value: Any) -> str:
-    """The Go type as ``%T`` and error messages print it.
-
-    A list or dict subclass standing for a named Go type (``sockaddr.IfAddrs``, the
-    ``map[string][]interface {}`` of ``byTag``) says so in a ``go_type_name`` class attribute.
-    """
-    if value is None or value is MISSING:
-        return "<nil>"
-    if isinstance(value, (list, dict)):
-        declared = getattr(value, "go_type_name", None)
-        if isinstance(declared, str):
-            return declared
+def basic_kind(value: Any) -> str | None:
+    """The name of a Go basic numeric or boolean type ``value`` stands for (``bool``,
+    ``int64``, ``uint64``, ``uint8``, ``int32``, ``int``, ``float64``, ``complex128``), which
+    is both its type name and its ``reflect`` kind; None for anything else."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, Int64):
@@ -224,6 +216,23 @@ def go_type_name(value: Any) -> str:
         return "float64"
     if isinstance(value, complex):
         return "complex128"
+    return None
+
+
+def go_type_name(value: Any) -> str:
+    """The Go type as ``%T`` and error messages print it.
+
+    A list or dict subclass standing for a named Go type (``sockaddr.IfAddrs``, the
+    ``map[string][]interface {}`` of ``byTag``) says so in a ``go_type_name`` class attribute.
+    """
+    if value is None or value is MISSING:
+        return "<nil>"
+    if isinstance(value, (list, dict)):
+        declared = getattr(value, "go_type_name", None)
+        if isinstance(declared, str):
+            return declared
+    if (basic := basic_kind(value)) is not None:
+        return basic
     if isinstance(value, str):
         return "string"
     if isinstance(value, Number):

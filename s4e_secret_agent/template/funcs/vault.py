@@ -8,6 +8,7 @@ response into consul-template's ``dependency.Secret`` struct, so ``.Data``, ``.L
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from s4e_secret_agent.errors import AgentError
@@ -152,27 +153,42 @@ def parse_write_args(args: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def _secret(state: ExecutionState, *args: str) -> Any:
-    if not args:
-        return None
+def _memoized(state: ExecutionState, key: tuple[Any, ...], what: str,
+              fetch: Callable[[], Any], build: Callable[[Any], Any], nil: Any) -> Any:
+    """One fetch per ``key`` and execution (a template that reads a path twice sees one
+    response); ``nil`` stands for a secret that is not read yet (consul-template's nil while
+    it discovers what a template needs). The agent's own errors pass through; anything else
+    a fetch raises becomes a template error naming ``what``, never its message, which could
+    hold data."""
+    cache = state.cache
+    if key not in cache:
+        try:
+            raw = fetch()
+        except AgentError:
+            raise
+        except Exception as exc:
+            raise FuncError(f"{what}: {type(exc).__name__}") from None
+        if raw is NO_SECRET:
+            return nil
+        cache[key] = build(raw)
+    return cache[key]
+
+
+def _path_and_args(args: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     path = normalize_secret_path(args[0])
     if path == "":
         raise FuncError(f"vault.read: invalid format: {go_quote(path)}")
     rest = parse_write_args(args[1:])
     check_url(path)
-    key = (path, rest)
-    cache = state.cache
-    if key not in cache:
-        try:
-            envelope = state.ctx.secret(path, rest)
-        except AgentError:
-            raise
-        except Exception as exc:
-            raise FuncError(f"vault.read({path}): {type(exc).__name__}") from None
-        if envelope is NO_SECRET:
-            return None  # consul-template's nil for a secret it has not read yet
-        cache[key] = secret_from_envelope(envelope)
-    return cache[key]
+    return path, rest
+
+
+def _secret(state: ExecutionState, *args: str) -> Any:
+    if not args:
+        return None
+    path, rest = _path_and_args(args)
+    return _memoized(state, (path, rest), f"vault.read({path})",
+                     lambda: state.ctx.secret(path, rest), secret_from_envelope, None)
 
 
 def _secrets(state: ExecutionState, path: str) -> StringList:
@@ -180,19 +196,9 @@ def _secrets(state: ExecutionState, path: str) -> StringList:
         return NilStringList()
     path = trim_space(path).strip("/")
     check_url(path)
-    key = ("\x00list", (path,))
-    cache = state.cache
-    if key not in cache:
-        try:
-            envelope = state.ctx.secrets(path)
-        except AgentError:
-            raise
-        except Exception as exc:
-            raise FuncError(f"vault.list({path}): {type(exc).__name__}") from None
-        if envelope is NO_SECRET:
-            return NilStringList()
-        cache[key] = list_from_envelope(path, envelope)
-    result: StringList = cache[key]
+    result: StringList = _memoized(
+        state, ("\x00list", (path,)), f"vault.list({path})", lambda: state.ctx.secrets(path),
+        lambda envelope: list_from_envelope(path, envelope), NilStringList())
     return result
 
 
@@ -213,25 +219,14 @@ class PemEncoded(GoStruct, GoMethodValue):
 def _pki_cert(state: ExecutionState, *args: str) -> Any:
     if not args:
         return None
-    path = normalize_secret_path(args[0])
-    if path == "":
-        raise FuncError(f"vault.read: invalid format: {go_quote(path)}")
-    rest = parse_write_args(args[1:])
-    check_url(path)
-    key = ("\x00pki", (path, *rest))
-    cache = state.cache
-    if key not in cache:
-        try:
-            pems = state.ctx.pki_cert(path, rest)
-        except AgentError:
-            raise
-        except Exception as exc:
-            raise FuncError(f"vault.pki({path}): {type(exc).__name__}") from None
-        if pems is NO_SECRET:
-            return None
-        cache[key] = PemEncoded(str(pems.get("cert", "")), str(pems.get("key", "")),
-                                str(pems.get("ca", "")), list(pems.get("ca_chain", [])))
-    return cache[key]
+    path, rest = _path_and_args(args)
+
+    def build(pems: Any) -> PemEncoded:
+        return PemEncoded(str(pems.get("cert", "")), str(pems.get("key", "")),
+                          str(pems.get("ca", "")), list(pems.get("ca_chain", [])))
+
+    return _memoized(state, ("\x00pki", (path, *rest)), f"vault.pki({path})",
+                     lambda: state.ctx.pki_cert(path, rest), build, None)
 
 
 def functions() -> dict[str, GoFunc]:

@@ -17,8 +17,6 @@ from s4e_secret_agent.template.values import (
     GoMethodValue,
     GoStruct,
     GoTime,
-    Int32,
-    Int64,
     NilList,
     NilMap,
     NilPointer,
@@ -26,8 +24,7 @@ from s4e_secret_agent.template.values import (
     NilStringMap,
     Number,
     RangeChannel,
-    Uint8,
-    Uint64,
+    basic_kind,
     go_type_name,
 )
 
@@ -43,22 +40,8 @@ def kind_of(value: Any) -> str:
     """``reflect.ValueOf(value).Kind().String()``."""
     if value is None or value is MISSING:
         return "invalid"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, Int64):
-        return "int64"
-    if isinstance(value, Uint64):
-        return "uint64"
-    if isinstance(value, Uint8):
-        return "uint8"
-    if isinstance(value, Int32):
-        return "int32"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, complex):
-        return "complex128"
+    if (basic := basic_kind(value)) is not None:
+        return basic
     if isinstance(value, (str, Number)):
         return "string"
     if isinstance(value, (list, bytes)):
