@@ -9,6 +9,10 @@ import yaml
 
 DATA = Path(__file__).parent / "data"
 
+# The KV v2 mount and secret the differential tests (ours against bao agent) render.
+DIFF_MOUNT = "hcldiff"
+DIFF_SECRET = {"user": "app-user", "pass": "p@ss w'rd\"$x`y`\\z"}
+
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
             "\v": "\\v", "\\": "\\\\", '"': '\\"'}
 

@@ -22,20 +22,10 @@ from cryptography.hazmat.primitives.serialization import (
 
 from s4e_secret_agent.runtime.sinks import decrypt_envelope
 from s4e_secret_agent.runtime.writer import write_file
-from tests.config.test_hcl_differential import MOUNT, SECRET, _bao_agent, _compare, _ours, _setup
+from tests.config.test_hcl_differential import _bao_agent, _compare, _ours, _setup
 from tests.testbed.openbao import OpenBaoServer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def server(openbao: OpenBaoServer) -> OpenBaoServer:
-    """The secret the HCL differential test renders, on the shared OpenBao."""
-    client = openbao.client()
-    if f"{MOUNT}/" not in client.sys.list_mounted_secrets_engines()["data"]:
-        client.sys.enable_secrets_engine("kv", path=MOUNT, options={"version": "2"})
-    client.secrets.kv.v2.create_or_update_secret(path="app", mount_point=MOUNT, secret=SECRET)
-    return openbao
 
 
 def _auto_auth(server: OpenBaoServer, base: Path, sink: str = "") -> str:

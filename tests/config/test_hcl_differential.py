@@ -12,22 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.config.helpers import DIFF_MOUNT, DIFF_SECRET
 from tests.integration.conftest import run_agent
 from tests.testbed.openbao import OpenBaoServer, bao_binary
 
 pytestmark = pytest.mark.integration
 
-MOUNT = "hcldiff"
-SECRET = {"user": "app-user", "pass": "p@ss w'rd\"$x`y`\\z"}
-
-
-@pytest.fixture(scope="module")
-def server(openbao: OpenBaoServer) -> OpenBaoServer:
-    client = openbao.client()
-    if f"{MOUNT}/" not in client.sys.list_mounted_secrets_engines()["data"]:
-        client.sys.enable_secrets_engine("kv", path=MOUNT, options={"version": "2"})
-    client.secrets.kv.v2.create_or_update_secret(path="app", mount_point=MOUNT, secret=SECRET)
-    return openbao
+MOUNT, SECRET = DIFF_MOUNT, DIFF_SECRET
 
 
 def _head(server: OpenBaoServer, directory: Path, extra: str = "") -> str:

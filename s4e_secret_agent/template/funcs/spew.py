@@ -235,22 +235,8 @@ class _Dumper:
         self.dump_body(value)
 
     def dump_body(self, value: Any) -> None:
-        if value is None:
-            self.out.append("<nil>")
-        elif isinstance(value, bool):
-            self.out.append("true" if value else "false")
-        elif isinstance(value, int):
-            self.out.append(str(int(value)))
-        elif isinstance(value, float):
-            self.out.append(format_float(value))
-        elif isinstance(value, complex):
-            self.out.append(_complex(value))
-        elif isinstance(value, str):
-            self.out.append(go_quote(value))
-        elif isinstance(value, GoTime):
-            self.out.append(_time_string(value))  # go-spew calls String methods
-        elif isinstance(value, (Number, _Scalar)):
-            self.out.append(value.text)
+        if (text := _scalar_text(value, quote_strings=True)) is not None:
+            self.out.append(text)
         elif isinstance(value, bytes):
             self.dump_bytes(value)
         elif isinstance(value, list):
@@ -343,6 +329,29 @@ def _time_string(value: GoTime) -> str:
     return f"{date} {clock}{fraction} {zone}"
 
 
+def _scalar_text(value: Any, *, quote_strings: bool) -> str | None:
+    """How go-spew prints a scalar (nil, bool, number, string, time), as ``Dump`` does
+    (``quote_strings``: strings quoted) or as its ``%v`` formatter does; None for anything
+    else. Times print through their ``String`` method, as go-spew calls it."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, complex):
+        return _complex(value)
+    if isinstance(value, str):
+        return go_quote(value) if quote_strings else value
+    if isinstance(value, GoTime):
+        return _time_string(value)
+    if isinstance(value, (Number, _Scalar)):
+        return str(value.text)
+    return None
+
+
 def _complex(value: complex) -> str:
     imag = format_float(value.imag)
     sign = "+" if value.imag >= 0 or imag == "NaN" else ""
@@ -407,22 +416,8 @@ class _Formatter:
         if not self.ignore_next_type and self.show_types:
             self.out.append(f"({_type_of(value)})")
         self.ignore_next_type = False
-        if value is None:
-            self.out.append("<nil>")
-        elif isinstance(value, bool):
-            self.out.append("true" if value else "false")
-        elif isinstance(value, int):
-            self.out.append(str(int(value)))
-        elif isinstance(value, float):
-            self.out.append(format_float(value))
-        elif isinstance(value, complex):
-            self.out.append(_complex(value))
-        elif isinstance(value, str):
-            self.out.append(value)
-        elif isinstance(value, GoTime):
-            self.out.append(_time_string(value))
-        elif isinstance(value, (Number, _Scalar)):
-            self.out.append(value.text)
+        if (text := _scalar_text(value, quote_strings=False)) is not None:
+            self.out.append(text)
         elif isinstance(value, bytes):
             self.out.append("[" + " ".join(str(b) for b in value) + "]")
         elif isinstance(value, list):
