@@ -45,14 +45,18 @@ DUPLICATES_ENV = "VAULT_ALLOW_PENDING_REMOVAL_DUPLICATE_HCL_ATTRIBUTES"
 _APPENDED = ("template", "listener", "env_template")
 
 
-def load_config(sources: ConfigSources) -> LoadedConfig:
-    """Read, merge and validate every source. Raises :class:`ConfigError` on any problem."""
-    layers: list[RawLayer] = []
-    if sources.annotations_file:
-        # Imported only when used: init sits on every pod's start path.
-        from s4e_secret_agent.config.annotations import read_annotations_file
+def load_config(sources: ConfigSources, *,
+                annotations: RawLayer | None = None) -> LoadedConfig:
+    """Read, merge and validate every source. Raises :class:`ConfigError` on any problem.
 
-        layers.append(read_annotations_file(sources.annotations_file))
+    ``annotations``: the pod's annotations as :func:`read_annotations` read them earlier,
+    used instead of reading ``sources.annotations_file`` again (a running agent keeps the
+    annotations it started with; see :func:`read_annotations`)."""
+    layers: list[RawLayer] = []
+    if annotations is None:
+        annotations = read_annotations(sources)
+    if annotations is not None:
+        layers.append(annotations)
     files = config_file_paths(sources.config_files)
     if files:
         allow = _allow_duplicates(sources.environ)
@@ -62,6 +66,21 @@ def load_config(sources: ConfigSources) -> LoadedConfig:
     layers.append(flags_layer(sources.flags))
     return build_from_layers(layers, environ_token=sources.environ.get("VAULT_TOKEN") or None,
                              environ=sources.environ)
+
+
+def read_annotations(sources: ConfigSources) -> RawLayer | None:
+    """The pod's annotations (``sources.annotations_file``) as a raw layer, or None.
+
+    A running agent reads them once, at start, and keeps them: the Vault Agent injector reads
+    annotations once, when the pod is created, and whoever may patch a pod's annotations must
+    not be able to change a running agent's Vault address, auth or commands (that would hand
+    them the login credentials or a shell in the agent's container)."""
+    if not sources.annotations_file:
+        return None
+    # Imported only when used: init sits on every pod's start path.
+    from s4e_secret_agent.config.annotations import read_annotations_file
+
+    return read_annotations_file(sources.annotations_file)
 
 
 def build_from_layers(layers: list[RawLayer], *, environ_token: str | None,

@@ -23,7 +23,8 @@ class Event(StrEnum):
     QUIT = "quit"  # POST /v1/quit (agent API): stop now
     REFRESH = "refresh"  # SIGHUP or POST /v1/refresh: read every secret again
     CREDENTIALS_CHANGED = "credentials_changed"  # the login's credential file changed
-    CONFIG_CHANGED = "config_changed"  # a config, annotations or template file changed
+    CONFIG_CHANGED = "config_changed"  # a config or template file changed
+    ANNOTATIONS_CHANGED = "annotations_changed"  # the pod's annotations file changed
 
 
 class Reporter(Protocol):

@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.config.model import AgentConfig, ConfigSources
 from s4e_secret_agent.errors import AgentError
 from s4e_secret_agent.runtime.events import Event
 from s4e_secret_agent.runtime.runner import Runner
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.config.files import RawLayer
 
 log = logging.getLogger("s4e_secret_agent")
 
@@ -159,11 +162,13 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
             server.stop()
 
 
-def load_and_report(sources: ConfigSources) -> AgentConfig:
-    """Load the configuration, log its warnings once, and return the frozen model."""
+def load_and_report(sources: ConfigSources, *,
+                    annotations: RawLayer | None = None) -> AgentConfig:
+    """Load the configuration, log its warnings once, and return the frozen model
+    (``annotations``: read before, see :func:`~s4e_secret_agent.config.load.load_config`)."""
     from s4e_secret_agent.config.load import load_config
 
-    loaded = load_config(sources)
+    loaded = load_config(sources, annotations=annotations)
     for warning in loaded.warnings:
         log.warning("%s", warning, extra={"event": "config_warning"})
     return loaded.config

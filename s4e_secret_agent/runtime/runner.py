@@ -639,6 +639,13 @@ class Runner:
             self.token.credentials_changed()
         elif event == Event.CONFIG_CHANGED:
             self._reload()
+        elif event == Event.ANNOTATIONS_CHANGED:
+            # Whoever may patch the pod must not steer a running agent (its Vault address,
+            # auth, commands): annotations apply when the pod is created, as with the
+            # injector.
+            log.warning("the pod's annotations changed; they are not applied to a running "
+                        "agent (it keeps those it started with): restart the pod to apply "
+                        "them", extra={"event": "annotations_ignored"})
         return True
 
     def _announce_ready(self) -> None:

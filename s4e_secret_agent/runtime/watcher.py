@@ -42,9 +42,11 @@ def watched_paths(config: AgentConfig, sources: ConfigSources) -> dict[str, Even
         paths[os.path.abspath(credential)] = Event.CREDENTIALS_CHANGED
     from s4e_secret_agent.config.load import config_file_paths
 
-    for name in (*config_file_paths(sources.config_files), sources.annotations_file):
-        if name:
-            paths[os.path.abspath(name)] = Event.CONFIG_CHANGED
+    for name in config_file_paths(sources.config_files):
+        paths[os.path.abspath(name)] = Event.CONFIG_CHANGED
+    if sources.annotations_file:
+        # Watched only to say that a change is not applied (see config.load.read_annotations).
+        paths[os.path.abspath(sources.annotations_file)] = Event.ANNOTATIONS_CHANGED
     for tmpl in config.templates:
         if tmpl.source:
             paths[os.path.abspath(tmpl.source)] = Event.CONFIG_CHANGED

@@ -82,3 +82,22 @@ def s4e_secret_values(openbao: OpenBaoServer) -> list[str]:
 def sa_token(tmp_path: Path, s4e_vault: object, kubernetes_api: KubernetesAPI) -> Path:
     """A projected service-account token of s4e-core, in a file as the kubelet mounts it."""
     return kubernetes_api.token_file(tmp_path / "sa", "s4e-core")
+
+
+SIDECAR_POLICY = """
+path "s4e/data/sidecar-*" { capabilities = ["read"] }
+path "database/creds/s4e-short" { capabilities = ["read"] }
+"""
+
+
+@pytest.fixture(scope="module")
+def sidecar_vault(openbao: OpenBaoServer, s4e_vault: object) -> OpenBaoServer:
+    """Policy and Kubernetes roles for the sidecar tests (long and short token TTLs)."""
+    client = openbao.client()
+    client.sys.create_or_update_policy("sidecar-test", SIDECAR_POLICY)
+    for role, ttl in (("sidecar-long", "1h"), ("sidecar-short", "20s")):
+        client.write_data(f"auth/kubernetes/role/{role}", data={
+            "bound_service_account_names": ["s4e-core", "s4e-scan"],
+            "bound_service_account_namespaces": ["s4e"],
+            "token_policies": ["sidecar-test"], "token_ttl": ttl, "token_max_ttl": "2h"})
+    return openbao

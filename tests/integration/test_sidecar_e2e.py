@@ -26,24 +26,6 @@ from tests.testbed.kubernetes import KubernetesAPI, write_token
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.postgres import PostgresCluster
 
-POLICY = """
-path "s4e/data/sidecar-*" { capabilities = ["read"] }
-path "database/creds/s4e-short" { capabilities = ["read"] }
-"""
-
-
-@pytest.fixture(scope="module")
-def sidecar_vault(openbao: OpenBaoServer, s4e_vault: object) -> OpenBaoServer:
-    """Policy and Kubernetes roles for the sidecar tests (long and short token TTLs)."""
-    client = openbao.client()
-    client.sys.create_or_update_policy("sidecar-test", POLICY)
-    for role, ttl in (("sidecar-long", "1h"), ("sidecar-short", "20s")):
-        client.write_data(f"auth/kubernetes/role/{role}", data={
-            "bound_service_account_names": ["s4e-core", "s4e-scan"],
-            "bound_service_account_namespaces": ["s4e"],
-            "token_policies": ["sidecar-test"], "token_ttl": ttl, "token_max_ttl": "2h"})
-    return openbao
-
 
 @pytest.fixture(scope="module")
 def short_db(sidecar_vault: OpenBaoServer, s4e_database: PostgresCluster) -> PostgresCluster:
