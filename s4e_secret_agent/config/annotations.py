@@ -50,7 +50,9 @@ _GLOBAL = {
     "client-cert": "vault.client_cert",
     "client-key": "vault.client_key",
     "client-timeout": "vault.client_timeout",
-    "client-max-retries": "vault.max_retries",
+    # VAULT_MAX_RETRIES in the agent's container: retries inside one HTTP request, not
+    # vault.retry.num_retries (Vault Agent keeps num_retries for its template reads).
+    "client-max-retries": "vault.client_max_retries",
     "template-static-secret-render-interval": "template_config.static_secret_render_interval",
     "template-lease-renewal-threshold": "template_config.lease_renewal_threshold",
     "template-config-exit-on-retry-failure": "template_config.exit_on_retry_failure",
@@ -155,7 +157,8 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
         method["mount_path"] = "auth/kubernetes" if method["type"] == "kubernetes" \
             else f"auth/{method['type']}"
 
-    default_template = ours["agent-inject-default-template"].value.strip() \
+    # The injector lower-cases the value (JSON, Map) before checking it.
+    default_template = ours["agent-inject-default-template"].value.strip().lower() \
         if "agent-inject-default-template" in ours else "map"
     if default_template not in ("map", "json"):
         raise ConfigError(f"{default_template!r} is not a default template",
@@ -238,9 +241,14 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
         mount = value("secret-volume-path-", raw) or volume
         file_name = value("agent-inject-file-", raw)
         if file_name:
-            destination = posixpath.normpath(posixpath.join(mount, file_name))
+            destination = _confined(mount, file_name, "agent-inject-file-" + raw, ours, label)
+            if file_name.startswith("/"):
+                warnings.append(f"{where('agent-inject-file-' + raw)[0]}: {file_name!r} is "
+                                f"absolute; it is written to {destination}, inside the secret "
+                                "volume, as the injector does")
         else:
-            destination = f"{mount}/{name}"
+            naming = next(p + raw for p in _SECRET_NAMING if p + raw in ours)
+            destination = _confined(mount, name, naming, ours, label)
         template: dict[str, Any] = {"name": name, "destination": destination}
         key_sources: dict[str, str] = {}
         if file_name:
@@ -275,3 +283,22 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
                                     f"{name[len(prefix):]!r}")
                 break
     return result
+
+
+def _confined(mount: str, file_name: str, annotation: str, ours: dict[str, _Line],
+              label: str) -> str:
+    """The file ``file_name`` in the secret volume ``mount``, joined as the injector joins it
+    (Go's ``filepath.Join``: an absolute name lands inside the volume, the result is cleaned),
+    refused when it leads out of the volume (``..``): whoever may edit pod annotations must not
+    choose which file of the agent's container receives a secret."""
+    root = posixpath.normpath(mount) if mount else "."
+    destination = posixpath.normpath(f"{mount}/{file_name}")
+    inside = destination.startswith(root.rstrip("/") + "/") and destination != root
+    if not inside:
+        raise ConfigError(
+            f"file name {file_name!r} leads out of the secret volume {mount} (to "
+            f"{destination})", path=PREFIX + annotation, source=label,
+            line=ours[annotation].line if annotation in ours else None,
+            hint="name a file inside the volume (app.env, conf/app.env); to write to another "
+                 "directory, mount it and set secret-volume-path-<name>")
+    return destination

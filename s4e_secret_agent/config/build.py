@@ -36,6 +36,7 @@ from s4e_secret_agent.errors import ConfigError
 
 if TYPE_CHECKING:
     from s4e_secret_agent.template import Template
+    from s4e_secret_agent.template.refs import FunctionCall
 
 Locator = Callable[[str], tuple[str, int | None]]
 T = TypeVar("T")
@@ -242,6 +243,10 @@ class Builder:
         max_retries = self.get(raw, "max_retries", path, values.parse_int, max_retries)
         if max_retries < 0:
             self.fail(f"{path}.max_retries", "must be 0 or more")
+        # Vault's client reads VAULT_MAX_RETRIES as a whole number, 0 or more.
+        client_retries = self.get(raw, "client_max_retries", path, values.parse_int, None)
+        if client_retries is not None and client_retries < 0:
+            self.fail(f"{path}.client_max_retries", "must be 0 or more")
         address = self.text(raw, "address", path, default.address) or default.address
         if not address.startswith(("http://", "https://")):
             self.fail(f"{path}.address", f"{address!r} is not an http:// or https:// URL")
@@ -260,6 +265,7 @@ class Builder:
             tls_server_name=self.text(raw, "tls_server_name", path),
             client_timeout=timeout,
             max_retries=max_retries,
+            client_max_retries=client_retries,
         )
 
     def _auto_auth(self, value: Any, environ_token: str | None) -> AutoAuthConfig:
@@ -300,10 +306,9 @@ class Builder:
             self.fail(f"{path}.mount_path", "is empty")
         config = self.stanza(raw.get("config"), f"{path}.config")
         params = self._method_params(kind, config, f"{path}.config", environ_token)
-        min_backoff = self.get(raw, "min_backoff", path, values.parse_duration, 1.0)
-        max_backoff = self.get(raw, "max_backoff", path, values.parse_duration, 300.0)
-        if min_backoff <= 0:
-            self.fail(f"{path}.min_backoff", "must be more than 0")
+        # Vault Agent's auth handler: zero (or "") means the default, 1s and 5m.
+        min_backoff = self.get(raw, "min_backoff", path, values.parse_duration, 0.0) or 1.0
+        max_backoff = self.get(raw, "max_backoff", path, values.parse_duration, 0.0) or 300.0
         if max_backoff < min_backoff:
             self.fail(f"{path}.max_backoff", "must not be less than min_backoff")
         return AuthMethodConfig(type=kind, mount_path=mount,
@@ -466,8 +471,9 @@ class Builder:
         right = self.text(raw, "right_delimiter", path, "}}") or "}}"
         user_key = "user" if raw.get("user") is not None else "uid"
         group_key = "group" if raw.get("group") is not None else "gid"
-        parsed = self._parse_template(contents, name, left, right,
-                                      f"{path}.{'source' if source else 'contents'}")
+        text_path = f"{path}.{'source' if source else 'contents'}"
+        parsed = self._parse_template(contents, name, left, right, text_path)
+        self._unprovided_functions(parsed, source or name, text_path)
         tmpl = TemplateConfig(
             name=name,
             destination=destination,
@@ -516,6 +522,17 @@ class Builder:
             self.fail(path, "template nests too deeply")
         except Exception as err:  # an engine failure must still name the template
             self.fail(path, f"template does not parse ({type(err).__name__})")
+
+    def _unprovided_functions(self, parsed: Template, where: str, path: str) -> None:
+        """A warning for each call of a function Vault Agent has and this agent does not
+        (Consul, Nomad, plugin): the template loads, as in Vault Agent, and may never reach
+        the call, but if it does the render fails; better said now than at 3 a.m."""
+        from s4e_secret_agent.template.funcs.unavailable import needs
+
+        for call in unprovided_calls(parsed):
+            self.warn(path, f"{where}:{call.line}:{call.col}: function {call.name} is not "
+                      f"provided by this agent (it needs {needs(call.name)}); a render "
+                      "that reaches this call fails")
 
     def _exec(self, raw: Mapping[str, Any], path: str) -> ExecConfig | None:
         command_raw = raw.get("command")
@@ -612,6 +629,13 @@ class Builder:
             log_level=level,
             log_format=log_format,
         )
+
+
+def unprovided_calls(parsed: Template) -> list[FunctionCall]:
+    """The template's calls of functions that Vault Agent has and this agent does not."""
+    from s4e_secret_agent.template.funcs import GROUPS
+
+    return [call for call in parsed.function_calls() if call.name in GROUPS["unavailable"]]
 
 
 def _allowed_hint(misplaced: str, known: str) -> str:

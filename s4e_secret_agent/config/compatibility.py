@@ -133,6 +133,10 @@ _TELEMETRY = "telemetry/http.py"
 _LOGS = "logs.py"
 _TEMPLATE = "template/"
 
+_CLIENT_RETRIES = ("VAULT_MAX_RETRIES: Vault's client retries one HTTP request this many "
+                   "times (connection errors, 412 and 5xx answers, 1 to 1.5 s apart) inside "
+                   "each of Vault Agent's vault.retry.num_retries attempts; this agent retries "
+                   "whole reads only, vault.retry.num_retries times with backoff")
 _LOGS_TO_STDERR = "logs always go to stderr, for the container runtime to collect"
 _NO_CACHE = ("there is no lease cache or API proxy: templates read Vault directly, apps talk "
              "to Vault themselves")
@@ -251,8 +255,11 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               "none", _RUNNER, example=3),
     ConfigKey("vault.client_timeout", S, "timeout of one request (Vault Agent reads only "
               "VAULT_CLIENT_TIMEOUT)", _CLIENT, origin="s4e-secret-agent", example="30s"),
-    ConfigKey("vault.max_retries", S, "as vault.retry.num_retries (Vault Agent reads only "
-              "VAULT_MAX_RETRIES)", _RUNNER, origin="s4e-secret-agent", example=3),
+    ConfigKey("vault.max_retries", S, "as vault.retry.num_retries (an older name of this "
+              "agent's; VAULT_MAX_RETRIES is vault.client_max_retries)", _RUNNER,
+              origin="s4e-secret-agent", example=3),
+    ConfigKey("vault.client_max_retries", W, _CLIENT_RETRIES, origin="s4e-secret-agent",
+              example=3),
     # -- auto_auth ---------------------------------------------------------------------------
     ConfigKey("auto_auth.method", S, "how to log in: kubernetes, approle, jwt, token_file or "
               "token; other Vault Agent methods are refused by type", _AUTH, example=None),
@@ -553,8 +560,8 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
     AnnotationRow("client-key", S, "its key", "vault.client_key", example="/k.pem"),
     AnnotationRow("client-timeout", S, "timeout of one request", "vault.client_timeout",
                   example="30s"),
-    AnnotationRow("client-max-retries", S, "retries of failed secret reads",
-                  "vault.max_retries", example="3"),
+    AnnotationRow("client-max-retries", W, _CLIENT_RETRIES, "vault.client_max_retries",
+                  example="3"),
     AnnotationRow("template-static-secret-render-interval", S, "how often secrets without a "
                   "lease are read", "template_config.static_secret_render_interval",
                   example="1m"),

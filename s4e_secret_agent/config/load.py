@@ -29,7 +29,7 @@ ENV_PATHS: dict[str, str] = {
     "VAULT_SKIP_VERIFY": "vault.tls_skip_verify",
     "VAULT_TLS_SERVER_NAME": "vault.tls_server_name",
     "VAULT_CLIENT_TIMEOUT": "vault.client_timeout",
-    "VAULT_MAX_RETRIES": "vault.max_retries",
+    "VAULT_MAX_RETRIES": "vault.client_max_retries",
     "S4E_DEADLINE": "agent.deadline",
     "S4E_ROTATION_OVERLAP": "agent.rotation_overlap",
     "S4E_REVOKE_ON_SHUTDOWN": "agent.revoke_on_shutdown",

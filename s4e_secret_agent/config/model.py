@@ -130,7 +130,11 @@ class VaultConfig:
         annotation="client-timeout", default_doc="60s"))
     max_retries: int = field(default=12, metadata=_meta(
         "retries of a failed secret read before it counts as failed (Vault Agent's "
-        "vault.retry.num_retries)", env="VAULT_MAX_RETRIES", annotation="client-max-retries"))
+        "vault.retry.num_retries)"))
+    client_max_retries: int | None = field(default=None, metadata=_meta(
+        "retries of one HTTP request inside Vault's client (VAULT_MAX_RETRIES, the "
+        "injector's client-max-retries); not applied: whole reads are retried instead",
+        env="VAULT_MAX_RETRIES", annotation="client-max-retries", default_doc="unset"))
 
 
 @dataclass(frozen=True)

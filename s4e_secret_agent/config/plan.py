@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from s4e_secret_agent.config.build import shell_words
+from s4e_secret_agent.config.build import shell_words, unprovided_calls
 from s4e_secret_agent.config.model import LoadedConfig, TemplateConfig
 from s4e_secret_agent.config.values import format_duration
 
@@ -43,7 +43,9 @@ def _template(tmpl: TemplateConfig) -> dict[str, Any]:
             else f"pid in {tmpl.signal.pid_file}"
         actions.append(f"signal {tmpl.signal.signal.name} to {target}")
     return {"name": tmpl.name, "destination": tmpl.destination, "perms": f"{tmpl.perms:04o}",
-            "source": tmpl.source, "actions": actions, "reads": secret_paths(tmpl)}
+            "source": tmpl.source, "actions": actions, "reads": secret_paths(tmpl),
+            "unprovided_functions": [{"name": call.name, "line": call.line, "column": call.col}
+                                     for call in unprovided_calls(tmpl.parsed)]}
 
 
 def secret_paths(tmpl: TemplateConfig) -> list[str]:
@@ -72,6 +74,11 @@ def plan_text(plan: dict[str, Any]) -> str:
             lines.append("    reads   " + (", ".join(tmpl["reads"]) or "no secrets"))
         for action in tmpl["actions"]:
             lines.append(f"    then    {action}")
+        if tmpl["unprovided_functions"]:
+            # Said here too, not only in the warnings: the file would not render if reached.
+            lines.append("    lacks   " + ", ".join(
+                f"{call['name']} (line {call['line']})" for call in tmpl["unprovided_functions"])
+                + ": not provided by this agent; a render that reaches one fails")
     mode = "render once and exit" if plan["exit_after_auth"] else "keep files fresh (sidecar)"
     lines.append(f"mode:      init gives up after {plan['deadline']}; sidecar: {mode}")
     lines.append(f"metrics:   {plan['metrics_listen'] or 'disabled'}")

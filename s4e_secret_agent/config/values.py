@@ -14,34 +14,24 @@ _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3,
                    "m": 60.0, "h": 3600.0}
 _DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_WHOLE_DAYS = re.compile(r"[+-]?\d+d")
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from a Go duration string ("1h30m", "250ms"), a number of seconds (int, float or
-    numeric string, as Vault's ``parseutil.ParseDurationSecond`` accepts). Negative is refused."""
+    """Seconds from a duration written the way Vault's ``parseutil.ParseDurationSecond`` reads
+    it, which is what Vault Agent uses for its durations and the client for
+    ``VAULT_CLIENT_TIMEOUT``: a Go duration ("1h30m", "250ms"), a whole number of days ("7d"),
+    a number of seconds (int, float or numeric string), or the empty string for zero.
+
+    Beyond Vault: surrounding spaces are ignored, and a numeric string may have a fraction
+    ("1.5", which Vault refuses); every other text Vault refuses is refused. Negative is
+    refused (no duration the agent reads may be negative)."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 5m or 1h30m, got a boolean")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip()
-        if _PLAIN_NUMBER.fullmatch(text):
-            seconds = float(text)
-        else:
-            sign = 1.0
-            if text[:1] in "+-" and text:
-                sign = -1.0 if text[0] == "-" else 1.0
-                text = text[1:]
-            pos = 0
-            total = 0.0
-            for match in _DURATION_PART.finditer(text):
-                if match.start() != pos:
-                    break
-                total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-                pos = match.end()
-            if pos != len(text) or not text:
-                raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h30m, 250ms)")
-            seconds = sign * total
+        seconds = _duration_text(value)
     else:
         raise ValueError(f"expected a duration like 30s or 5m, got {type(value).__name__}")
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
@@ -49,6 +39,35 @@ def parse_duration(value: Any) -> float:
     if seconds < 0:
         raise ValueError(f"{value!r} is negative")
     return seconds
+
+
+def _duration_text(value: str) -> float:
+    text = value.strip()
+    if not text:
+        return 0.0  # ParseDurationSecond: "" is zero, which Vault Agent reads as "the default"
+    if _PLAIN_NUMBER.fullmatch(text):
+        return float(text)
+    if text.endswith("d"):
+        # Vault's one extension of Go's syntax: a whole number of days, alone ("1.5d" and
+        # "1d12h" are refused, by Vault too).
+        if not _WHOLE_DAYS.fullmatch(text):
+            raise ValueError(f"{value!r} is not a duration: days are written as a whole "
+                             "number alone (7d), otherwise use hours (36h)")
+        return float(text[:-1]) * 86400.0
+    sign = 1.0
+    if text[0] in "+-":
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    pos = 0
+    total = 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 5m, 1h30m, 250ms or 7d)")
+    return sign * total
 
 
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})

@@ -15,7 +15,7 @@ the engine exposes it to the template the way consul-template does (``.Data``, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
 from s4e_secret_agent.template.context import (
@@ -24,6 +24,9 @@ from s4e_secret_agent.template.context import (
     RenderContext,
     SecretRef,
 )
+
+if TYPE_CHECKING:
+    from s4e_secret_agent.template.refs import FunctionCall
 
 __all__ = ["NO_SECRET", "RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
 
@@ -87,6 +90,12 @@ class Template:
         from s4e_secret_agent.template.refs import find_secret_refs
 
         return find_secret_refs(self._trees, self.text)
+
+    def function_calls(self) -> list[FunctionCall]:
+        """Every function the template calls by name, with line and column, in text order."""
+        from s4e_secret_agent.template.refs import find_function_calls
+
+        return find_function_calls(self._trees, self.text)
 
 
 def decode_json(text: str | bytes) -> Any:

@@ -1,9 +1,12 @@
 """Static analysis: which Vault paths a template names with literal ``secret``, ``secrets`` and
-``pkiCert`` calls (for metric labels known at start, the doctor's checks and ``config check``)."""
+``pkiCert`` calls (for metric labels known at start, the doctor's checks and ``config check``),
+and which functions it calls where (so that a function this agent does not provide is named
+when the configuration is loaded, not when a render reaches it)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.template import parse as p
@@ -31,6 +34,36 @@ def _children(node: p.Node) -> Iterator[p.Node]:
         yield from node.args
     elif isinstance(node, p.ChainNode):
         yield node.node
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """One call of a function by name; ``line`` 1-based, ``col`` 0-based as in Go's errors."""
+
+    name: str
+    line: int
+    col: int
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    before = text[:pos]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1)
+
+
+def find_function_calls(trees: dict[str, Any], text: str) -> list[FunctionCall]:
+    """Every function named in the template (``define``d templates included), in text order.
+    Go resolves a bare identifier only as a function, so each ``IdentifierNode`` is a call."""
+    calls: list[FunctionCall] = []
+
+    def visit(node: p.Node) -> None:
+        if isinstance(node, p.IdentifierNode):
+            calls.append(FunctionCall(node.ident, *_line_col(text, node.pos)))
+        for child in _children(node):
+            visit(child)
+
+    for tree in trees.values():
+        visit(tree.root)
+    return sorted(set(calls), key=lambda call: (call.line, call.col, call.name))
 
 
 def find_secret_refs(trees: dict[str, Any], text: str) -> list[SecretRef]:

@@ -41,12 +41,14 @@ def test_role_flag_alone_means_kubernetes() -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [
     ("1h30m", 5400), ("250ms", 0.25), ("5m", 300), ("30", 30), (45, 45), ("1.5h", 5400),
-    ("0", 0), ("2h45m30.5s", 9930.5), ("1us", 1e-6)])
+    ("0", 0), ("2h45m30.5s", 9930.5), ("1us", 1e-6), ("", 0), ("7d", 7 * 86400),
+    ("+1d", 86400)])
 def test_durations(text: object, seconds: float) -> None:
     assert values.parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "5", "m", "5x", "1h-3m", "-1s", "1 h", True, "nan"])
+@pytest.mark.parametrize("text", ["5", "m", "5x", "1h-3m", "-1s", "1 h", True, "nan", "1.5d",
+                                  "1d12h", "d", "-1d", "1 d"])
 def test_bad_durations(text: object) -> None:
     if text == "5":
         assert values.parse_duration(text) == 5

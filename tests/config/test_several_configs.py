@@ -52,7 +52,7 @@ VAULT_VARIABLES: dict[str, tuple[str, str, Any]] = {
     "VAULT_SKIP_VERIFY": ("true", "tls_skip_verify", True),
     "VAULT_TLS_SERVER_NAME": ("vault.internal", "tls_server_name", "vault.internal"),
     "VAULT_CLIENT_TIMEOUT": ("10s", "client_timeout", 10.0),
-    "VAULT_MAX_RETRIES": ("3", "max_retries", 3),
+    "VAULT_MAX_RETRIES": ("3", "client_max_retries", 3),
 }
 
 

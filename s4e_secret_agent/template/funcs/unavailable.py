@@ -12,6 +12,15 @@ from typing import Any
 from s4e_secret_agent.template.signature import ANY, FuncError, GoFunc
 
 
+def needs(name: str) -> str:
+    """What the function ``name`` (one of this group) needs, for messages."""
+    if name.startswith("nomad"):
+        return "a Nomad cluster"
+    if name == "plugin":
+        return "a plugin program run by the agent"
+    return "a Consul agent"
+
+
 def _unavailable(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         del args

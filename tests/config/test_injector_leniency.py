@@ -1,0 +1,306 @@
+"""Annotations and durations read as leniently as the Vault Agent injector and Vault Agent read
+them, and annotation file names kept inside the secret volume.
+
+The expectations marked "injector" are recorded from vault-k8s ``agent-inject/agent``
+(``annotations.go``, ``agent.go``, ``config.go``, ``container_env.go``); the duration ones
+from Vault's ``parseutil.ParseDurationSecond``, and checked against ``bao agent`` itself where
+a Vault Agent config file carries them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from s4e_secret_agent.config.load import load_config
+from s4e_secret_agent.config.model import AgentConfig, ConfigSources
+from s4e_secret_agent.errors import ConfigError
+from tests.config.helpers import DIFF_MOUNT, DIFF_SECRET, write_annotations
+from tests.integration.conftest import run_agent
+from tests.testbed.openbao import OpenBaoServer, bao_binary
+
+P = "vault.hashicorp.com/"
+
+
+def _load(tmp_path: Path, annotations: dict[str, str]) -> tuple[AgentConfig, list[str]]:
+    path = write_annotations(tmp_path / "annotations", {P + k: v for k, v in annotations.items()})
+    loaded = load_config(ConfigSources(annotations_file=path))
+    return loaded.config, list(loaded.warnings)
+
+
+def _refused(tmp_path: Path, annotations: dict[str, str]) -> ConfigError:
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, annotations)
+    return err.value
+
+
+BASE = {"role": "app", "agent-inject-secret-db": "secret/data/db"}
+
+
+# -- agent-inject-default-template -----------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "kind"), [("JSON", "json"), ("Json", "json"),
+                                              ("MAP", "map"), ("Map", "map")])
+def test_the_default_template_is_read_lowercased_as_the_injector_does(
+        tmp_path: Path, value: str, kind: str) -> None:
+    config, warnings = _load(tmp_path, {**BASE, "agent-inject-default-template": value})
+    contents = config.templates[0].contents
+    assert ("toJSON" in contents) == (kind == "json"), contents
+    assert not [w for w in warnings if "default-template" in w]
+
+
+def test_an_unknown_default_template_is_still_refused_naming_the_annotation(
+        tmp_path: Path) -> None:
+    err = _refused(tmp_path, {**BASE, "agent-inject-default-template": "yaml"})
+    assert f"{P}agent-inject-default-template" in str(err)
+    assert "use map or json" in str(err)
+
+
+# -- durations: Vault's syntax ----------------------------------------------------------------
+
+def test_annotation_durations_take_days_as_vault_agent_reads_them(tmp_path: Path) -> None:
+    """The injector passes these through as text; Vault Agent (and Vault's client, for
+    VAULT_CLIENT_TIMEOUT) read them with ParseDurationSecond, which takes "1d"."""
+    config, _ = _load(tmp_path, {**BASE, "template-static-secret-render-interval": "1d",
+                                 "client-timeout": "2d", "auth-max-backoff": "1d"})
+    assert config.template_config.static_secret_render_interval == 86400
+    assert config.vault.client_timeout == 2 * 86400
+    assert config.auto_auth.method.max_backoff == 86400
+
+
+def test_an_empty_duration_annotation_means_the_default(tmp_path: Path) -> None:
+    """The injector writes an empty duration as no key at all (omitempty)."""
+    config, _ = _load(tmp_path, {**BASE, "template-static-secret-render-interval": "",
+                                 "auth-min-backoff": ""})
+    assert config.template_config.static_secret_render_interval == 300
+    assert config.auto_auth.method.min_backoff == 1
+
+
+def _vault_agent_hcl(directory: Path, address: str, token: str, duration: str) -> Path:
+    (directory / "token").write_text(token)
+    config = directory / "agent.hcl"
+    config.write_text(f'''
+vault {{
+  address = "{address}"
+  retry {{ num_retries = -1 }}
+}}
+auto_auth {{
+  method "token_file" {{
+    min_backoff = {duration}
+    max_backoff = "30d"
+    config = {{ token_file_path = "{directory / 'token'}" }}
+  }}
+}}
+exit_after_auth = true
+template_config {{
+  exit_on_retry_failure = true
+  static_secret_render_interval = {duration}
+}}
+template {{
+  destination = "{directory / 'out'}"
+  contents = "{{{{ with secret \\"{DIFF_MOUNT}/data/app\\" }}}}{{{{ .Data.data.user }}}}\
+{{{{ end }}}}"
+}}
+''')
+    return config
+
+
+# Written as HCL values: quoted strings and one bare number.
+DURATIONS = ['"1d"', '"7d"', '"90"', "90", '"1h30m"', '"250ms"', '""', '"0"', '"1.5d"',
+             '"1d12h"', '"d"', '"5x"', '"1h-3m"']
+# What ParseDurationSecond answers, as seconds (None: refused).
+VAULT_READS = {'"1d"': 86400, '"7d"': 604800, '"90"': 90, "90": 90, '"1h30m"': 5400,
+               '"250ms"': 0.25, '""': 0, '"0"': 0, '"1.5d"': None, '"1d12h"': None,
+               '"d"': None, '"5x"': None, '"1h-3m"': None}
+
+
+@pytest.mark.parametrize("duration", DURATIONS)
+def test_config_durations_are_read_as_vault_agent_reads_them(tmp_path: Path,
+                                                             duration: str) -> None:
+    config = _vault_agent_hcl(tmp_path, "http://127.0.0.1:1", "t", duration)
+    expected = VAULT_READS[duration]
+    if expected is None:
+        with pytest.raises(ConfigError) as err:
+            load_config(ConfigSources(config_file=str(config)))
+        assert "auto_auth.method.min_backoff" in str(err.value)
+        return
+    loaded = load_config(ConfigSources(config_file=str(config))).config
+    # Zero means the default, as in Vault Agent (auth handler: 1s; templates: 5m).
+    assert loaded.auto_auth.method.min_backoff == (expected or 1.0)
+    assert loaded.auto_auth.method.max_backoff == 30 * 86400
+    assert loaded.template_config.static_secret_render_interval == (expected or 300.0)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("duration", DURATIONS)
+def test_bao_agent_accepts_exactly_the_durations_we_accept(server: OpenBaoServer,
+                                                           tmp_path: Path,
+                                                           duration: str) -> None:
+    (tmp_path / "bao").mkdir()
+    (tmp_path / "ours").mkdir()
+    theirs_config = _vault_agent_hcl(tmp_path / "bao", server.address, server.root_token,
+                                     duration)
+    ours_config = _vault_agent_hcl(tmp_path / "ours", server.address, server.root_token,
+                                   duration)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env["HOME"] = str(tmp_path / "bao")
+    theirs = subprocess.run([bao_binary(), "agent", f"-config={theirs_config}"],
+                            cwd=tmp_path / "bao", env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    ours = run_agent("init", "--config", str(ours_config))
+    assert (theirs.returncode == 0) == (VAULT_READS[duration] is not None), theirs.stderr
+    assert (ours.returncode == 0) == (theirs.returncode == 0), (ours.stderr, theirs.stderr)
+    if ours.returncode == 0:
+        assert (tmp_path / "ours" / "out").read_text() == (tmp_path / "bao" / "out").read_text()
+        assert (tmp_path / "ours" / "out").read_text() == DIFF_SECRET["user"]
+    else:
+        assert ours.returncode == 3, ours.stderr
+
+
+# -- auth-config-*, role with approle ---------------------------------------------------------
+
+def test_unknown_auth_config_keys_are_passed_on_and_ignored_with_a_warning(
+        tmp_path: Path) -> None:
+    """Injector: every auth-config-<param> becomes auto_auth.method.config.<param> (dashes to
+    underscores); Vault Agent's methods ignore parameters they do not read."""
+    config, warnings = _load(tmp_path, {**BASE, "auth-config-made-up-key": "x",
+                                        "auth-config-token-path": "/var/run/sa/token"})
+    assert config.auto_auth.method.params["token_path"] == "/var/run/sa/token"
+    naming = [w for w in warnings if f"{P}auth-config-made-up-key" in w]
+    assert naming and "auto_auth.method.config.made_up_key: ignored" in naming[0], warnings
+
+
+@pytest.mark.integration
+def test_role_with_approle_is_ignored_and_the_approle_login_works(server: OpenBaoServer,
+                                                                  tmp_path: Path) -> None:
+    """Injector: ``role`` is always written into the method's config, whatever auth-type;
+    Vault Agent's approle method never reads it. Here: a warning, and the login is AppRole's."""
+    client = server.client()
+    if "annotapprole/" not in client.sys.list_auth_methods()["data"]:
+        client.sys.enable_auth_method("approle", path="annotapprole")
+    client.sys.create_or_update_policy("annot-read", f'path "{DIFF_MOUNT}/data/app" '
+                                                     '{ capabilities = ["read"] }')
+    client.write("auth/annotapprole/role/app", token_policies="annot-read")
+    role_id = client.read("auth/annotapprole/role/app/role-id")["data"]["role_id"]
+    secret_id = client.write("auth/annotapprole/role/app/secret-id")["data"]["secret_id"]
+    (tmp_path / "role-id").write_text(role_id)
+    (tmp_path / "secret-id").write_text(secret_id)
+    secrets = tmp_path / "secrets"
+    path = write_annotations(tmp_path / "annotations", {P + k: v for k, v in {
+        "service": server.address, "role": "no-such-kubernetes-role", "auth-type": "approle",
+        "auth-path": "auth/annotapprole",
+        "auth-config-role-id-file-path": str(tmp_path / "role-id"),
+        "auth-config-secret-id-file-path": str(tmp_path / "secret-id"),
+        "auth-config-remove-secret-id-file-after-reading": "false",
+        "secret-volume-path": str(secrets),
+        "agent-inject-secret-app": f"{DIFF_MOUNT}/data/app",
+        "agent-inject-template-app": '{{ with secret "' + DIFF_MOUNT + '/data/app" }}'
+                                     "{{ .Data.data.user }}{{ end }}",
+    }.items()})
+    result = run_agent("init", "--annotations", path)
+    assert result.returncode == 0, result.stderr
+    assert (secrets / "app").read_text() == DIFF_SECRET["user"]
+    assert f"{P}role: auto_auth.method.config.role: ignored" in result.stderr
+
+
+# -- client-max-retries -----------------------------------------------------------------------
+
+def test_client_max_retries_is_vaults_http_retry_count_not_the_read_retries(
+        tmp_path: Path) -> None:
+    """Injector: client-max-retries becomes VAULT_MAX_RETRIES in the agent's container, the
+    retries of one HTTP request in Vault's client; Vault Agent's template reads keep
+    vault.retry.num_retries (12)."""
+    config, warnings = _load(tmp_path, {**BASE, "client-max-retries": "3"})
+    assert config.vault.client_max_retries == 3
+    assert config.vault.max_retries == 12
+    naming = [w for w in warnings if f"{P}client-max-retries" in w]
+    assert naming and "retries whole reads only" in naming[0], warnings
+
+
+def test_vault_max_retries_in_the_environment_is_the_same_setting(tmp_path: Path) -> None:
+    path = write_annotations(tmp_path / "a", {P + k: v for k, v in BASE.items()})
+    loaded = load_config(ConfigSources(annotations_file=path,
+                                       environ={"VAULT_MAX_RETRIES": "0"}))
+    assert loaded.config.vault.client_max_retries == 0
+    assert loaded.config.vault.max_retries == 12
+
+
+def test_a_negative_client_max_retries_is_refused_as_vaults_client_refuses_it(
+        tmp_path: Path) -> None:
+    err = _refused(tmp_path, {**BASE, "client-max-retries": "-1"})
+    assert f"{P}client-max-retries" in str(err) and "must be 0 or more" in str(err)
+
+
+# -- file names stay inside the secret volume ---------------------------------------------------
+
+@pytest.mark.parametrize(("file_name", "injector_destination"), [
+    ("app.env", "/vault/secrets/app.env"),
+    ("conf/app.env", "/vault/secrets/conf/app.env"),
+    ("conf//./app.env", "/vault/secrets/conf/app.env"),
+    ("sub/../app.env", "/vault/secrets/app.env"),
+    # filepath.Join("/vault/secrets", "/etc/app.env"): an absolute name lands inside.
+    ("/etc/app.env", "/vault/secrets/etc/app.env"),
+])
+def test_file_names_are_joined_as_the_injector_joins_them(
+        tmp_path: Path, file_name: str, injector_destination: str) -> None:
+    config, warnings = _load(tmp_path, {**BASE, "agent-inject-file-db": file_name})
+    assert config.templates[0].destination == injector_destination
+    absolute = [w for w in warnings if f"{P}agent-inject-file-db" in w]
+    assert bool(absolute) == file_name.startswith("/"), warnings
+    if absolute:
+        assert "inside the secret volume, as the injector does" in absolute[0]
+
+
+@pytest.mark.parametrize("file_name", ["../app.env", "../../etc/cron.d/job", "a/../../b",
+                                       "..", "."])
+def test_a_file_name_leading_out_of_the_volume_is_refused_naming_the_annotation(
+        tmp_path: Path, file_name: str) -> None:
+    """The injector would write /vault/app.env for ../app.env (filepath.Join cleans the
+    path); here nothing leaves the volume."""
+    err = _refused(tmp_path, {**BASE, "agent-inject-file-db": file_name})
+    assert f"{P}agent-inject-file-db" in str(err)
+    assert "leads out of the secret volume /vault/secrets" in str(err)
+    assert err.line is not None
+
+
+def test_a_per_secret_volume_is_the_root_its_file_names_are_confined_to(
+        tmp_path: Path) -> None:
+    config, _ = _load(tmp_path, {**BASE, "secret-volume-path-db": "/etc/app",
+                                 "agent-inject-file-db": "conf/db.env"})
+    assert config.templates[0].destination == "/etc/app/conf/db.env"
+    err = _refused(tmp_path, {**BASE, "secret-volume-path-db": "/etc/app",
+                              "agent-inject-file-db": "../db.env"})
+    assert "leads out of the secret volume /etc/app" in str(err)
+
+
+def test_a_secret_named_dot_dot_is_refused(tmp_path: Path) -> None:
+    """Kubernetes refuses such an annotation key; a hand-written annotations file may not."""
+    err = _refused(tmp_path, {"role": "app", "agent-inject-secret-..": "secret/data/db"})
+    assert f"{P}agent-inject-secret-.." in str(err)
+    assert "leads out of the secret volume" in str(err)
+
+
+@pytest.mark.integration
+def test_init_writes_nothing_outside_the_volume_for_a_hostile_file_name(
+        server: OpenBaoServer, tmp_path: Path) -> None:
+    """The attack: whoever may edit pod annotations names a file outside the volume."""
+    token = tmp_path / "token"
+    token.write_text(server.root_token)
+    secrets = tmp_path / "volume" / "secrets"
+    secrets.mkdir(parents=True)
+    target = tmp_path / "volume" / "planted"
+    path = write_annotations(tmp_path / "annotations", {P + k: v for k, v in {
+        "service": server.address, "auth-type": "token_file",
+        "auth-config-token-file-path": str(token), "secret-volume-path": str(secrets),
+        "agent-inject-secret-app": f"{DIFF_MOUNT}/data/app",
+        "agent-inject-file-app": "../planted",
+    }.items()})
+    result = run_agent("init", "--annotations", path)
+    assert result.returncode == 3, result.stderr
+    assert f"{P}agent-inject-file-app" in result.stderr
+    assert "leads out of the secret volume" in result.stderr
+    assert not target.exists()
+    assert list(secrets.iterdir()) == []
