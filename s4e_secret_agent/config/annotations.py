@@ -64,6 +64,18 @@ _GLOBAL = {
     "log-level": "agent.log_level",
     "log-format": "agent.log_format",
 }
+# What the injector makes of an empty value, where that is not an error: its booleans are read
+# with parseutil.ParseBool (mapstructure's weak decoding: "" is false), and its other settings
+# are left out of the generated config (omitempty, or no environment variable) when empty.
+_UNSET = None
+_EMPTY_VALUE: dict[str, str | None] = {
+    "tls-skip-verify": "false", "template-config-exit-on-retry-failure": "false",
+    "agent-pre-populate-only": "false", "agent-revoke-on-shutdown": "false",
+    "agent-enable-quit": "false", "client-timeout": _UNSET, "client-max-retries": _UNSET,
+    "auth-min-backoff": _UNSET, "auth-max-backoff": _UNSET,
+    "template-static-secret-render-interval": _UNSET,
+    "template-max-connections-per-host": _UNSET,
+}
 # Read here, not mapped to one path.
 _HANDLED = {"agent-inject", "agent-inject-status", "agent-inject-token",
             "agent-inject-default-template", "secret-volume-path", "preserve-secret-case"}
@@ -124,6 +136,8 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
         layer.lines[path] = where(name)
 
     def flag(name: str) -> bool:
+        if not ours[name].value.strip():
+            return False  # parseutil.ParseBool("")
         try:
             return values.parse_bool(ours[name].value)
         except ValueError as err:
@@ -135,8 +149,14 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
     used: set[str] = set(_HANDLED)
     for name, entry in ours.items():
         if name in _GLOBAL:
-            put(_GLOBAL[name], entry.value, name)
             used.add(name)
+            value = entry.value
+            if not value.strip() and name in _EMPTY_VALUE:
+                empty = _EMPTY_VALUE[name]
+                if empty is _UNSET:
+                    continue
+                value = empty
+            put(_GLOBAL[name], value, name)
         elif name.startswith("auth-config-"):
             param = name[len("auth-config-"):].replace("-", "_")
             put(f"auto_auth.method.config.{param}", entry.value, name)
@@ -222,6 +242,8 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
         for key in ("preserve-secret-case-" + raw, "preserve-secret-case"):
             if key in ours:
                 used.add(key)
+                if not ours[key].value.strip():
+                    return False  # parseutil.ParseBool("")
                 try:
                     return values.parse_bool(ours[key].value)
                 except ValueError as err:

@@ -15,6 +15,9 @@ _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3,
 _DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
 _WHOLE_DAYS = re.compile(r"[+-]?\d+d")
+# A decimal float as Go's strconv.ParseFloat writes it (the injector reads
+# template-lease-renewal-threshold with it): an exponent is allowed.
+_DECIMAL_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def parse_duration(value: Any) -> float:
@@ -105,7 +108,7 @@ def parse_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, int | float) or (
-            isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value.strip())):
+            isinstance(value, str) and _DECIMAL_FLOAT.fullmatch(value.strip())):
         result = float(value)
     else:
         raise ValueError(f"{value!r} is not a number")

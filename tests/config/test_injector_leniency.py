@@ -304,3 +304,40 @@ def test_init_writes_nothing_outside_the_volume_for_a_hostile_file_name(
     assert "leads out of the secret volume" in result.stderr
     assert not target.exists()
     assert list(secrets.iterdir()) == []
+
+
+# -- empty values -------------------------------------------------------------------------------
+
+def test_empty_values_mean_what_they_mean_to_the_injector(tmp_path: Path) -> None:
+    """Injector: booleans go through parseutil.ParseBool, for which "" is false (even where
+    the default is true, as exit-on-retry-failure); empty durations, numbers and
+    client-timeout/client-max-retries are left out of the agent's config and environment."""
+    empty = ["tls-skip-verify", "template-config-exit-on-retry-failure",
+             "agent-pre-populate-only", "agent-revoke-on-shutdown", "agent-enable-quit",
+             "client-timeout", "client-max-retries", "auth-min-backoff", "auth-max-backoff",
+             "template-static-secret-render-interval", "template-max-connections-per-host",
+             "agent-inject-token", "preserve-secret-case", "agent-inject"]
+    config, warnings = _load(tmp_path, {**BASE, **{name: "" for name in empty}})
+    assert config.vault.tls_skip_verify is False
+    assert config.template_config.exit_on_retry_failure is False
+    assert config.exit_after_auth is False
+    assert config.agent.revoke_on_shutdown is False and config.agent.enable_quit is False
+    assert config.vault.client_timeout == 60 and config.vault.client_max_retries is None
+    assert (config.auto_auth.method.min_backoff, config.auto_auth.method.max_backoff) == (1, 300)
+    assert config.template_config.static_secret_render_interval == 300
+    assert config.template_config.max_connections_per_host == 10
+    assert config.auto_auth.sinks == ()
+    assert [w for w in warnings if "agent-inject:" in w]  # false: runs anyway, says so
+
+
+def test_an_empty_lease_renewal_threshold_is_refused_as_the_injector_refuses_it(
+        tmp_path: Path) -> None:
+    """Injector: strconv.ParseFloat("") is an error."""
+    err = _refused(tmp_path, {**BASE, "template-lease-renewal-threshold": ""})
+    assert f"{P}template-lease-renewal-threshold" in str(err)
+
+
+def test_a_lease_renewal_threshold_may_have_an_exponent_as_strconv_parsefloat_reads_it(
+        tmp_path: Path) -> None:
+    config, _ = _load(tmp_path, {**BASE, "template-lease-renewal-threshold": "8e-1"})
+    assert config.template_config.lease_renewal_threshold == 0.8
