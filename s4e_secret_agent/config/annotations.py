@@ -247,8 +247,12 @@ def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_temp
                 try:
                     return values.parse_bool(ours[key].value)
                 except ValueError as err:
-                    raise ConfigError(str(err), path=PREFIX + key, source=label,
-                                      line=ours[key].line) from None
+                    # The injector drops this error (secretName) and lower-cases the name.
+                    message = (f"{where(key)[0]}: {err}; the name is lower-cased, as the "
+                               "injector does")
+                    if message not in warnings:  # the shared annotation: said once
+                        warnings.append(message)
+                    return False
         return False
 
     result: list[tuple[dict[str, Any], str, dict[str, str]]] = []

@@ -341,3 +341,14 @@ def test_a_lease_renewal_threshold_may_have_an_exponent_as_strconv_parsefloat_re
         tmp_path: Path) -> None:
     config, _ = _load(tmp_path, {**BASE, "template-lease-renewal-threshold": "8e-1"})
     assert config.template_config.lease_renewal_threshold == 0.8
+
+
+def test_a_preserve_secret_case_that_is_not_a_boolean_lower_cases_as_the_injector_does(
+        tmp_path: Path) -> None:
+    """Injector: secretName ignores preserveSecretCase's error, so the name is lower-cased."""
+    config, warnings = _load(tmp_path, {"role": "app", "agent-inject-secret-DB": "secret/db",
+                                        "preserve-secret-case-DB": "yes"})
+    assert config.templates[0].destination == "/vault/secrets/db"
+    naming = [w for w in warnings if f"{P}preserve-secret-case-DB" in w]
+    assert naming and "'yes' is not a boolean" in naming[0]
+    assert "lower-cased, as the injector does" in naming[0]
