@@ -511,7 +511,8 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
     AnnotationRow("agent-inject-template-file-<name>", S, "the template's file",
                   "template[].source", example="TEMPLATE_FILE"),
     AnnotationRow("agent-inject-file-<name>", S, "file name (and sub-path) in the secret "
-                  "volume", "template[].destination", example="app.env"),
+                  "volume, joined as the injector joins it; a name leading out of the volume "
+                  "is refused", "template[].destination", example="app.env"),
     AnnotationRow("agent-inject-perms-<name>", S, "file mode", "template[].perms",
                   example="0400"),
     AnnotationRow("agent-inject-command-<name>", S, "command run after the file changed",
@@ -529,7 +530,8 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
     AnnotationRow("preserve-secret-case", S, "keep the case of secret names", example="true"),
     AnnotationRow("preserve-secret-case-<name>", S, "the same for one secret",
                   example="true"),
-    AnnotationRow("agent-inject-default-template", S, "map or json", example="json"),
+    AnnotationRow("agent-inject-default-template", S, "map or json, in any case (the injector "
+                  "lower-cases it)", example="JSON"),
     AnnotationRow("agent-inject-token", S, "also write the token to <secret-volume-path>/token",
                   "auto_auth.sink[]", example="true"),
     # Agent settings.
@@ -540,7 +542,8 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
     AnnotationRow("auth-path", S, "where it is mounted", "auto_auth.method.mount_path",
                   example="auth/k8s"),
     AnnotationRow("auth-config-<param>", S, "a parameter of the method (dashes become "
-                  "underscores)", "auto_auth.method.config.<param>", example="x"),
+                  "underscores); one the method does not read is ignored with a warning",
+                  "auto_auth.method.config.<param>", example="x"),
     AnnotationRow("auth-min-backoff", S, "first wait after a failed login",
                   "auto_auth.method.min_backoff", example="2s"),
     AnnotationRow("auth-max-backoff", S, "longest wait between failed logins",
