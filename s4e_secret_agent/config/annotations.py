@@ -5,6 +5,13 @@ quoted like Go's ``strconv.Quote``. The semantics follow vault-k8s ``agent-injec
 secrets are named by what follows ``agent-inject-secret-`` (also ``-template-`` and
 ``-template-file-``), lower-cased unless ``preserve-secret-case``, rendered to
 ``<secret-volume-path>/<name>`` or ``<secret-volume-path>/<agent-inject-file-name>``.
+
+Values are read as leniently as the injector reads them, since pods that work under the
+injector must work here: ``agent-inject-default-template`` in any case, empty values as its
+``parseutil.ParseBool`` and ``omitempty`` make them, unknown ``auth-config-*`` parameters and
+``role`` passed on to the auth method (which warns about what it does not read). Where the
+injector's result would be unsafe here it is refused instead: a file name that leads out of the
+secret volume names its annotation in the error.
 """
 
 from __future__ import annotations

@@ -134,9 +134,10 @@ _LOGS = "logs.py"
 _TEMPLATE = "template/"
 
 _CLIENT_RETRIES = ("VAULT_MAX_RETRIES: Vault's client retries one HTTP request this many "
-                   "times (connection errors, 412 and 5xx answers, 1 to 1.5 s apart) inside "
-                   "each of Vault Agent's vault.retry.num_retries attempts; this agent retries "
-                   "whole reads only, vault.retry.num_retries times with backoff")
+                   "times (connection errors, 412, 429 and 5xx answers but 501, waiting 1 to "
+                   "1.5 s times the attempt number) inside each of Vault Agent's "
+                   "vault.retry.num_retries attempts; this agent retries whole reads only, "
+                   "vault.retry.num_retries times with backoff")
 _LOGS_TO_STDERR = "logs always go to stderr, for the container runtime to collect"
 _NO_CACHE = ("there is no lease cache or API proxy: templates read Vault directly, apps talk "
              "to Vault themselves")
