@@ -9,6 +9,7 @@ a Vault Agent config file carries them.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -173,11 +174,10 @@ def test_unknown_auth_config_keys_are_passed_on_and_ignored_with_a_warning(
     assert naming and "auto_auth.method.config.made_up_key: ignored" in naming[0], warnings
 
 
-@pytest.mark.integration
-def test_role_with_approle_is_ignored_and_the_approle_login_works(server: OpenBaoServer,
-                                                                  tmp_path: Path) -> None:
-    """Injector: ``role`` is always written into the method's config, whatever auth-type;
-    Vault Agent's approle method never reads it. Here: a warning, and the login is AppRole's."""
+@pytest.fixture
+def approle_files(server: OpenBaoServer, tmp_path: Path) -> tuple[Path, Path]:
+    """An AppRole at auth/annotapprole that may read the differential secret: its role-id
+    and (reusable) secret-id files."""
     client = server.client()
     if "annotapprole/" not in client.sys.list_auth_methods()["data"]:
         client.sys.enable_auth_method("approle", path="annotapprole")
@@ -188,12 +188,21 @@ def test_role_with_approle_is_ignored_and_the_approle_login_works(server: OpenBa
     secret_id = client.write("auth/annotapprole/role/app/secret-id")["data"]["secret_id"]
     (tmp_path / "role-id").write_text(role_id)
     (tmp_path / "secret-id").write_text(secret_id)
+    return tmp_path / "role-id", tmp_path / "secret-id"
+
+
+@pytest.mark.integration
+def test_role_with_approle_is_ignored_and_the_approle_login_works(
+        server: OpenBaoServer, tmp_path: Path, approle_files: tuple[Path, Path]) -> None:
+    """Injector: ``role`` is always written into the method's config, whatever auth-type;
+    Vault Agent's approle method never reads it. Here: a warning, and the login is AppRole's."""
+    role_id, secret_id = approle_files
     secrets = tmp_path / "secrets"
     path = write_annotations(tmp_path / "annotations", {P + k: v for k, v in {
         "service": server.address, "role": "no-such-kubernetes-role", "auth-type": "approle",
         "auth-path": "auth/annotapprole",
-        "auth-config-role-id-file-path": str(tmp_path / "role-id"),
-        "auth-config-secret-id-file-path": str(tmp_path / "secret-id"),
+        "auth-config-role-id-file-path": str(role_id),
+        "auth-config-secret-id-file-path": str(secret_id),
         "auth-config-remove-secret-id-file-after-reading": "false",
         "secret-volume-path": str(secrets),
         "agent-inject-secret-app": f"{DIFF_MOUNT}/data/app",
@@ -204,6 +213,69 @@ def test_role_with_approle_is_ignored_and_the_approle_login_works(server: OpenBa
     assert result.returncode == 0, result.stderr
     assert (secrets / "app").read_text() == DIFF_SECRET["user"]
     assert f"{P}role: auto_auth.method.config.role: ignored" in result.stderr
+
+
+@pytest.mark.integration
+def test_the_injectors_config_under_bao_agent_writes_what_our_annotations_write(
+        server: OpenBaoServer, tmp_path: Path, approle_files: tuple[Path, Path]) -> None:
+    """Differential: the Vault Agent config the injector generates for these annotations
+    (written out by hand from vault-k8s config.go and annotations.go) run by ``bao agent``,
+    against the annotations read by our ``init``: the same files at the same places."""
+    role_id, secret_id = approle_files
+    annotations = {
+        "service": server.address, "role": "no-such-kubernetes-role", "auth-type": "approle",
+        "auth-path": "auth/annotapprole", "auth-config-role-id-file-path": str(role_id),
+        "auth-config-secret-id-file-path": str(secret_id),
+        "auth-config-remove-secret-id-file-after-reading": "false",
+        "auth-config-made-up-key": "x", "auth-min-backoff": "",
+        "agent-inject-default-template": "JSON",
+        "agent-inject-secret-app": f"{DIFF_MOUNT}/data/app",
+        "agent-inject-file-app": "/conf/app.json",
+        "agent-inject-secret-Other": f"{DIFF_MOUNT}/data/app",
+        "agent-inject-file-Other": "conf/../other",
+        "template-static-secret-render-interval": "1d",
+    }
+    bao_dir, ours_dir = tmp_path / "bao", tmp_path / "ours"
+    bao_dir.mkdir()
+    json_template = ('{{ with secret "' + DIFF_MOUNT + '/data/app" }}{{ .Data | toJSON }}\n'
+                     "{{ end }}")
+    # newConfig(init=true): the method's config is every auth-config-* plus role; the default
+    # template lower-cased to json; destinations filepath.Join(secret-volume-path, file).
+    injector_config = {
+        "auto_auth": {
+            "method": {"type": "approle", "mount_path": "auth/annotapprole", "config": {
+                "role_id_file_path": str(role_id), "secret_id_file_path": str(secret_id),
+                "remove_secret_id_file_after_reading": "false", "made_up_key": "x",
+                "role": "no-such-kubernetes-role"}},
+            "sink": [{"type": "file", "config": {"path": str(bao_dir / ".vault-token")}}]},
+        "exit_after_auth": True,
+        "pid_file": str(bao_dir / ".pid"),
+        "vault": {"address": server.address},
+        "template": [
+            {"destination": str(bao_dir / "secrets/conf/app.json"), "contents": json_template,
+             "left_delimiter": "{{", "right_delimiter": "}}"},
+            {"destination": str(bao_dir / "secrets/other"), "contents": json_template,
+             "left_delimiter": "{{", "right_delimiter": "}}"}],
+        "template_config": {"exit_on_retry_failure": True,
+                            "static_secret_render_interval": "1d"},
+    }
+    (bao_dir / "config.json").write_text(json.dumps(injector_config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env["HOME"] = str(bao_dir)
+    theirs = subprocess.run([bao_binary(), "agent", f"-config={bao_dir / 'config.json'}"],
+                            cwd=bao_dir, env=env, capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert theirs.returncode == 0, theirs.stderr
+    path = write_annotations(tmp_path / "annotations", {
+        P + k: v for k, v in {**annotations,
+                              "secret-volume-path": str(ours_dir / "secrets")}.items()})
+    ours = run_agent("init", "--annotations", path)
+    assert ours.returncode == 0, ours.stderr
+    written = sorted(str(f.relative_to(ours_dir)) for f in ours_dir.rglob("*") if f.is_file())
+    assert written == ["secrets/conf/app.json", "secrets/other"]
+    for name in written:
+        assert (ours_dir / name).read_bytes() == (bao_dir / name).read_bytes(), name
+    assert json.loads((ours_dir / "secrets/other").read_text())["data"] == DIFF_SECRET
 
 
 # -- client-max-retries -----------------------------------------------------------------------
