@@ -324,8 +324,8 @@ class Builder:
                         owner=f"the {kind} auth method")
         params: dict[str, Any] = {}
         for spec in specs:
-            if spec.kind == "bool":
-                params[spec.name] = self.get(config, spec.name, path, values.parse_bool,
+            if spec.kind == "bool":  # the methods read their flags with parseutil.ParseBool
+                params[spec.name] = self.get(config, spec.name, path, values.parse_weak_bool,
                                              spec.default)
             elif spec.kind == "secret":
                 params[spec.name] = self._secret_param(config, spec.name, path, environ_token)

@@ -92,6 +92,17 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{value!r} is not a boolean (use true or false)")
 
 
+def parse_weak_bool(value: Any) -> bool:
+    """A boolean as Vault's ``parseutil.ParseBool`` reads it (mapstructure's weak decoding),
+    which Vault Agent's auth methods use for their flags: the empty string is false, a number
+    is true when it is not zero, any other string as ``strconv.ParseBool``."""
+    if isinstance(value, str) and not value.strip():
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value != 0
+    return parse_bool(value)
+
+
 def parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected an integer, got a boolean")

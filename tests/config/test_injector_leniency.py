@@ -424,3 +424,15 @@ def test_a_preserve_secret_case_that_is_not_a_boolean_lower_cases_as_the_injecto
     naming = [w for w in warnings if f"{P}preserve-secret-case-DB" in w]
     assert naming and "'yes' is not a boolean" in naming[0]
     assert "lower-cased, as the injector does" in naming[0]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", False), ("false", False), ("1", True),
+                                                 ("T", True)])
+def test_auth_method_flags_are_read_as_vault_agents_methods_read_them(
+        tmp_path: Path, value: str, expected: bool) -> None:
+    """Vault Agent's approle and jwt methods read their flags with parseutil.ParseBool: an
+    empty value is false (not the default, true)."""
+    config, _ = _load(tmp_path, {**BASE, "auth-type": "approle",
+                                 "auth-config-role-id-file-path": "/r",
+                                 "auth-config-remove-secret-id-file-after-reading": value})
+    assert config.auto_auth.method.params["remove_secret_id_file_after_reading"] is expected
