@@ -583,11 +583,15 @@ class Builder:
         self.check_keys(raw, path, {
             "deadline", "rotation_overlap", "revoke_on_shutdown", "revoke_grace",
             "metrics_listen", "enable_quit", "exit_when", "file_sandbox", "log_level",
-            "log_format"})
+            "log_format", "max_retry_after"})
         default = AgentSettings()
         deadline = self.get(raw, "deadline", path, values.parse_duration, default.deadline)
         if deadline <= 0:
             self.fail(f"{path}.deadline", "must be more than 0")
+        retry_after = self.get(raw, "max_retry_after", path, values.parse_duration,
+                               default.max_retry_after)
+        if retry_after < 0:
+            self.fail(f"{path}.max_retry_after", "must not be negative")
         metrics = raw.get("metrics_listen", default.metrics_listen)
         if metrics in (None, "", False):
             metrics_listen: str | None = None
@@ -614,6 +618,7 @@ class Builder:
                       hint="use auto, text or json")
         return AgentSettings(
             deadline=deadline,
+            max_retry_after=retry_after,
             rotation_overlap=self.get(raw, "rotation_overlap", path, _parse_overlap,
                                       default.rotation_overlap),
             revoke_on_shutdown=self.get(raw, "revoke_on_shutdown", path, values.parse_bool,

@@ -357,6 +357,9 @@ class AgentSettings:
         "serve POST /agent/v1/quit on the metrics listener", annotation="agent-enable-quit"))
     exit_when: ExitWhenConfig = field(default_factory=ExitWhenConfig, metadata=_meta(
         "sidecar: stop when a file appears or a process exits", default_doc="never"))
+    max_retry_after: float = field(default=300.0, metadata=_meta(
+        "longest wait a Retry-After answer from Vault may impose before the next attempt "
+        "(a longer one is cut to this)", default_doc="5m"))
     file_sandbox: str | None = field(default=None, metadata=_meta(
         "directory the template file function may read; none = no restriction",
         env="S4E_FILE_SANDBOX"))

@@ -15,6 +15,12 @@ Vault Agent compatibility (hashicorp/vault ``api/lifetime_watcher.go``, consul-t
 * Non-renewable lease: read again at ``lease_renewal_threshold`` (0.9) +/- 0.05 of its ttl.
 * Secrets without a lease (KV): read again after ``static_secret_render_interval`` (5 m) times
   the same 0.85-0.95 factor.
+* Responses without a lease that say how long they are good for (:func:`response_lifetime`):
+  a certificate (PKI ``issue``/``sign`` through ``secret``) until its ``expiration``, an
+  AppRole ``secret_id`` for its ``secret_id_ttl``: treated as a non-renewable lease of that
+  length, so a certificate is issued again near 90 % of its validity, not at every static
+  re-read. A rotating secret (``rotation_period`` with a ``ttl``, e.g. a database static role)
+  is read again one second after its ``ttl``, when the new password is there.
 * Max TTL: when a renewal no longer extends the credential, stop renewing: a token logs in
   again, a lease is read again (new credentials).
 
@@ -66,7 +72,8 @@ False
 
 Public API: :class:`Action`, :class:`Scheduled`, :class:`LeaseInfo`, :class:`TimingPolicy`,
 :data:`DEFAULT_POLICY`, :func:`next_token_action`, :func:`next_lease_action`,
-:func:`static_refresh_at`, :func:`after_renew_failure`, :func:`retry_at`,
+:func:`static_refresh_at`, :func:`response_lifetime`, :func:`lifetime_refetch`,
+:func:`after_renew_failure`, :func:`retry_at`,
 :func:`static_retry_at`, :func:`backoff_cap`, :func:`backoff_delay`, :func:`relogin_now`,
 :func:`revoke_old_at`,
 :func:`renew_fraction`.
@@ -76,9 +83,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.config.model import RotationOverlap
 from s4e_secret_agent.errors import ConfigError
@@ -90,15 +98,18 @@ __all__ = [
     "DEFAULT_POLICY",
     "Action",
     "LeaseInfo",
+    "Lifetime",
     "Scheduled",
     "TimingPolicy",
     "after_renew_failure",
     "backoff_cap",
     "backoff_delay",
+    "lifetime_refetch",
     "next_lease_action",
     "next_token_action",
     "relogin_now",
     "renew_fraction",
+    "response_lifetime",
     "retry_at",
     "revoke_old_at",
     "static_refresh_at",
@@ -228,8 +239,10 @@ class TimingPolicy:
     ``revoke_after_overlap``: revoke the old lease when the overlap window ends, instead of
     letting it expire. Backoffs: ``login_backoff_*`` for failed logins (Vault Agent's
     ``min_backoff``/``max_backoff``), ``retry_backoff_*`` for failed renewals and re-reads,
-    ``fetch_backoff_*`` between attempts of a first read that a render waits for (init mode,
-    the first render: consul-template retries those from 250 ms).
+    ``fetch_backoff_*`` between attempts of a first read that a render waits for (init mode:
+    consul-template's 250 ms doubling up to 1 min, or auto_auth's ``min_backoff`` /
+    ``max_backoff`` when they are set, as Vault Agent does). ``retry_after_max``: the longest
+    wait a ``Retry-After`` answer may impose.
     ``jittered_backoff=False`` makes backoffs deterministic (lockstep studies only).
     """
 
@@ -251,7 +264,8 @@ class TimingPolicy:
     retry_backoff_min: float = 1.0
     retry_backoff_max: float = 60.0
     fetch_backoff_min: float = 0.25
-    fetch_backoff_max: float = 30.0
+    fetch_backoff_max: float = 60.0
+    retry_after_max: float = 300.0
     jittered_backoff: bool = True
 
     def __post_init__(self) -> None:
@@ -327,6 +341,7 @@ class TimingPolicy:
             overlap,
             "a fraction in [0, 1)",
         )
+        check(self.retry_after_max >= 0, "retry_after_max", self.retry_after_max, ">= 0")
         for kind in ("login", "retry", "fetch"):
             low = getattr(self, f"{kind}_backoff_min")
             high = getattr(self, f"{kind}_backoff_max")
@@ -368,13 +383,24 @@ class TimingPolicy:
     @classmethod
     def from_config(cls, config: AgentConfig, **overrides: object) -> TimingPolicy:
         """The policy for a loaded configuration (template_config, agent, auto_auth.method)."""
+        from s4e_secret_agent.config.model import AuthMethodConfig
+
+        method = config.auto_auth.method
         settings: dict[str, object] = {
             "static_secret_render_interval": config.template_config.static_secret_render_interval,
             "lease_renewal_threshold": config.template_config.lease_renewal_threshold,
             "rotation_overlap": config.agent.rotation_overlap,
-            "login_backoff_min": config.auto_auth.method.min_backoff,
-            "login_backoff_max": config.auto_auth.method.max_backoff,
+            "login_backoff_min": method.min_backoff,
+            "login_backoff_max": method.max_backoff,
+            "retry_after_max": config.agent.max_retry_after,
         }
+        # Vault Agent hands auto_auth's backoff to its template retries when it is set;
+        # otherwise they keep consul-template's 250 ms .. 1 min.
+        defaults = AuthMethodConfig(method.type, method.mount_path)
+        if (method.min_backoff, method.max_backoff) != (defaults.min_backoff,
+                                                        defaults.max_backoff):
+            settings["fetch_backoff_min"] = method.min_backoff
+            settings["fetch_backoff_max"] = method.max_backoff
         settings.update(overrides)
         return cls(**settings)  # type: ignore[arg-type]
 
@@ -618,3 +644,81 @@ def revoke_old_at(old: LeaseInfo, replaced_at: float, policy: TimingPolicy) -> f
     window = policy.overlap_for(end - old.first_obtained_at)
     at = replaced_at + window
     return at if at < hard else None
+
+
+# --- responses without a lease that carry their own lifetime ---------------------------------
+
+_INT64 = 2**63
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """How long a response without a lease is good for, from the moment it was read.
+
+    ``rotating``: the secret is replaced by Vault at the end of ``seconds`` (read it again
+    right then); otherwise it is treated like a non-renewable lease of ``seconds``.
+    """
+
+    seconds: float
+    rotating: bool = False
+    reason: str = ""
+
+
+def _whole_number(value: Any) -> int | None:
+    """An integer JSON value as Go's ``json.Number.Int64`` reads it (``None`` when it is not
+    one: a string, a fraction, or beyond 64 bits)."""
+    if isinstance(value, bool):
+        return None
+    text = getattr(value, "text", None)  # the engine's json.Number keeps the literal text
+    if isinstance(value, int):
+        number = value
+    elif isinstance(text, str):
+        try:
+            number = int(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if -_INT64 <= number < _INT64 else None
+
+
+def response_lifetime(data: Any, *, lease_id: str, wall_now: float) -> Lifetime | None:
+    """consul-template's lifetime of a response without a lease (``leaseCheckWait``), or
+    ``None`` when the response says nothing about it (a KV secret: static re-reads).
+
+    * a certificate (``certificate`` and ``expiration`` in the data): until it expires;
+    * an AppRole ``secret_id`` with a ``secret_id_ttl`` above 0: that ttl plus one second;
+    * a rotating secret (``rotation_period`` with a ``ttl``): ``ttl`` plus one second, and a
+      ttl of 0 (the rotation is under way) means one second.
+
+    ``wall_now`` is the wall clock (``expiration`` is a Unix time). A certificate that already
+    expired gives ``None`` (consul-template falls back to the default lease duration, which is
+    the static interval here).
+    """
+    if lease_id or not isinstance(data, Mapping):
+        return None
+    if "certificate" in data and "expiration" in data:
+        expiration = _whole_number(data["expiration"])
+        if expiration is not None:
+            left = expiration - wall_now
+            return Lifetime(left, reason="certificate expiry") if left > 0 else None
+    if "secret_id" in data and "secret_id_ttl" in data:
+        ttl = _whole_number(data["secret_id_ttl"])
+        if ttl is not None and ttl > 0:
+            return Lifetime(ttl + 1.0, reason="secret_id_ttl")
+    if "rotation_period" in data and "ttl" in data:
+        ttl = _whole_number(data["ttl"])
+        if ttl is not None and ttl >= 0:
+            return Lifetime(ttl + 1.0, rotating=True, reason="rotation")
+    return None
+
+
+def lifetime_refetch(
+    lifetime: Lifetime, now: float, policy: TimingPolicy, rng: random.Random
+) -> Scheduled:
+    """When to read (or write) again a response whose :class:`Lifetime` is known."""
+    if lifetime.rotating:
+        return Scheduled(Action.REFETCH, now + lifetime.seconds, "rotating secret")
+    as_lease = LeaseInfo.fresh(lifetime.seconds, renewable=False, now=now)
+    step = next_lease_action(as_lease, policy, rng)
+    return Scheduled(step.kind, step.at, lifetime.reason)

@@ -38,11 +38,10 @@ from s4e_secret_agent.errors import (
     TemplateError,
     VaultError,
     VaultUnavailableError,
-    is_retryable,
 )
 from s4e_secret_agent.runtime import leases, writer
 from s4e_secret_agent.runtime.events import Event, NullReporter
-from s4e_secret_agent.runtime.retry import RetryEvent, retry_call
+from s4e_secret_agent.runtime.retry import RetryEvent, retry_call, retry_read_if
 from s4e_secret_agent.runtime.token import TokenKeeper
 
 if TYPE_CHECKING:
@@ -354,7 +353,7 @@ class Runner:
                     self._store(key, result)
                     continue
                 failed.add(key)  # the render reads it again, and reports what is wrong
-                if is_retryable(result):
+                if retry_read_if(result):
                     log.warning("reading %s failed, it is read again: %s", key.describe(),
                                 result, extra={"event": "retry", "secret": key.label})
 
@@ -384,6 +383,13 @@ class Runner:
             nxt = leases.next_lease_action(lease, self.policy, self.rng, spread=recovering)
             self.report.set_lease(key.label, response.lease_duration,
                                   self.wall_clock() + response.lease_duration)
+        elif (lifetime := leases.response_lifetime(
+                response.data, lease_id=response.lease_id, wall_now=self.wall_clock())):
+            # A certificate issued through `secret`, a secret_id, a rotating password: kept
+            # for its own lifetime, not written (issued) again at every static re-read.
+            nxt = leases.lifetime_refetch(lifetime, now, self.policy, self.rng)
+            if lifetime.reason == "certificate expiry":
+                self.report.set_certificate(key.label, self.wall_clock() + lifetime.seconds)
         else:
             at = leases.static_refresh_at(now, self.policy, self.rng, first=recovering)
             nxt = leases.Scheduled(leases.Action.REFETCH, at, "static secret")
@@ -422,11 +428,25 @@ class Runner:
 
         response: SecretResponse
         if retry:
-            response = retry_call(attempt, deadline=self._deadline,
-                                  min_backoff=self.policy.fetch_backoff_min,
-                                  max_backoff=self.policy.fetch_backoff_max, stop=self.stop,
-                                  clock=self.clock, rng=self.rng.random, on_retry=on_retry,
-                                  what=f"reading {key.describe()}")
+            # Vault Agent's rule: num_retries retries, then exit_on_retry_failure ends the
+            # agent; without it the agent keeps trying (here: until the init deadline).
+            attempts = (self.config.vault.max_retries + 1
+                        if self.config.template_config.exit_on_retry_failure else None)
+            try:
+                response = retry_call(
+                    attempt, deadline=self._deadline, min_backoff=self.policy.fetch_backoff_min,
+                    max_backoff=self.policy.fetch_backoff_max, stop=self.stop,
+                    clock=self.clock, rng=self.rng.random, on_retry=on_retry,
+                    what=f"reading {key.describe()}", retry_if=retry_read_if,
+                    max_attempts=attempts, jitter=False,
+                    retry_after_max=self.policy.retry_after_max)
+            except AgentError as exc:
+                if attempts is not None and retry_read_if(exc) and not self.stop.is_set():
+                    log.error("gave up reading %s after %d attempt(s) "
+                              "(template_config.exit_on_retry_failure): %s", key.describe(),
+                              attempts, exc, extra={"event": "retries_exhausted",
+                                                    "secret": key.label})
+                raise
         else:
             response = attempt()
         self._store(key, response)

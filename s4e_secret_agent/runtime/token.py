@@ -126,7 +126,8 @@ class TokenKeeper:
             attempt, deadline=deadline, min_backoff=self.policy.login_backoff_min,
             max_backoff=self.policy.login_backoff_max, stop=self.stop, clock=self.clock,
             rng=self.rng.random, on_retry=on_retry, what=f"login with {kind} auth",
-            retry_if=_any_agent_error if persistent else is_retryable)
+            retry_if=_any_agent_error if persistent else is_retryable,
+            retry_after_max=self.policy.retry_after_max)
         self.lease = leases.LeaseInfo.fresh(info.ttl, info.renewable, self.clock())
         self.next = leases.next_token_action(self.lease, self.policy, self.rng)
         self.failures = 0
