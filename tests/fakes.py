@@ -228,7 +228,8 @@ class FakeVault:
                 "private_key": key.private_bytes(
                     pem, serialization.PrivateFormat.PKCS8,
                     serialization.NoEncryption()).decode().strip(),
-                "private_key_type": "ec", "serial_number": format(cert.serial_number, "x")}
+                "private_key_type": "ec", "serial_number": format(cert.serial_number, "x"),
+                "expiration": int(self.wall()) + self.pki_ttl}
 
     def list(self, path: str) -> SecretResponse:
         self._call("list", path)

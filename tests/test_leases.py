@@ -15,13 +15,16 @@ from s4e_secret_agent.runtime.leases import (
     DEFAULT_POLICY,
     Action,
     LeaseInfo,
+    Lifetime,
     Scheduled,
     TimingPolicy,
     after_renew_failure,
     backoff_delay,
+    lifetime_refetch,
     next_lease_action,
     next_token_action,
     relogin_now,
+    response_lifetime,
     retry_at,
     revoke_old_at,
     static_refresh_at,
@@ -502,3 +505,52 @@ def test_static_jitter_within_bounds(seed: int, interval: float, first: bool) ->
     low = policy.first_static_fraction_min if first else 0.9
     assert low * interval - 1e-6 <= delay <= 1.1 * interval + 1e-6
     assert math.isfinite(delay)
+
+
+# -- responses without a lease that carry their own lifetime -----------------------------------
+
+
+class _Number:
+    """What the engine's JSON decoder makes of a number: its literal text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+WALL = 1_800_000_000.0
+
+
+def test_a_certificate_lives_until_its_expiration() -> None:
+    issued = {"certificate": "PEM", "expiration": _Number(str(int(WALL) + 3600))}
+    assert response_lifetime(issued, lease_id="", wall_now=WALL) == Lifetime(
+        3600.0, reason="certificate expiry")
+    # With generate_lease the lease decides (the runner's lease path), not the expiration.
+    assert response_lifetime(issued, lease_id="pki/issue/app/abc", wall_now=WALL) is None
+    # Expired, or an expiration that is no 64-bit integer: the static interval applies.
+    for expiration in (_Number(str(int(WALL) - 1)), _Number("1" * 401), _Number("1.5"),
+                       "1800003600", True):
+        assert response_lifetime({"certificate": "PEM", "expiration": expiration},
+                                 lease_id="", wall_now=WALL) is None
+
+
+def test_secret_ids_and_rotating_secrets_as_consul_template() -> None:
+    assert response_lifetime({"secret_id": "x", "secret_id_ttl": _Number("600")}, lease_id="",
+                             wall_now=WALL) == Lifetime(601.0, reason="secret_id_ttl")
+    assert response_lifetime({"secret_id": "x", "secret_id_ttl": _Number("0")}, lease_id="",
+                             wall_now=WALL) is None  # never expires: static re-reads
+    assert response_lifetime({"rotation_period": _Number("86400"), "ttl": _Number("120")},
+                             lease_id="", wall_now=WALL) == Lifetime(121.0, True, "rotation")
+    assert response_lifetime({"data": {"certificate": "in a KV secret"}, "metadata": {}},
+                             lease_id="", wall_now=WALL) is None
+    assert response_lifetime(None, lease_id="", wall_now=WALL) is None
+
+
+def test_a_lifetime_is_refetched_like_a_non_renewable_lease() -> None:
+    rng = random.Random(3)
+    for _ in range(200):
+        step = lifetime_refetch(Lifetime(3600.0, reason="certificate expiry"), 100.0,
+                                DEFAULT_POLICY, rng)
+        assert step.kind == Action.REFETCH and step.reason == "certificate expiry"
+        assert 100.0 + 0.85 * 3600 <= step.at <= 100.0 + 0.95 * 3600
+    rotating = lifetime_refetch(Lifetime(121.0, True, "rotation"), 100.0, DEFAULT_POLICY, rng)
+    assert rotating.at == 221.0

@@ -187,6 +187,80 @@ def test_exit_on_retry_failure_gives_up_after_max_retries(tmp_path: Path) -> Non
     assert not (tmp_path / "missing").exists()
 
 
+class _AppearsLater(FakeVault):
+    """A Vault where ``kv/new`` is written by someone else after ``after`` reads of it."""
+
+    def __init__(self, clock: ManualClock, after: int) -> None:
+        super().__init__(clock)
+        self.after = after
+
+    def read(self, path: str, args: Any = None) -> Any:
+        if path == "kv/new" and self.paths("read").count(path) >= self.after:
+            self.kv[path] = {"k": "finally"}
+        return super().read(path, args)
+
+
+def test_init_waits_for_a_secret_that_is_written_later(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = _AppearsLater(clock, after=2)
+    runner = Runner(_config(tmp_path, ("new", '{{ (secret "kv/new").Data.data.k }}')),
+                    vault=vault, clock=clock, wall_clock=lambda: 1.8e9 + clock.now)
+    runner.run_init()  # two 404s (0.25 s and 0.5 s apart, as consul-template), then the value
+    assert (tmp_path / "new").read_text() == "finally"
+    assert vault.paths("read").count("kv/new") == 3
+
+
+def test_init_with_exit_on_retry_failure_gives_up_after_num_retries(tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = _AppearsLater(clock, after=10)
+    config = _config(tmp_path, ("new", '{{ (secret "kv/new").Data.data.k }}'),
+                     exit_on_retry_failure=True)
+    config = replace(config, vault=replace(config.vault, max_retries=2))
+    runner = Runner(config, vault=vault, clock=clock, wall_clock=lambda: 1.8e9 + clock.now)
+    with pytest.raises(SecretNotFoundError):
+        runner.run_init()
+    assert vault.paths("read").count("kv/new") == 3  # the first attempt and two retries
+    assert not (tmp_path / "new").exists()
+
+
+def test_init_does_not_wait_for_a_secret_the_policy_denies(tmp_path: Path) -> None:
+    from s4e_secret_agent.errors import PermissionDeniedError
+
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v"}})
+    vault.fail("read", *[PermissionDeniedError("permission denied", status=403,
+                                               path="kv/app")] * 5)
+    runner = Runner(_config(tmp_path, ("kv", KV)), vault=vault, clock=clock,
+                    wall_clock=lambda: 1.8e9 + clock.now)
+    started = time.monotonic()
+    with pytest.raises(PermissionDeniedError):
+        runner.run_init()
+    assert time.monotonic() - started < 0.2
+    assert vault.count("read") == 1  # one request, no retries
+
+
+PKI_BY_SECRET = ('{{ with secret "pki/issue/app" "common_name=app.s4e.svc" }}'
+                 '{{ .Data.serial_number }}{{ end }}')
+
+
+def test_a_certificate_written_through_secret_is_kept_until_near_its_expiry(
+        tmp_path: Path) -> None:
+    clock = ManualClock()
+    vault = FakeVault(clock, wall=lambda: 1.8e9 + clock.now)
+    runner = _start(_config(tmp_path, ("tls", PKI_BY_SECRET),
+                            static_secret_render_interval=2.0), vault, clock)
+    first = (tmp_path / "tls").read_text()
+    issued_at = clock.now
+    while clock.now < issued_at + 600:  # five minutes of 2 s static re-reads: no new one
+        _advance_to_next(runner, clock)
+    assert vault.paths("read") == ["pki/issue/app"]
+    assert (tmp_path / "tls").read_text() == first
+    while vault.count("read") == 1:  # renewed near the end of its hour, as consul-template
+        _advance_to_next(runner, clock)
+    assert 0.85 * 3600 <= clock.now - issued_at <= 0.95 * 3600
+    assert (tmp_path / "tls").read_text() != first
+
+
 def test_a_list_of_a_missing_folder_renders_as_empty(tmp_path: Path) -> None:
     clock = ManualClock()
     vault = FakeVault(clock, lists={"kv/full": ["b", "a"]})

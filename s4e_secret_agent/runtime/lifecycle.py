@@ -93,13 +93,39 @@ def _run_in_thread(runner: Runner, body: Callable[[], None], *, grace: float) ->
         log.info("stopped", extra={"event": "stopped"})
 
 
+@contextmanager
+def _pid_file(path: str | None) -> Iterator[None]:
+    """Vault Agent's ``pid_file``: the agent's pid (decimal, no newline, mode 0600) while it
+    runs, in every mode; removed when it ends, however it ends, unless another process wrote
+    its own pid there meanwhile."""
+    if not path:
+        yield
+        return
+    from s4e_secret_agent.runtime.writer import write_file
+
+    pid = str(os.getpid())
+    write_file(path, pid.encode(), mode=0o600)
+    try:
+        yield
+    finally:
+        try:
+            with open(path, encoding="ascii", errors="replace") as handle:
+                ours = handle.read().strip() == pid
+            if ours:
+                os.remove(path)
+        except OSError as exc:
+            log.warning("could not remove the pid file %s: %s", path, exc.strerror or exc,
+                        extra={"event": "pid_file_failed"})
+
+
 def run_init(config: AgentConfig) -> None:
     """``init``: render every template once and return; raises AgentError on failure."""
-    runner = Runner(config)
-    _run_in_thread(runner, runner.run_init, grace=_STOP_GRACE)
-    if runner.stop.is_set():
-        raise KeyboardInterrupt
-    runner.close()
+    with _pid_file(config.pid_file):
+        runner = Runner(config)
+        _run_in_thread(runner, runner.run_init, grace=_STOP_GRACE)
+        if runner.stop.is_set():
+            raise KeyboardInterrupt
+        runner.close()
 
 
 def run_sidecar(config: AgentConfig, sources: ConfigSources,
@@ -133,10 +159,6 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
                                  events=runner.events,
                                  enable_quit=config.agent.enable_quit)
         server.start()
-    if config.pid_file:
-        from s4e_secret_agent.runtime.writer import write_file
-
-        write_file(config.pid_file, f"{os.getpid()}\n".encode(), mode=0o600)
     start_watcher(watched_paths(config, sources), runner.events, runner.stop)
 
     def body() -> None:
@@ -155,7 +177,8 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     if config.agent.revoke_on_shutdown:
         grace += config.agent.revoke_grace + 5.0
     try:
-        _run_in_thread(runner, body, grace=grace)
+        with _pid_file(config.pid_file):
+            _run_in_thread(runner, body, grace=grace)
     finally:
         runner.stop.set()
         if server is not None:

@@ -186,6 +186,9 @@ class Runner:
         self._seq = itertools.count()
         self._deadline: float | None = None
         self._unsynced: list[str] = []  # written files whose directory is not synced yet
+        # Init: what the prefetch's one attempt at a secret failed with. The render's retries
+        # count it as their first attempt (num_retries retries, not one more).
+        self._prefetch_errors: dict[SecretKey, AgentError] = {}
         self.vault: VaultAPI = vault if vault is not None else self._connect()
         self.token = self._token_keeper()
 
@@ -353,6 +356,7 @@ class Runner:
                     self._store(key, result)
                     continue
                 failed.add(key)  # the render reads it again, and reports what is wrong
+                self._prefetch_errors[key] = result
                 if retry_read_if(result):
                     log.warning("reading %s failed, it is read again: %s", key.describe(),
                                 result, extra={"event": "retry", "secret": key.label})
@@ -411,7 +415,13 @@ class Runner:
         if cached is not None:
             return cached.response
 
+        earlier = self._prefetch_errors.pop(key, None) if retry else None
+
         def attempt() -> SecretResponse:
+            nonlocal earlier
+            if earlier is not None:  # the prefetch's attempt (already counted and reported)
+                error, earlier = earlier, None
+                raise error
             try:
                 response = self._fetch(key)
             except AgentError:
@@ -599,6 +609,8 @@ class Runner:
         except BaseException:
             self._sync_written(strict=False)  # what was written before the failure
             raise
+        finally:
+            self._prefetch_errors.clear()
         self._sync_written(strict=True)
         self.run_actions(changed, signals=False)
         log.info("init done: %d template(s) rendered, %d changed", len(self.templates),

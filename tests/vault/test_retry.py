@@ -11,10 +11,17 @@ from s4e_secret_agent.errors import (
     AuthError,
     DeadlineExceededError,
     PermissionDeniedError,
+    SecretNotFoundError,
     VaultUnavailableError,
 )
 from s4e_secret_agent.runtime.leases import backoff_cap
-from s4e_secret_agent.runtime.retry import RetryEvent, next_wait, retry_call
+from s4e_secret_agent.runtime.retry import (
+    DEFAULT_RETRY_AFTER_MAX,
+    RetryEvent,
+    next_wait,
+    retry_call,
+    retry_read_if,
+)
 
 
 class FakeClock:
@@ -162,3 +169,73 @@ def test_bad_backoff_settings_are_rejected() -> None:
         retry_call(lambda: 1, min_backoff=0)
     with pytest.raises(ValueError):
         retry_call(lambda: 1, min_backoff=5, max_backoff=1)
+
+
+# -- Retry-After cap, attempt limits, consul-template's sequence -------------------------------
+
+A_YEAR = 31536000
+
+
+def test_a_retry_after_of_a_year_is_cut_to_the_cap() -> None:
+    hostile = unavailable(retry_after=A_YEAR)
+    assert next_wait(1, hostile, min_backoff=1.0, max_backoff=300.0, rng=lambda: 0.0,
+                     retry_after_max=120.0) == 120.0
+    assert next_wait(1, hostile, min_backoff=1.0, max_backoff=300.0,
+                     rng=lambda: 0.0) == DEFAULT_RETRY_AFTER_MAX == 300.0
+    # The cap bounds what Retry-After asks for, never the agent's own backoff.
+    assert next_wait(9, hostile, min_backoff=1.0, max_backoff=300.0, rng=lambda: 1.0,
+                     retry_after_max=0.0) == 256.0
+
+
+def test_a_hostile_retry_after_does_not_park_the_retries() -> None:
+    clock = FakeClock()
+    result = retry_call(failing(3, unavailable(retry_after=A_YEAR)), clock=clock,
+                        sleep=clock.sleep, rng=lambda: 0.0, retry_after_max=2.0)
+    assert result == "ok"
+    assert clock.sleeps == [2.0, 2.0, 2.0]
+
+
+def test_without_jitter_the_waits_are_consul_templates_sequence() -> None:
+    clock = FakeClock()
+    retry_call(failing(12, unavailable()), clock=clock, sleep=clock.sleep,
+               min_backoff=0.25, max_backoff=60.0, jitter=False, rng=lambda: 0.0)
+    assert clock.sleeps == [0.25, 0.5, 1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
+    assert sum(clock.sleeps) == 303.75  # 12 retries: Vault Agent gives up after ~5 minutes
+
+
+def test_max_attempts_raises_the_last_error_unchanged() -> None:
+    clock = FakeClock()
+    missing = SecretNotFoundError("secret 's4e/data/new' not found", status=404,
+                                  path="s4e/data/new")
+    calls = {"n": 0}
+
+    def fn() -> str:
+        calls["n"] += 1
+        raise missing
+
+    with pytest.raises(SecretNotFoundError) as caught:
+        retry_call(fn, clock=clock, sleep=clock.sleep, max_attempts=3, jitter=False,
+                   min_backoff=0.25, max_backoff=60.0, retry_if=retry_read_if)
+    assert caught.value is missing
+    assert calls["n"] == 3 and clock.sleeps == [0.25, 0.5]
+    with pytest.raises(SecretNotFoundError):  # num_retries -1: one attempt, no retry
+        retry_call(fn, clock=clock, sleep=clock.sleep, max_attempts=1, retry_if=retry_read_if)
+    assert calls["n"] == 4 and clock.sleeps == [0.25, 0.5]
+
+
+def test_the_deadline_ends_retries_before_max_attempts() -> None:
+    clock = FakeClock()
+    with pytest.raises(DeadlineExceededError):
+        retry_call(failing(100, unavailable()), clock=clock, sleep=clock.sleep,
+                   deadline=clock.now + 3.0, max_attempts=50, jitter=False,
+                   min_backoff=0.25, max_backoff=60.0)
+    assert sum(clock.sleeps) == pytest.approx(3.0)
+
+
+def test_a_missing_secret_is_worth_waiting_for_a_denied_one_is_not() -> None:
+    assert retry_read_if(SecretNotFoundError("missing", status=404))
+    assert retry_read_if(unavailable())
+    assert not retry_read_if(PermissionDeniedError("denied", status=403))
+    with pytest.raises(PermissionDeniedError):
+        retry_call(failing(1, PermissionDeniedError("denied", status=403)),
+                   retry_if=retry_read_if, sleep=lambda s: None)
