@@ -205,7 +205,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("template_config", S, "settings shared by every template", _RUNNER, example={}),
     ConfigKey("exit_after_auth", S, "render every template once, write the sinks, then exit "
               "(what init mode always does)", _RUNNER, example=True),
-    ConfigKey("pid_file", S, "the agent's pid is written there (mode 0600)", _LIFECYCLE,
+    ConfigKey("pid_file", S, "the agent's pid is written there (mode 0600) in every mode, "
+              "init too, and removed at exit, as Vault Agent does", _LIFECYCLE,
               example="PID_FILE"),
     ConfigKey("log_level", S, "trace, debug, info, warn or error (as agent.log_level)", _LOGS,
               example="debug"),
@@ -251,9 +252,10 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         ("tls_server_name", "server name to verify", "vault.example"),
         ("namespace", "X-Vault-Namespace on every request (OpenBao's Vault Agent ignores "
                       "this key)", "team-a"),
-        ("retry", "retries of failed secret reads", {}))),
-    ConfigKey("vault.retry.num_retries", S, "retries of a failed secret read: 0 means 12, -1 "
-              "none", _RUNNER, example=3),
+        ("retry", "retries of failed secret reads, writes and lists", {}))),
+    ConfigKey("vault.retry.num_retries", S, "retries of a failed secret read, write or list "
+              "(a 404 too), 250 ms doubling to 1 min apart: 0 means 12, -1 none", _RUNNER,
+              example=3),
     ConfigKey("vault.client_timeout", S, "timeout of one request (Vault Agent reads only "
               "VAULT_CLIENT_TIMEOUT)", _CLIENT, origin="s4e-secret-agent", example="30s"),
     ConfigKey("vault.max_retries", S, "as vault.retry.num_retries (an older name of this "
@@ -403,8 +405,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
       for key, doc, where, example in (
           ("static_secret_render_interval", "how often secrets without a lease are read "
            "again (default 5m)", _LEASES, "1m"),
-          ("exit_on_retry_failure", "exit when a secret read still fails after every retry",
-           _RUNNER, True),
+          ("exit_on_retry_failure", "exit when a secret read still fails after "
+           "vault.retry.num_retries retries (without it: init retries until agent.deadline, "
+           "a sidecar keeps retrying)", _RUNNER, True),
           ("lease_renewal_threshold", "fraction of a non-renewable lease after which the "
            "secret is read again (default 0.9)", _LEASES, 0.8),
           ("max_connections_per_host", "connections to Vault at most (default 10)", _CLIENT,

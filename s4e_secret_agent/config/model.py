@@ -129,8 +129,8 @@ class VaultConfig:
         "timeout of one HTTP request to Vault", env="VAULT_CLIENT_TIMEOUT",
         annotation="client-timeout", default_doc="60s"))
     max_retries: int = field(default=12, metadata=_meta(
-        "retries of a failed secret read before it counts as failed (Vault Agent's "
-        "vault.retry.num_retries)"))
+        "retries of a failed secret read, write or list (a 404 too) before it counts as "
+        "failed, 250 ms doubling to 1 min apart (Vault Agent's vault.retry.num_retries)"))
     client_max_retries: int | None = field(default=None, metadata=_meta(
         "retries of one HTTP request inside Vault's client (VAULT_MAX_RETRIES, the "
         "injector's client-max-retries); not applied: whole reads are retried instead",
@@ -292,7 +292,8 @@ class TemplateSettings:
         "how often secrets without a lease (KV) are read again",
         annotation="template-static-secret-render-interval", default_doc="5m"))
     exit_on_retry_failure: bool = field(default=False, metadata=_meta(
-        "exit when a secret read still fails after all retries",
+        "exit when a secret read still fails after vault.max_retries retries (without it "
+        "init retries until agent.deadline and a sidecar keeps retrying)",
         annotation="template-config-exit-on-retry-failure",
         default_doc="false (annotations: true, as the injector)"))
     lease_renewal_threshold: float = field(default=0.9, metadata=_meta(
@@ -387,7 +388,8 @@ class AgentConfig:
         "render once and exit even in sidecar mode", flag="--exit-after-auth",
         annotation="agent-pre-populate-only"))
     pid_file: str | None = field(default=None, metadata=_meta(
-        "write the agent's pid to this file", env="S4E_PID_FILE"))
+        "write the agent's pid to this file while it runs (every mode; removed at exit)",
+        env="S4E_PID_FILE"))
     agent: AgentSettings = field(default_factory=AgentSettings, metadata=_meta(
         "our extensions"))
 
