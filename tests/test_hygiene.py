@@ -229,7 +229,12 @@ def test_error_paths_leak_nothing(tmp_path: Path, openbao: OpenBaoServer,
     def run(name: str) -> AgentRun:
         template = {"contents": cases[name][0], "destination": str(tmp_path / "out" / name),
                     "error_on_missing_key": True}
-        return _run_init(tmp_path, name, _config(openbao.address, method, [template]), hygiene)
+        config = _config(openbao.address, method, [template])
+        # A missing secret is waited for: one retry, then exit (the retry's log lines too
+        # must leak nothing).
+        config["vault"]["max_retries"] = 1
+        config["template_config"] = {"exit_on_retry_failure": True}
+        return _run_init(tmp_path, name, config, hygiene)
 
     with ThreadPoolExecutor(len(cases)) as pool:
         results = dict(zip(cases, pool.map(run, cases), strict=True))

@@ -83,7 +83,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -695,7 +694,7 @@ def response_lifetime(data: Any, *, lease_id: str, wall_now: float) -> Lifetime 
     expired gives ``None`` (consul-template falls back to the default lease duration, which is
     the static interval here).
     """
-    if lease_id or not isinstance(data, Mapping):
+    if lease_id or not isinstance(data, dict):  # the decoded JSON object, or nothing
         return None
     if "certificate" in data and "expiration" in data:
         expiration = _whole_number(data["expiration"])
