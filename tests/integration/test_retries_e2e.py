@@ -7,7 +7,7 @@ there, ``bao agent`` on the same configuration file.
 - ``exit_on_retry_failure`` with ``num_retries``: both give up after the retries.
 - A 403 (the policy) is not waited for: init fails at once, naming the policy.
 - A certificate issued through ``secret`` in a sidecar with a 2 s render interval is issued
-  once, not at every re-read (both agents).
+  once, not at every re-read, and ``pid_file`` is there while it runs (both agents).
 - A ``Retry-After`` of a year is cut to ``agent.max_retry_after``, in init and in a
   sidecar's login.
 """
@@ -170,20 +170,24 @@ def test_a_certificate_through_secret_is_issued_once_in_a_sidecar(
                   f'{{{{ with secret "{mount}/issue/app" "common_name=app.s4e.svc" }}}}'
                   '{{ .Data.serial_number }}{{ end }}\n', exit_after_auth=False,
                   extra='template_config {\n  static_secret_render_interval = "2s"\n}\n')
+    pid_file = tmp_path / "agent.pid"
     if agent == "ours":
         with Sidecar(config, tmp_path) as sidecar:
             wait_for((tmp_path / "out").exists, 30, what="the first render")
+            assert pid_file.read_text() == str(sidecar.pid)
             time.sleep(10)  # five render intervals
             sidecar.stop()
     else:
         proc = _start("bao", config, tmp_path)
         try:
             wait_for((tmp_path / "out").exists, 30, what="the first render")
+            assert pid_file.read_text() == str(proc.pid)
             time.sleep(10)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     assert _certificates(openbao, mount) - before == 1
+    assert not pid_file.exists()  # a sidecar removes it too when it stops
     serial = (tmp_path / "out").read_text().strip()
     assert serial.replace(":", "").replace("-", "")
 
