@@ -405,6 +405,22 @@ def test_policy_from_config() -> None:
     assert policy.lease_renewal_threshold == 0.8
     assert policy.login_backoff_min == config.auto_auth.method.min_backoff
     assert policy.rotation_overlap == config.agent.rotation_overlap
+    # Secret reads in init wait as consul-template's, and a Retry-After at most 5 minutes.
+    assert (policy.fetch_backoff_min, policy.fetch_backoff_max) == (0.25, 60.0)
+    assert policy.retry_after_max == 300.0
+
+
+def test_policy_takes_auto_auth_backoff_for_reads_when_set() -> None:
+    from dataclasses import replace
+
+    from s4e_secret_agent.config.model import AgentSettings
+
+    config = AgentConfig(agent=AgentSettings(max_retry_after=30.0))
+    method = replace(config.auto_auth.method, min_backoff=2.0, max_backoff=20.0)
+    config = replace(config, auto_auth=replace(config.auto_auth, method=method))
+    policy = TimingPolicy.from_config(config)
+    assert (policy.fetch_backoff_min, policy.fetch_backoff_max) == (2.0, 20.0)
+    assert policy.retry_after_max == 30.0
 
 
 # --- properties ------------------------------------------------------------------------------

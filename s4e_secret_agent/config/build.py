@@ -590,8 +590,6 @@ class Builder:
             self.fail(f"{path}.deadline", "must be more than 0")
         retry_after = self.get(raw, "max_retry_after", path, values.parse_duration,
                                default.max_retry_after)
-        if retry_after < 0:
-            self.fail(f"{path}.max_retry_after", "must not be negative")
         metrics = raw.get("metrics_listen", default.metrics_listen)
         if metrics in (None, "", False):
             metrics_listen: str | None = None

@@ -147,6 +147,7 @@ YAML_ERRORS = [
     (BASE + "template_config: {lease_renewal_threshold: 1.5}\n",
      "template_config.lease_renewal_threshold: 1.5 is not between 0 and 1"),
     (BASE + "agent: {deadline: 0s}\n", "agent.deadline: must be more than 0"),
+    (BASE + "agent: {max_retry_after: -1s}\n", "agent.max_retry_after: '-1s' is negative"),
     (BASE + "agent: {metrics_listen: nope}\n", "agent.metrics_listen: 'nope' is not host:port"),
     (BASE + "agent: {log_level: loud}\n", "agent.log_level: 'loud' is not a log level"),
     (BASE + "agent: {rotation_overlap: always}\n", "agent.rotation_overlap: 'always' is not a"),
