@@ -570,3 +570,23 @@ def test_a_lifetime_is_refetched_like_a_non_renewable_lease() -> None:
         assert 100.0 + 0.85 * 3600 <= step.at <= 100.0 + 0.95 * 3600
     rotating = lifetime_refetch(Lifetime(121.0, True, "rotation"), 100.0, DEFAULT_POLICY, rng)
     assert rotating.at == 221.0
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5)
+    | st.builds(_Number, st.text(max_size=450)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3),
+    max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["certificate", "expiration", "secret_id",
+                                        "secret_id_ttl", "rotation_period", "ttl", "x"]),
+                       json_values, max_size=6))
+def test_any_answer_gives_a_lifetime_or_none_never_an_exception(data: dict[str, object]) -> None:
+    lifetime = response_lifetime(data, lease_id="", wall_now=WALL)
+    if lifetime is not None:
+        assert 0 < lifetime.seconds < 2**64 and math.isfinite(lifetime.seconds)
+        step = lifetime_refetch(lifetime, 0.0, DEFAULT_POLICY, random.Random(1))
+        assert step.at > 0
