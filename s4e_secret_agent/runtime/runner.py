@@ -339,6 +339,7 @@ class Runner:
         """Read, all at once, the secrets ``templates`` will ask for: round after round of
         discovery (a secret may name the path of another), until nothing new is needed."""
         failed: set[SecretKey] = set()
+        self._prefetch_errors.clear()
         for _ in range(_MAX_DISCOVERY_ROUNDS):
             wanted: dict[SecretKey, None] = {}
             incomplete = []
