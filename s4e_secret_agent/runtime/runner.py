@@ -41,7 +41,7 @@ from s4e_secret_agent.errors import (
     is_retryable,
 )
 from s4e_secret_agent.runtime import leases, writer
-from s4e_secret_agent.runtime.events import Event, NullReporter
+from s4e_secret_agent.runtime.events import Event, NullReporter, RefreshRequests
 from s4e_secret_agent.runtime.retry import RetryEvent, retry_call
 from s4e_secret_agent.runtime.token import TokenKeeper
 
@@ -175,6 +175,11 @@ class Runner:
         self.rng = rng or random.Random()
         self.stop = stop or threading.Event()
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        # SIGHUP and POST /v1/refresh ask here: a burst is one refresh, at most one per
+        # interval, and the queue above holds at most one refresh event.
+        self.refresh_requests = RefreshRequests(
+            config.agent.refresh_min_interval, clock=clock,
+            wake=lambda: self.events.put(Event.REFRESH))
         self.environ = os.environ if environ is None else environ
         self._reload_config = reload_config
         self._on_ready = on_ready
@@ -222,7 +227,11 @@ class Runner:
     # -- common steps ------------------------------------------------------------------------
 
     def check_destinations(self) -> None:
-        """Fail early (before any Vault call) when a destination directory is not writable."""
+        """Fail early (before any Vault call) when a destination directory is not writable;
+        remove the temporary files an earlier process killed mid-write left next to them."""
+        for path in [t.destination for t in self.config.templates] + [
+                s.path for s in self.config.auto_auth.sinks]:
+            writer.remove_stale_temp_files(path)
         seen: set[str] = set()
         for tmpl in self.config.templates:
             directory = os.path.dirname(os.path.abspath(tmpl.destination))
@@ -620,7 +629,7 @@ class Runner:
         for tmpl in self.templates:
             if tmpl.dirty:
                 due = min(due, tmpl.retry_at)
-        return due
+        return min(due, self.refresh_requests.due_at())
 
     def handle(self, event: Event) -> bool:
         """React to one event; False means stop the loop."""
@@ -629,12 +638,10 @@ class Runner:
             self.stop.set()
             return False
         if event == Event.REFRESH:
-            log.info("refresh requested: reading every secret again",
-                     extra={"event": "refresh"})
-            now = self.clock()
-            for entry in self.cache.values():
-                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
-                                                       "refresh requested"))
+            # Posted when a request made a refresh pending; one posted directly (not through
+            # refresh_requests) is a request of its own, paced like a signal's.
+            if not self.refresh_requests.pending():
+                self.refresh_requests.ask(defer=True, notify=False)
         elif event == Event.CREDENTIALS_CHANGED:
             self.token.credentials_changed()
         elif event == Event.CONFIG_CHANGED:
@@ -764,8 +771,19 @@ class Runner:
             self.token.relogin("the Vault or auth configuration changed")
         else:
             self.token.policy = self.policy
+        self.refresh_requests.min_interval = new_config.agent.refresh_min_interval
+
+    def _refresh_if_due(self) -> None:
+        if not self.refresh_requests.take():
+            return
+        log.info("refresh requested: reading every secret again", extra={"event": "refresh"})
+        now = self.clock()
+        for entry in self.cache.values():
+            self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
+                                                   "refresh requested"))
 
     def _run_due(self) -> None:
+        self._refresh_if_due()
         now = self.clock()
         token_due = self.token.due_at
         if token_due is not None and token_due <= now:
