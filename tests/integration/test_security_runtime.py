@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import stat
 import threading
 import time
 import urllib.request
@@ -161,7 +160,7 @@ def test_vault_down_keeps_healthz_and_readyz_200_also_past_the_token_expiry(
                 answers.append((agent.get("/healthz")[0], agent.get("/readyz")[0]))
                 time.sleep(0.5)
             assert set(answers) == {(200, 200)}, answers
-            status, body = agent.get("/readyz")
+            _, body = agent.get("/readyz")
             assert json.loads(body)["status"] == "ready"
             assert agent.sample("s4e_secret_agent_ready") == 1
             assert out.read_text() == "v1"
