@@ -337,7 +337,7 @@ class Runner:
             raise VaultError(f"Vault's answer for {key.path} holds no certificate",
                              hint="pkiCert needs a PKI issue path, e.g. pki/issue/<role>",
                              path=key.path)
-        log.info("issued a certificate at %s for %s", key.path, key.owner,
+        log.info("issued a certificate at %s for %s", self.labels.name(key), key.owner,
                  extra={"event": "certificate_issued", "secret": self.labels.name(key),
                         "not_after": round(issued.not_after)})
         return SecretResponse(requested_path=key.path, read_path=answer.read_path,
