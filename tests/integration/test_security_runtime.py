@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.conftest import run_agent
 from tests.integration.sidecar import Sidecar, wait_for
-from tests.testbed.faultproxy import FaultProxy
+from tests.testbed.faultproxy import FaultProxy, status
 from tests.testbed.openbao import OpenBaoServer
 
 POLICY = """
@@ -350,3 +350,28 @@ def test_setuid_setgid_sticky_and_world_writable_modes_are_config_errors(
     assert run.returncode == 3, (run.stdout, run.stderr)
     assert key in run.stderr + run.stdout
     assert not (tmp_path / "x").exists()
+
+
+def test_a_long_retry_after_wait_is_alive_by_schedule_and_quit_ends_it(
+        tmp_path: Path, openbao: OpenBaoServer, s4e_vault: object) -> None:
+    # Vault (here a proxy in front of it) asks for a five-minute pause at login. The agent
+    # waits by schedule, which is not being stuck, and a quit must not wait for it to end.
+    proxy = FaultProxy(openbao.address).start()
+    try:
+        proxy.add_rule(".*", status(503, retry_after=300))
+        token = _token_file(openbao, tmp_path, "none")
+        config = _config(proxy.address, token, [
+            {"contents": "x", "destination": str(tmp_path / "out" / "x")}], enable_quit=True)
+        with Sidecar(config, tmp_path) as agent:
+            wait_for(lambda: agent.events("login_failed", "s4e_secret_agent.runtime.token"), 30,
+                     what="the first refused login")
+            time.sleep(1.0)
+            assert agent.get("/healthz")[0] == 200
+            assert agent.get("/readyz")[0] == 503
+            started = time.monotonic()
+            assert _post(agent.port, "/agent/v1/quit")[0] == 202
+            assert agent.process is not None
+            assert agent.process.wait(timeout=10) == 0
+            assert time.monotonic() - started < 5
+    finally:
+        proxy.stop()
