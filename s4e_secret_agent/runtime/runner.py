@@ -619,12 +619,25 @@ class Runner:
         if not any(t.config.exec is not None or (signals and t.config.signal is not None)
                    for t in changed):
             return
-        from s4e_secret_agent.runtime.actions import SignalAction, actions_for, run_actions
+        from s4e_secret_agent.runtime.actions import (
+            DEFAULT_KILL_GRACE,
+            DEFAULT_TIMEOUT,
+            CommandAction,
+            SignalAction,
+            actions_for,
+            run_actions,
+        )
 
         todo = [a for t in changed for a in actions_for(t.config)
                 if signals or not isinstance(a, SignalAction)]
         if not todo:
             return
+        # Commands run one after the other, each bounded by its timeout (then its process
+        # group is killed): the loop is busy that long by configuration, not stuck.
+        busy = sum((a.timeout if a.timeout is not None else DEFAULT_TIMEOUT) + DEFAULT_KILL_GRACE
+                   for a in todo if isinstance(a, CommandAction))
+        if busy:
+            self.report.heartbeat(busy)
         # actions.py logs each result; here they are only counted.
         log_output = self.config.agent.log_command_output
         for result in run_actions(todo, log_output=log_output,
