@@ -287,8 +287,10 @@ class Runner:
     def check_destinations(self) -> None:
         """Fail early (before any Vault call) when a destination directory is not writable;
         remove the temporary files an earlier process killed mid-write left next to them."""
-        for path in [t.destination for t in self.config.templates] + [
-                s.path for s in self.config.auto_auth.sinks]:
+        written = [t.destination for t in self.config.templates]
+        written += [s.path for s in self.config.auto_auth.sinks]
+        written += [self.config.pid_file] if self.config.pid_file else []
+        for path in written:
             writer.remove_stale_temp_files(path)
         seen: set[str] = set()
         for tmpl in self.config.templates:
