@@ -97,7 +97,7 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(PREFIX + "build_info", "gauge", ("version", "python"),
                "Always 1; labels carry the agent version and the Python version."),
     MetricSpec(PREFIX + "ready", "gauge", (),
-               "1 when every template has rendered and the token is valid (what /readyz says)."),
+               "1 once every template has rendered, and from then on (what /readyz says)."),
     MetricSpec(PREFIX + "authenticated", "gauge", (),
                "1 while the agent holds a Vault token that has not expired, else 0."),
     MetricSpec(PREFIX + "auth_total", "counter", ("method", "result"),
