@@ -2,8 +2,9 @@
 
 Stops on SIGTERM/SIGINT (within a second), ``POST /v1/quit`` when enabled, or ``exit_when``.
 SIGHUP reads every secret again (paced like ``POST /v1/refresh``: at most one refresh per
-``agent.refresh_min_interval``, a signal too soon waits for the interval's end). A changed config or template file is reloaded; the pod's
-annotations are read once, at start, as the Vault Agent injector reads them at pod creation.
+``agent.refresh_min_interval``, a signal too soon waits for the interval's end). A changed
+config or template file is reloaded; the pod's annotations are read once, at start, as the
+Vault Agent injector reads them at pod creation.
 """
 
 from __future__ import annotations
