@@ -315,19 +315,23 @@ def test_shared_command_runs_once_and_order_is_template_order(tmp_path: Path) ->
     assert [(r.template, r.templates) for r in results] == [("a", ("a", "c")), ("b", ("b",))]
 
 
-def test_output_is_logged_only_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+def test_output_is_never_logged_unless_enabled_and_then_redacted(
+        caplog: pytest.LogCaptureFixture) -> None:
     action = CommandAction("t", command_argv("echo db_password=hunter2-s4e; exit 1"))
-    with caplog.at_level(logging.INFO, logger="s4e_secret_agent"):
+    with caplog.at_level(logging.DEBUG, logger="s4e_secret_agent"):  # any level: never
         (result,) = run_actions([action])
     assert not result.ok
     assert "hunter2-s4e" not in caplog.text and "hunter2-s4e" not in result.detail
+    assert not [r for r in caplog.records if "hunter2-s4e" in str(getattr(r, "output", ""))]
     assert any("action failed" in r.getMessage() for r in caplog.records)
     caplog.clear()
-    with caplog.at_level(logging.DEBUG, logger="s4e_secret_agent"):
-        run_actions([action])
-    debug = [r for r in caplog.records if r.levelno == logging.DEBUG
-             and "hunter2-s4e" in str(getattr(r, "output", ""))]
-    assert len(debug) == 1
+    with caplog.at_level(logging.INFO, logger="s4e_secret_agent"):
+        run_actions([action], log_output=True,
+                    redact=lambda text: text.replace("hunter2-s4e", "[redacted]"))
+    (record,) = [r for r in caplog.records if getattr(r, "event", "") == "command_output"]
+    assert record.levelno == logging.INFO
+    assert str(getattr(record, "output", "")) == "db_password=[redacted]\n"
+    assert "hunter2-s4e" not in caplog.text
 
 
 def test_actions_for_template_config() -> None:

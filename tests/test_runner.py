@@ -135,6 +135,17 @@ def test_a_changed_secret_is_rewritten_and_its_command_runs_once(tmp_path: Path)
     assert marker.read_text() == "xx"
 
 
+def test_commands_announce_their_timeouts_to_liveness_before_they_run(tmp_path: Path) -> None:
+    # A reload command may legitimately run up to its timeout (then its process group is
+    # killed): that long the loop is busy by configuration, not stuck.
+    clock = ManualClock()
+    vault = FakeVault(clock, kv={"kv/app": {"k": "v1"}})
+    report = Reports()
+    _start(_config(tmp_path, ("a", KV), ("b", KV),
+                   commands={"a": "pass", "b": "import sys"}), vault, clock, report)
+    assert (30.0 + 5.0) * 2 in [args[0] for args in report.named("heartbeat")]
+
+
 def test_backup_keeps_the_previous_file_when_a_template_changes(tmp_path: Path) -> None:
     clock = ManualClock()
     vault = FakeVault(clock, kv={"kv/app": {"k": "v1"}})

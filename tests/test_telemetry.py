@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +35,7 @@ from s4e_secret_agent.errors import (
     VaultError,
     VaultUnavailableError,
 )
-from s4e_secret_agent.runtime.events import Event
+from s4e_secret_agent.runtime.events import Event, RefreshOutcome, RefreshRequests
 from s4e_secret_agent.telemetry.health import HealthState
 from s4e_secret_agent.telemetry.http import TelemetryServer, parse_listen
 from s4e_secret_agent.telemetry.metrics import (
@@ -381,14 +382,18 @@ def test_readyz_transitions(agent: Agent) -> None:
     agent.report.on_render("db.properties", ok=True)
     assert readyz() == (200, {"status": "ready"})
     assert agent.value("s4e_secret_agent_ready") == 1
+    # Vault unreachable past the token's expiry: the files stay, so does readiness (taking
+    # the pod out of its Services would not bring Vault back).
     agent.wall.now += 121
-    assert readyz() == (503, {"status": "not ready", "reason": "token expired"})
-    assert agent.value("s4e_secret_agent_ready") == 0
+    assert readyz() == (200, {"status": "ready", "token": "expired"})
+    assert agent.value("s4e_secret_agent_ready") == 1
+    agent.report.clear_token()
+    assert readyz() == (200, {"status": "ready", "token": "none"})
 
 
 def test_refresh_posts_an_event_and_quit_is_404_unless_enabled(agent: Agent) -> None:
     status, body, _ = agent.request("POST", "/v1/refresh", body=b"ignored")
-    assert status == 202 and json.loads(body) == {"accepted": "refresh"}
+    assert status == 202 and json.loads(body) == {"accepted": "refresh", "refresh": "queued"}
     assert agent.events.get_nowait() == Event.REFRESH
     assert agent.request("GET", "/v1/refresh")[0] == 405
     for path in ("/v1/quit", "/agent/v1/quit"):
@@ -405,7 +410,22 @@ def test_quit_posts_an_event_when_enabled() -> None:
         assert a.request("GET", "/v1/quit")[0] == 405
         assert a.request("POST", "/v1/quit")[0] == 202
         assert a.request("POST", "/agent/v1/quit")[0] == 202  # Vault Agent's path
-    assert [a.events.get_nowait(), a.events.get_nowait()] == [Event.QUIT, Event.QUIT]
+    assert a.events.get_nowait() == Event.QUIT
+    assert a.events.empty()  # one quit is on its way; later ones add nothing
+
+
+def test_quit_also_ends_a_wait_of_the_runner() -> None:
+    stopped = threading.Event()
+    a = Agent(enable_quit=True)
+    a.server.stop()
+    server = TelemetryServer("127.0.0.1:0", metrics=a.metrics, health=a.health,
+                             events=a.events, enable_quit=True, on_quit=stopped.set)
+    with server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", "/agent/v1/quit")
+        assert conn.getresponse().status == 202
+        conn.close()
+    assert stopped.is_set()
 
 
 def _non_loopback_address() -> str | None:
@@ -443,13 +463,52 @@ def test_control_endpoints_refuse_clients_outside_the_pod() -> None:
     assert a.events.empty()
 
 
-def test_full_queue_answers_503() -> None:
+def test_a_burst_of_refresh_requests_is_one_refresh_then_429_until_the_interval_ends() -> None:
     a = Agent()
-    a.events = queue.Queue(maxsize=1)
-    a.server.events = a.events
-    with a.server:
-        assert a.request("POST", "/v1/refresh")[0] == 202
-        assert a.request("POST", "/v1/refresh")[0] == 503
+    a.server.stop()
+    clock = FakeClock(50.0)
+    requests = RefreshRequests(5.0, clock=clock, wake=lambda: a.events.put(Event.REFRESH))
+    server = TelemetryServer("127.0.0.1:0", metrics=a.metrics, health=a.health,
+                             events=a.events, refresh=requests)
+
+    def post() -> tuple[int, dict[str, Any], str | None]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            conn.request("POST", "/v1/refresh")
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read()), resp.getheader("Retry-After")
+        finally:
+            conn.close()
+
+    with server:
+        assert post() == (202, {"accepted": "refresh", "refresh": "queued"}, None)
+        for _ in range(20):  # the runner has not started it yet: they join it
+            assert post() == (202, {"accepted": "refresh", "refresh": "coalesced"}, None)
+        assert a.events.get_nowait() == Event.REFRESH and a.events.empty()
+        assert requests.take()  # the runner starts it
+        clock.now += 1.2
+        status, body, retry_after = post()
+        assert (status, retry_after, body["retry_after_seconds"]) == (429, "4", 4)
+        assert a.events.empty() and not requests.pending()
+        clock.now += 3.8
+        assert post()[1]["refresh"] == "queued"
+        assert a.events.get_nowait() == Event.REFRESH
+
+
+def test_a_signal_too_soon_is_deferred_to_the_end_of_the_interval_not_dropped() -> None:
+    clock = FakeClock(10.0)
+    woken: list[int] = []
+    requests = RefreshRequests(5.0, clock=clock, wake=lambda: woken.append(1))
+    assert requests.ask(defer=True).outcome == RefreshOutcome.QUEUED
+    assert requests.take()
+    clock.now += 2
+    answer = requests.ask(defer=True)
+    assert (answer.outcome, answer.retry_after) == (RefreshOutcome.DEFERRED, 3.0)
+    assert requests.ask(defer=True).outcome == RefreshOutcome.COALESCED
+    assert requests.due_at() == 15.0 and not requests.take()
+    clock.now = 15.0
+    assert requests.take() and requests.due_at() == math.inf
+    assert len(woken) == 2  # one wake-up per refresh made pending, none per request
 
 
 def test_oversized_body_is_refused_without_reading_it(agent: Agent) -> None:

@@ -1,8 +1,10 @@
 """``s4e-secret-agent sidecar``: render, then keep the token, leases and files fresh.
 
 Stops on SIGTERM/SIGINT (within a second), ``POST /v1/quit`` when enabled, or ``exit_when``.
-SIGHUP reads every secret again now. A changed config or template file is reloaded; the pod's
-annotations are read once, at start, as the Vault Agent injector reads them at pod creation.
+SIGHUP reads every secret again (paced like ``POST /v1/refresh``: at most one refresh per
+``agent.refresh_min_interval``, a signal too soon waits for the interval's end). A changed
+config or template file is reloaded; the pod's annotations are read once, at start, as the
+Vault Agent injector reads them at pod creation.
 """
 
 from __future__ import annotations

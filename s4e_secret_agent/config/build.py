@@ -382,7 +382,7 @@ class Builder:
         group_key = "group" if config.get("group") is not None else "gid"
         return SinkConfig(
             path=self.required_text(config, "path", config_path),
-            mode=self.get(config, "mode", config_path, values.parse_mode, 0o640),
+            mode=self.get(config, "mode", config_path, values.parse_file_mode, 0o640),
             user=self.get(config, owner_key, config_path, values.parse_owner, None),
             group=self.get(config, group_key, config_path, values.parse_owner, None),
             wrap_ttl=wrap_ttl, dh_type=dh_type, dh_path=dh_path, derive_key=derive_key,
@@ -479,7 +479,7 @@ class Builder:
             destination=destination,
             contents=contents,
             source=source,
-            perms=self.get(raw, "perms", path, values.parse_mode, 0o640),
+            perms=self.get(raw, "perms", path, values.parse_file_mode, 0o640),
             user=self.get(raw, user_key, path, values.parse_owner, None),
             group=self.get(raw, group_key, path, values.parse_owner, None),
             create_dest_dirs=self.get(raw, "create_dest_dirs", path, values.parse_bool, True),
@@ -583,7 +583,7 @@ class Builder:
         self.check_keys(raw, path, {
             "deadline", "rotation_overlap", "revoke_on_shutdown", "revoke_grace",
             "metrics_listen", "enable_quit", "exit_when", "file_sandbox", "log_level",
-            "log_format", "max_retry_after"})
+            "log_format", "max_retry_after", "refresh_min_interval", "log_command_output"})
         default = AgentSettings()
         deadline = self.get(raw, "deadline", path, values.parse_duration, default.deadline)
         if deadline <= 0:
@@ -625,6 +625,10 @@ class Builder:
                                   default.revoke_grace),
             metrics_listen=metrics_listen,
             enable_quit=self.get(raw, "enable_quit", path, values.parse_bool, False),
+            refresh_min_interval=self.get(raw, "refresh_min_interval", path,
+                                          values.parse_duration, default.refresh_min_interval),
+            log_command_output=self.get(raw, "log_command_output", path, values.parse_bool,
+                                        False),
             exit_when=ExitWhenConfig(
                 file=self.text(exit_when_raw, "file", f"{path}.exit_when"),
                 process=self.text(exit_when_raw, "process", f"{path}.exit_when")),

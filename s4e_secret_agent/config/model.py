@@ -356,6 +356,12 @@ class AgentSettings:
         env="S4E_METRICS_LISTEN", flag="--metrics-listen"))
     enable_quit: bool = field(default=False, metadata=_meta(
         "serve POST /agent/v1/quit on the metrics listener", annotation="agent-enable-quit"))
+    refresh_min_interval: float = field(default=5.0, metadata=_meta(
+        "sidecar: at most one refresh (SIGHUP, POST /v1/refresh) starts per this interval; "
+        "requests meanwhile coalesce into one", default_doc="5s"))
+    log_command_output: bool = field(default=False, metadata=_meta(
+        "log what template commands print (at info, secret values redacted); off: never "
+        "logged"))
     exit_when: ExitWhenConfig = field(default_factory=ExitWhenConfig, metadata=_meta(
         "sidecar: stop when a file appears or a process exits", default_doc="never"))
     max_retry_after: float = field(default=300.0, metadata=_meta(

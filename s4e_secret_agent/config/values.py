@@ -149,6 +149,21 @@ def parse_mode(value: Any) -> int:
     return mode
 
 
+def parse_file_mode(value: Any) -> int:
+    """The mode of a file that holds a secret (``perms``, a token sink's ``mode``): a
+    :func:`parse_mode` without the bits that have no business on it. Setuid, setgid and
+    sticky make a data file executable-with-privileges or confuse its owner's tools;
+    world-writable lets anyone in the pod replace the secret the application reads."""
+    mode = parse_mode(value)
+    if mode & 0o7000:
+        raise ValueError(f"{value!r} sets the setuid, setgid or sticky bit, which a secret file "
+                         "must not have (use e.g. 0640 or 0400)")
+    if mode & 0o002:
+        raise ValueError(f"{value!r} makes the file world-writable: anyone in the pod could "
+                         "replace the secret (use e.g. 0640 or 0400)")
+    return mode
+
+
 def parse_owner(value: Any) -> str | int:
     """A user or group: a name, or a numeric id (int or digits)."""
     if isinstance(value, bool):

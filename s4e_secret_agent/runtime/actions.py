@@ -9,9 +9,12 @@ Failures - command not found, non-zero exit, timeout, no matching process, permi
 missing pid file - are logged and returned as :class:`ActionResult`, never raised: a failed
 reload must not stop the agent from keeping secrets fresh.
 
-Command output may contain secrets (a reload script echoing its config), so it is only ever
-logged at debug level, and it is buffered in an unlinked 0600 temporary file, not a pipe, so a
-command that leaves a background process holding its stdout cannot block the agent.
+Command output may contain secrets (a reload script echoing its config, ``cat`` of the
+rendered file), so it is never logged, at any level, unless the configuration asks for it
+(``agent.log_command_output``); then it is logged with every secret value the templates used
+replaced by ``[redacted]`` (the caller passes the redaction). It is buffered in an unlinked
+0600 temporary file, not a pipe, so a command that leaves a background process holding its
+stdout cannot block the agent.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT: Final = 30.0
 #: After the timeout the process group gets SIGTERM, then SIGKILL after this many seconds.
 DEFAULT_KILL_GRACE: Final = 5.0
-#: At most this much command output is kept for the debug log.
+#: At most this much command output is logged (when logging it is enabled).
 MAX_OUTPUT: Final = 16 * 1024
 
 
@@ -104,11 +107,15 @@ def run_actions(
     timeout_default: float = DEFAULT_TIMEOUT,
     kill_grace: float = DEFAULT_KILL_GRACE,
     on_result: Callable[[ActionResult], None] | None = None,
+    log_output: bool = False,
+    redact: Callable[[str], str] | None = None,
 ) -> list[ActionResult]:
     """Run ``actions`` in order, each distinct action once; never raises for a failed action.
 
     ``on_result`` is called as soon as each action has finished (e.g. to count it in the
     metrics, which also tells the liveness check that the loop is making progress).
+    ``log_output``: log what commands print, passed through ``redact`` first (otherwise it
+    is read by nobody and dropped with its temporary file).
     """
     groups: dict[tuple[object, ...], list[Action]] = {}
     for action in actions:
@@ -123,7 +130,8 @@ def run_actions(
         started = time.monotonic()
         if isinstance(first, CommandAction):
             timeout = first.timeout if first.timeout is not None else timeout_default
-            result = _run_command(first, templates, timeout, kill_grace)
+            result = _run_command(first, templates, timeout, kill_grace,
+                                  _OutputLog(log_output, redact))
         else:
             result = _send_signal(first, templates)
         result = replace(result, duration=time.monotonic() - started)
@@ -145,8 +153,15 @@ def run_actions(
 # --------------------------------------------------------------------------- commands
 
 
+@dataclass(frozen=True)
+class _OutputLog:
+    enabled: bool = False
+    redact: Callable[[str], str] | None = None
+
+
 def _run_command(
-    action: CommandAction, templates: tuple[str, ...], timeout: float, kill_grace: float
+    action: CommandAction, templates: tuple[str, ...], timeout: float, kill_grace: float,
+    output_log: _OutputLog = _OutputLog(),
 ) -> ActionResult:
     # subprocess, tempfile and shutil cost more to import than the rest of this module;
     # most cycles run no command, so they are imported when one does.
@@ -185,8 +200,8 @@ def _run_command(
         except subprocess.TimeoutExpired:
             timed_out = True
             code = _kill_group(proc, kill_grace)
-        if output is not None:
-            _log_output(output, program, action.template)
+        if output is not None and output_log.enabled:
+            _log_output(output, program, action.template, output_log.redact)
     if timed_out:
         return result(False, f"{program} timed out after {timeout:g}s; its process group "
                       "was killed", exit_code=code, timed_out=True)
@@ -220,17 +235,18 @@ def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> int:
     return proc.wait()
 
 
-def _log_output(output: IO[bytes], program: str, template: str) -> None:
-    if not log.isEnabledFor(logging.DEBUG):
-        return
+def _log_output(output: IO[bytes], program: str, template: str,
+                redact: Callable[[str], str] | None) -> None:
     output.seek(0)
     data: bytes = output.read(MAX_OUTPUT + 1)
     if data:
         text = data[:MAX_OUTPUT].decode("utf-8", "replace")
+        if redact is not None:
+            text = redact(text)
         if len(data) > MAX_OUTPUT:
             text += "\n[output truncated]"
-        log.debug("command output", extra={"template": template, "program": program,
-                                            "output": text})
+        log.info("command output", extra={"event": "command_output", "template": template,
+                                           "program": program, "output": text})
 
 
 # --------------------------------------------------------------------------- signals

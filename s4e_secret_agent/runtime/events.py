@@ -2,7 +2,8 @@
 
 Inward: :class:`Event`, what signal handlers, the file watcher and the HTTP server post to the
 runner's queue. They only post; the runner thread alone acts on them, so no business state is
-ever touched from another thread.
+ever touched from another thread. Refresh requests first pass :class:`RefreshRequests`, which
+coalesces and paces them, so a flood of them is one refresh, not one each.
 
 Outward: :class:`Reporter`, what the runner and the token keeper tell about their work
 (logins, renewals, reads, renders, actions, Vault requests, liveness). Telemetry implements
@@ -12,6 +13,11 @@ it (metrics and health, fed from one place); init mode, which serves no metrics,
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -21,10 +27,96 @@ class Event(StrEnum):
 
     STOP = "stop"  # SIGTERM/SIGINT: stop now
     QUIT = "quit"  # POST /v1/quit (agent API): stop now
-    REFRESH = "refresh"  # SIGHUP or POST /v1/refresh: read every secret again
+    REFRESH = "refresh"  # a refresh became pending (RefreshRequests): read every secret again
     CREDENTIALS_CHANGED = "credentials_changed"  # the login's credential file changed
     CONFIG_CHANGED = "config_changed"  # a config or template file changed
     ANNOTATIONS_CHANGED = "annotations_changed"  # the pod's annotations file changed
+
+
+class RefreshOutcome(StrEnum):
+    """What became of one refresh request (``POST /v1/refresh`` or SIGHUP)."""
+
+    QUEUED = "queued"  # a refresh starts as soon as the runner gets to it
+    COALESCED = "coalesced"  # a refresh was already waiting: this request joins it
+    DEFERRED = "deferred"  # too soon after the last one: it starts when the interval ends
+    RATE_LIMITED = "rate_limited"  # too soon after the last one: refused, ask again later
+
+
+@dataclass(frozen=True)
+class RefreshAnswer:
+    outcome: RefreshOutcome
+    retry_after: float = 0.0  # seconds until a refresh may start again
+
+
+class RefreshRequests:
+    """The one pending refresh: requests from any thread coalesce into it, at most one starts
+    per ``min_interval``.
+
+    Every refresh reads every secret again, which mints new dynamic credentials (a database
+    user, a certificate) and runs the templates' commands; an unbounded queue of them is a
+    way to flood Vault, the database and the application from inside the pod. So at most one
+    refresh is ever waiting, whatever the number of requests, and none starts within
+    ``min_interval`` of the previous start. A request that comes too soon is refused
+    (``defer=False``: the HTTP endpoint, whose caller can be told to come back) or moved to
+    the end of the interval (``defer=True``: a signal, which cannot be answered and must not
+    be lost).
+
+    Requesters call :meth:`ask` (thread-safe; ``wake`` is called once for each request that
+    makes a refresh pending, so the runner's queue holds at most one refresh event); the
+    runner thread calls :meth:`due_at` and :meth:`take`.
+    """
+
+    def __init__(self, min_interval: float, *, wake: Callable[[], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_interval = max(0.0, min_interval)
+        self._wake = wake
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending_at: float | None = None  # when the waiting refresh may start
+        self._last_start = -math.inf
+
+    def ask(self, *, defer: bool = False, notify: bool = True,
+            lock_timeout: float = -1) -> RefreshAnswer:
+        """One request. ``lock_timeout``: a signal handler passes a bound, since it may have
+        interrupted its own thread inside this method (a request that cannot get the lock
+        then joins the one being made)."""
+        if not self._lock.acquire(timeout=lock_timeout):
+            return RefreshAnswer(RefreshOutcome.COALESCED)
+        try:
+            now = self._clock()
+            allowed = self._last_start + self.min_interval
+            if self._pending_at is not None:
+                return RefreshAnswer(RefreshOutcome.COALESCED,
+                                     max(0.0, self._pending_at - now))
+            if now < allowed and not defer:
+                return RefreshAnswer(RefreshOutcome.RATE_LIMITED, allowed - now)
+            self._pending_at = max(now, allowed)
+            answer = (RefreshAnswer(RefreshOutcome.QUEUED) if now >= allowed
+                      else RefreshAnswer(RefreshOutcome.DEFERRED, allowed - now))
+        finally:
+            self._lock.release()
+        if notify:
+            self._wake()
+        return answer
+
+    def pending(self) -> bool:
+        with self._lock:
+            return self._pending_at is not None
+
+    def due_at(self) -> float:
+        """When the waiting refresh may start (``inf``: none is waiting)."""
+        with self._lock:
+            return math.inf if self._pending_at is None else self._pending_at
+
+    def take(self) -> bool:
+        """The runner starts the waiting refresh if it is due; True when it did."""
+        with self._lock:
+            now = self._clock()
+            if self._pending_at is None or self._pending_at > now:
+                return False
+            self._pending_at = None
+            self._last_start = now
+            return True
 
 
 class Reporter(Protocol):
@@ -114,4 +206,5 @@ class NullReporter:
         pass
 
 
-__all__ = ["Event", "NullReporter", "Reporter"]
+__all__ = ["Event", "NullReporter", "RefreshAnswer", "RefreshOutcome", "RefreshRequests",
+           "Reporter"]

@@ -76,7 +76,10 @@ def _run_in_thread(runner: Runner, body: Callable[[], None], *, grace: float) ->
         wake.set()
 
     def on_hup(signum: int, frame: FrameType | None) -> None:
-        runner.events.put(Event.REFRESH)
+        # Paced and coalesced like POST /v1/refresh, but never refused: a signal too soon after
+        # the last refresh is moved to the end of the interval. The lock wait is bounded since
+        # this handler may have interrupted its own thread inside ask().
+        runner.refresh_requests.ask(defer=True, lock_timeout=1.0)
 
     thread = threading.Thread(target=work, name="runner", daemon=True)
     with _signals({signal.SIGTERM: on_stop, signal.SIGINT: on_stop, signal.SIGHUP: on_hup}):
@@ -118,8 +121,33 @@ def _pid_file(path: str | None) -> Iterator[None]:
                         extra={"event": "pid_file_failed"})
 
 
+def warn_plain_http(address: str) -> bool:
+    """Log once (at start) when Vault is reached over plain HTTP on another host: the token,
+    the login credentials and every secret then cross the network readable by anyone on the
+    path. Loopback (a dev server, a local proxy that does TLS) is not warned about."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return False
+    except ValueError:
+        pass
+    log.warning("Vault is reached over plain HTTP at %s: the token and every secret cross the "
+                "network unencrypted; use https:// (and vault.ca_cert)", parts.netloc,
+                extra={"event": "plain_http", "host": parts.hostname or ""})
+    return True
+
+
 def run_init(config: AgentConfig) -> None:
     """``init``: render every template once and return; raises AgentError on failure."""
+    warn_plain_http(config.vault.address)
     with _pid_file(config.pid_file):
         runner = Runner(config)
         _run_in_thread(runner, runner.run_init, grace=_STOP_GRACE)
@@ -136,13 +164,15 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     ``on_ready`` is called once, when every template has been rendered the first time."""
     from s4e_secret_agent.runtime.runner import secret_labels
     from s4e_secret_agent.runtime.watcher import start_watcher, watched_paths
-    from s4e_secret_agent.telemetry.health import HealthState
+    from s4e_secret_agent.telemetry.health import HealthState, liveness_margin
     from s4e_secret_agent.telemetry.http import TelemetryServer
     from s4e_secret_agent.telemetry.metrics import AgentMetrics
     from s4e_secret_agent.telemetry.reporter import TelemetryReporter
 
+    warn_plain_http(config.vault.address)
     names = [t.name for t in config.templates]
-    health = HealthState(names)
+    margin = liveness_margin(config.vault.client_timeout)
+    health = HealthState(names, margin=margin, startup_grace=max(120.0, margin))
     metrics = AgentMetrics(
         templates=names,
         secrets=secret_labels(config.templates),
@@ -156,10 +186,20 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     server = None
     if config.agent.metrics_listen:
         server = TelemetryServer(config.agent.metrics_listen, metrics=metrics, health=health,
-                                 events=runner.events,
+                                 events=runner.events, refresh=runner.refresh_requests,
+                                 on_quit=runner.stop.set,
                                  enable_quit=config.agent.enable_quit)
         server.start()
     start_watcher(watched_paths(config, sources), runner.events, runner.stop)
+
+    # With exit_after_auth the agent renders once and leaves, as Vault Agent does (its sink
+    # and template servers finish, nothing is revoked): the files it just wrote are what the
+    # application starts with, so revoking their leases would hand it dead credentials.
+    revoke = config.agent.revoke_on_shutdown and not config.exit_after_auth
+    if config.agent.revoke_on_shutdown and config.exit_after_auth:
+        log.warning("revoke_on_shutdown does not apply with exit_after_auth: the credentials "
+                    "just written stay valid for the application",
+                    extra={"event": "config_warning"})
 
     def body() -> None:
         try:
@@ -168,13 +208,13 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
             else:
                 runner.run_sidecar()
         finally:
-            if config.agent.revoke_on_shutdown:
-                if config.agent.revoke_grace > 0 and not config.exit_after_auth:
+            if revoke:
+                if config.agent.revoke_grace > 0:
                     time.sleep(config.agent.revoke_grace)
                 runner.revoke_all()
 
     grace = _STOP_GRACE
-    if config.agent.revoke_on_shutdown:
+    if revoke:
         grace += config.agent.revoke_grace + 5.0
     try:
         with _pid_file(config.pid_file):

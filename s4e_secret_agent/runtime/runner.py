@@ -25,6 +25,7 @@ import math
 import os
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -40,7 +41,7 @@ from s4e_secret_agent.errors import (
     VaultUnavailableError,
 )
 from s4e_secret_agent.runtime import leases, writer
-from s4e_secret_agent.runtime.events import Event, NullReporter
+from s4e_secret_agent.runtime.events import Event, NullReporter, RefreshRequests
 from s4e_secret_agent.runtime.retry import RetryEvent, retry_call, retry_read_if
 from s4e_secret_agent.runtime.token import TokenKeeper
 
@@ -70,19 +71,75 @@ class SecretKey:
     # certificate with no other template: each one reuses what its own file holds).
     owner: str = ""
 
-    @property
-    def label(self) -> str:
-        """The metric label and log name: the Vault path as written (never values)."""
-        return self.path
-
-    def describe(self) -> str:
+    def describe(self, name: str | None = None) -> str:
+        """For logs: the call, with ``name`` (see :class:`SecretLabels`) for the path."""
+        path = self.path if name is None else name
         if self.operation == "list":
-            return f"secrets {self.path!r}"
+            return f"secrets {path!r}"
         if self.operation == "pki":
-            return f"pkiCert {self.path!r} for {self.owner}"
+            return f"pkiCert {path!r} for {self.owner}"
         if self.args:
-            return f"secret {self.path!r} (write with {len(self.args)} argument(s))"
-        return f"secret {self.path!r}"
+            return f"secret {path!r} (write with {len(self.args)} argument(s))"
+        return f"secret {path!r}"
+
+
+# Double-quoted or raw (backquoted) string constants of a template's text.
+_STRING_CONSTANT = re.compile(r'"((?:[^"\\\n]|\\.)*)"|`([^`]*)`')
+
+
+class SecretLabels:
+    """What metrics and logs call a Vault path: never anything derived from a secret.
+
+    A path a template names literally (``secret "db/creds/app"``) is its own name: it is
+    configuration. A path computed while rendering (``secret (printf "db/creds/%s"
+    .Data.role)``) may carry secret data, so it is named by the longest string constant of
+    the templates it starts with, cut before any ``%`` verb, followed by ``*``
+    (``db/creds/*``); with no such constant, ``*``. Computed paths with the same prefix share
+    a name. :meth:`scrub` replaces computed paths in a message (Vault's error texts name the
+    path) by their names.
+    """
+
+    def __init__(self, templates: Iterable[TemplateConfig]) -> None:
+        templates = list(templates)
+        self._literal = set(secret_labels(templates))
+        prefixes: set[str] = set()
+        for tmpl in templates:
+            for quoted, raw in _STRING_CONSTANT.findall(tmpl.contents):
+                constant = (quoted or raw).split("%", 1)[0].lstrip("/")
+                if constant:
+                    prefixes.add(constant)
+        self._prefixes = sorted(prefixes, key=len, reverse=True)
+        self._computed: dict[str, str] = {}
+
+    def name(self, key: SecretKey) -> str:
+        path = key.path
+        if path in self._literal:
+            return path
+        name = self._computed.get(path)
+        if name is None:
+            prefix = next((p for p in self._prefixes if path.startswith(p) and p != path), "")
+            name = self._computed[path] = prefix + "*"
+        return name
+
+    def describe(self, key: SecretKey) -> str:
+        return key.describe(self.name(key))
+
+    def scrub(self, message: object) -> str:
+        text = str(message)
+        for path in sorted(self._computed, key=len, reverse=True):
+            if path in text:
+                text = text.replace(path, self._computed[path])
+        return text
+
+    def scrub_error(self, exc: AgentError) -> None:
+        """``exc``'s message, hint and path with computed paths replaced, in place."""
+        if not self._computed:
+            return
+        exc.message, exc.hint = self.scrub(exc.message), self.scrub(exc.hint)
+        exc.args = (exc.message,)
+        path = getattr(exc, "path", None)
+        if isinstance(path, str) and path:
+            exc.path = self.scrub(path)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -174,11 +231,17 @@ class Runner:
         self.rng = rng or random.Random()
         self.stop = stop or threading.Event()
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        # SIGHUP and POST /v1/refresh ask here: a burst is one refresh, at most one per
+        # interval, and the queue above holds at most one refresh event.
+        self.refresh_requests = RefreshRequests(
+            config.agent.refresh_min_interval, clock=clock,
+            wake=lambda: self.events.put(Event.REFRESH))
         self.environ = os.environ if environ is None else environ
         self._reload_config = reload_config
         self._on_ready = on_ready
         self.policy = leases.TimingPolicy.from_config(config)
         self.templates = [TemplateState(t) for t in config.templates]
+        self.labels = SecretLabels(config.templates)
         self.cache: dict[SecretKey, CachedSecret] = {}
         # Due times of secrets as a heap of (at, seq, key). Entries go stale when a secret is
         # rescheduled; they are skipped when popped. A wake-up costs O(log n), not O(n).
@@ -224,7 +287,13 @@ class Runner:
     # -- common steps ------------------------------------------------------------------------
 
     def check_destinations(self) -> None:
-        """Fail early (before any Vault call) when a destination directory is not writable."""
+        """Fail early (before any Vault call) when a destination directory is not writable;
+        remove the temporary files an earlier process killed mid-write left next to them."""
+        written = [t.destination for t in self.config.templates]
+        written += [s.path for s in self.config.auto_auth.sinks]
+        written += [self.config.pid_file] if self.config.pid_file else []
+        for path in written:
+            writer.remove_stale_temp_files(path)
         seen: set[str] = set()
         for tmpl in self.config.templates:
             directory = os.path.dirname(os.path.abspath(tmpl.destination))
@@ -272,8 +341,8 @@ class Runner:
             raise VaultError(f"Vault's answer for {key.path} holds no certificate",
                              hint="pkiCert needs a PKI issue path, e.g. pki/issue/<role>",
                              path=key.path)
-        log.info("issued a certificate at %s for %s", key.path, key.owner,
-                 extra={"event": "certificate_issued", "secret": key.label,
+        log.info("issued a certificate at %s for %s", self.labels.name(key), key.owner,
+                 extra={"event": "certificate_issued", "secret": self.labels.name(key),
                         "not_after": round(issued.not_after)})
         return SecretResponse(requested_path=key.path, read_path=answer.read_path,
                               envelope={"data": issued.template_data()})
@@ -298,7 +367,7 @@ class Runner:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vault") as pool:
                 results = dict(zip(keys, pool.map(self._attempt, keys), strict=True))
         for key, result in results.items():
-            self.report.on_fetch(key.label, not isinstance(result, AgentError))
+            self.report.on_fetch(self.labels.name(key), not isinstance(result, AgentError))
         return results
 
     def _discover(self, tmpl: TemplateState) -> list[SecretKey]:
@@ -359,8 +428,9 @@ class Runner:
                 failed.add(key)  # the render reads it again, and reports what is wrong
                 self._prefetch_errors[key] = result
                 if retry_read_if(result):
-                    log.warning("reading %s failed, it is read again: %s", key.describe(),
-                                result, extra={"event": "retry", "secret": key.label})
+                    log.warning("reading %s failed, it is read again: %s",
+                                self.labels.describe(key), self.labels.scrub(result),
+                                extra={"event": "retry", "secret": self.labels.name(key)})
 
     def _schedule(self, entry: CachedSecret, step: leases.Scheduled) -> None:
         entry.next = step
@@ -382,11 +452,11 @@ class Runner:
             nxt = leases.Scheduled(leases.Action.REFETCH,
                                    now + max(good_until - self.wall_clock(), 0.0),
                                    "certificate due for renewal")
-            self.report.set_certificate(key.label, not_after)
+            self.report.set_certificate(self.labels.name(key), not_after)
         elif response.lease_id and response.lease_duration > 0:
             lease = leases.LeaseInfo.fresh(response.lease_duration, response.renewable, now)
             nxt = leases.next_lease_action(lease, self.policy, self.rng, spread=recovering)
-            self.report.set_lease(key.label, response.lease_duration,
+            self.report.set_lease(self.labels.name(key), response.lease_duration,
                                   self.wall_clock() + response.lease_duration)
         elif (lifetime := leases.response_lifetime(
                 response.data, lease_id=response.lease_id, wall_now=self.wall_clock())):
@@ -394,7 +464,8 @@ class Runner:
             # for its own lifetime, not written (issued) again at every static re-read.
             nxt = leases.lifetime_refetch(lifetime, now, self.policy, self.rng)
             if lifetime.reason == "certificate expiry":
-                self.report.set_certificate(key.label, self.wall_clock() + lifetime.seconds)
+                self.report.set_certificate(self.labels.name(key),
+                                            self.wall_clock() + lifetime.seconds)
         else:
             at = leases.static_refresh_at(now, self.policy, self.rng, first=recovering)
             nxt = leases.Scheduled(leases.Action.REFETCH, at, "static secret")
@@ -426,15 +497,15 @@ class Runner:
             try:
                 response = self._fetch(key)
             except AgentError:
-                self.report.on_fetch(key.label, False)
+                self.report.on_fetch(self.labels.name(key), False)
                 raise
-            self.report.on_fetch(key.label, True)
+            self.report.on_fetch(self.labels.name(key), True)
             return response
 
         def on_retry(event: RetryEvent) -> None:
             self.report.heartbeat(event.wait_s)  # waiting for Vault is not being stuck
-            log.warning("reading %s failed, retrying in %.1fs: %s", key.describe(),
-                        event.wait_s, event.error,
+            log.warning("reading %s failed, retrying in %.1fs: %s", self.labels.describe(key),
+                        event.wait_s, self.labels.scrub(event.error),
                         extra={"event": "retry", "attempt": event.attempt})
 
         response: SecretResponse
@@ -448,15 +519,17 @@ class Runner:
                     attempt, deadline=self._deadline, min_backoff=self.policy.fetch_backoff_min,
                     max_backoff=self.policy.fetch_backoff_max, stop=self.stop,
                     clock=self.clock, rng=self.rng.random, on_retry=on_retry,
-                    what=f"reading {key.describe()}", retry_if=retry_read_if,
+                    what=f"reading {self.labels.describe(key)}", retry_if=retry_read_if,
                     max_attempts=attempts, jitter=False,
                     retry_after_max=self.policy.retry_after_max)
             except AgentError as exc:
                 if attempts is not None and retry_read_if(exc) and not self.stop.is_set():
                     log.error("gave up reading %s after %d attempt(s) "
-                              "(template_config.exit_on_retry_failure): %s", key.describe(),
-                              attempts, exc, extra={"event": "retries_exhausted",
-                                                    "secret": key.label})
+                              "(template_config.exit_on_retry_failure): %s",
+                              self.labels.describe(key),
+                              attempts, self.labels.scrub(exc),
+                              extra={"event": "retries_exhausted",
+                                     "secret": self.labels.name(key)})
                 raise
         else:
             response = attempt()
@@ -546,8 +619,9 @@ class Runner:
                                        backup=cfg.backup, sync_directory=False)
             if result.changed:
                 self._unsynced.append(cfg.destination)
-        except AgentError:
+        except AgentError as exc:
             self.report.on_render(cfg.name, False)
+            self.labels.scrub_error(exc)  # it is logged, or becomes init's exit message
             raise
         tmpl.dirty = False
         tmpl.failures = 0
@@ -581,16 +655,43 @@ class Runner:
         if not any(t.config.exec is not None or (signals and t.config.signal is not None)
                    for t in changed):
             return
-        from s4e_secret_agent.runtime.actions import SignalAction, actions_for, run_actions
+        from s4e_secret_agent.runtime.actions import (
+            DEFAULT_KILL_GRACE,
+            DEFAULT_TIMEOUT,
+            CommandAction,
+            SignalAction,
+            actions_for,
+            run_actions,
+        )
 
         todo = [a for t in changed for a in actions_for(t.config)
                 if signals or not isinstance(a, SignalAction)]
         if not todo:
             return
+        # Commands run one after the other, each bounded by its timeout (then its process
+        # group is killed): the loop is busy that long by configuration, not stuck.
+        busy = sum((a.timeout if a.timeout is not None else DEFAULT_TIMEOUT) + DEFAULT_KILL_GRACE
+                   for a in todo if isinstance(a, CommandAction))
+        if busy:
+            self.report.heartbeat(busy)
         # actions.py logs each result; here they are only counted.
-        for result in run_actions(todo):
+        log_output = self.config.agent.log_command_output
+        for result in run_actions(todo, log_output=log_output,
+                                  redact=self._redactor(changed) if log_output else None):
             for name in result.templates or (result.template,):
                 self.report.on_action(name, result.kind, result.ok)
+
+    def _redactor(self, templates: list[TemplateState]) -> Callable[[str], str]:
+        """Replaces, in a command's output, every secret value ``templates`` were rendered
+        with (names and paths stay readable)."""
+        from s4e_secret_agent.template.funcs.vault import secret_from_envelope
+        from s4e_secret_agent.template.redact import redact_secrets
+
+        keys = {key for tmpl in templates for key in tmpl.deps}
+        secrets = [secret_from_envelope(self.cache[key].response.envelope)
+                   for key in keys if key in self.cache]
+        keep = [t.name for t in templates] + [key.path for key in keys]
+        return lambda text: redact_secrets(text, secrets, keep)
 
     # -- init mode ---------------------------------------------------------------------------
 
@@ -653,7 +754,7 @@ class Runner:
         for tmpl in self.templates:
             if tmpl.dirty:
                 due = min(due, tmpl.retry_at)
-        return due
+        return min(due, self.refresh_requests.due_at())
 
     def handle(self, event: Event) -> bool:
         """React to one event; False means stop the loop."""
@@ -662,12 +763,10 @@ class Runner:
             self.stop.set()
             return False
         if event == Event.REFRESH:
-            log.info("refresh requested: reading every secret again",
-                     extra={"event": "refresh"})
-            now = self.clock()
-            for entry in self.cache.values():
-                self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
-                                                       "refresh requested"))
+            # Posted when a request made a refresh pending; one posted directly (not through
+            # refresh_requests) is a request of its own, paced like a signal's.
+            if not self.refresh_requests.pending():
+                self.refresh_requests.ask(defer=True, notify=False)
         elif event == Event.CREDENTIALS_CHANGED:
             self.token.credentials_changed()
         elif event == Event.CONFIG_CHANGED:
@@ -727,8 +826,8 @@ class Runner:
                                                 self.rng)
                 level = logging.WARNING if isinstance(exc, VaultUnavailableError) else logging.ERROR
                 log.log(level, "template %s not rendered (last good file kept): %s",
-                        tmpl.config.name, exc, extra={"event": "render_failed",
-                                                      "template": tmpl.config.name})
+                        tmpl.config.name, self.labels.scrub(exc),
+                        extra={"event": "render_failed", "template": tmpl.config.name})
         return True
 
     def _stale(self, item: tuple[float, int, SecretKey]) -> bool:
@@ -786,6 +885,7 @@ class Runner:
                         or new_config.vault != self.config.vault)
         self.config = new_config
         self.templates = [TemplateState(t) for t in new_config.templates]
+        self.labels = SecretLabels(new_config.templates)
         self.policy = leases.TimingPolicy.from_config(new_config)
         log.info("configuration reloaded: %d template(s)", len(self.templates),
                  extra={"event": "reloaded"})
@@ -797,8 +897,19 @@ class Runner:
             self.token.relogin("the Vault or auth configuration changed")
         else:
             self.token.policy = self.policy
+        self.refresh_requests.min_interval = new_config.agent.refresh_min_interval
+
+    def _refresh_if_due(self) -> None:
+        if not self.refresh_requests.take():
+            return
+        log.info("refresh requested: reading every secret again", extra={"event": "refresh"})
+        now = self.clock()
+        for entry in self.cache.values():
+            self._schedule(entry, leases.Scheduled(leases.Action.REFETCH, now,
+                                                   "refresh requested"))
 
     def _run_due(self) -> None:
+        self._refresh_if_due()
         now = self.clock()
         token_due = self.token.due_at
         if token_due is not None and token_due <= now:
@@ -839,7 +950,7 @@ class Runner:
 
     def _renew_lease(self, entry: CachedSecret) -> None:
         assert entry.lease is not None
-        label = entry.key.label
+        label = self.labels.name(entry.key)
         try:
             info = self.vault.renew_lease(entry.response.lease_id,
                                           int(entry.lease.original_ttl) or None)
@@ -852,14 +963,16 @@ class Runner:
             self._schedule(entry, leases.after_renew_failure(
                 entry.lease, entry.failures, self.clock(), self.policy, self.rng))
             entry.failures += 1
-            log.warning("lease renewal of %s failed (credentials kept): %s", label, exc,
+            log.warning("lease renewal of %s failed (credentials kept): %s", label,
+                        self.labels.scrub(exc),
                         extra={"event": "lease_renew_failed", "secret": label})
             return
         except VaultError as exc:
             # The lease is gone (revoked, expired, unknown): fetch new credentials now.
             self.report.on_renewal(label, False)
             log.warning("lease of %s cannot be renewed (%s); fetching new credentials",
-                        label, exc.message, extra={"event": "lease_lost", "secret": label})
+                        label, self.labels.scrub(exc.message),
+                        extra={"event": "lease_lost", "secret": label})
             self._reread_done(entry, self._fetch_many([entry.key])[entry.key], False)
             return
         self.report.on_renewal(label, True)
@@ -896,19 +1009,20 @@ class Runner:
             entry.failures += 1
             level = logging.WARNING if isinstance(result, VaultUnavailableError) \
                 else logging.ERROR
-            log.log(level, "reading %s failed (last good files kept): %s", key.describe(),
-                    result, extra={"event": "fetch_failed", "secret": key.label})
+            log.log(level, "reading %s failed (last good files kept): %s",
+                    self.labels.describe(key), self.labels.scrub(result),
+                    extra={"event": "fetch_failed", "secret": self.labels.name(key)})
             return token_rejected
         old = entry
         new = self._store(key, result)
         if old.lease is not None and old.response.lease_id != result.lease_id:
-            self.report.on_rotation(key.label)
+            self.report.on_rotation(self.labels.name(key))
             revoke_at = leases.revoke_old_at(old.lease, self.clock(), self.policy)
             if revoke_at is not None:
                 new.retired.append((old.response.lease_id, revoke_at))
                 heapq.heappush(self._due, (revoke_at, next(self._seq), key))
-            log.info("new credentials for %s", key.label,
-                     extra={"event": "rotated", "secret": key.label,
+            log.info("new credentials for %s", self.labels.name(key),
+                     extra={"event": "rotated", "secret": self.labels.name(key),
                             "ttl": result.lease_duration})
         if new.fingerprint != old.fingerprint:
             for tmpl in self.templates:
@@ -925,11 +1039,13 @@ class Runner:
                 continue
             try:
                 self.vault.revoke_lease(lease_id)
-                log.info("revoked replaced credentials of %s", entry.key.label,
-                         extra={"event": "lease_revoked", "secret": entry.key.label})
+                label = self.labels.name(entry.key)
+                log.info("revoked replaced credentials of %s", label,
+                         extra={"event": "lease_revoked", "secret": label})
             except VaultError as exc:
                 log.warning("could not revoke replaced credentials of %s: %s",
-                            entry.key.label, exc, extra={"event": "revoke_failed"})
+                            self.labels.name(entry.key), self.labels.scrub(exc),
+                            extra={"event": "revoke_failed"})
         entry.retired = keep
 
     # -- shutdown ----------------------------------------------------------------------------
@@ -945,7 +1061,8 @@ class Runner:
                 try:
                     self.vault.revoke_lease(lease_id)
                 except VaultError as exc:
-                    log.warning("revoking a lease of %s failed: %s", entry.key.label, exc)
+                    log.warning("revoking a lease of %s failed: %s", self.labels.name(entry.key),
+                                self.labels.scrub(exc))
         self.token.revoke()
 
 

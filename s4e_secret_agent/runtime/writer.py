@@ -51,8 +51,12 @@ False
 b'PGUSER=app'
 >>> shutil.rmtree(volume)
 
+A process killed between steps 3 and 5 leaves its temporary file behind; the next start
+removes it (:func:`remove_stale_temp_files`, called for every destination before the first
+write).
+
 Public API: :func:`write_file`, :class:`WriteResult`, :func:`check_writable`,
-:func:`read_current`, :func:`resolve_owner`.
+:func:`read_current`, :func:`resolve_owner`, :func:`remove_stale_temp_files`.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ import grp
 import logging
 import os
 import pwd
+import re
 import secrets
 import stat
 from collections.abc import Iterable
@@ -78,6 +83,7 @@ __all__ = [
     "WriteResult",
     "check_writable",
     "read_current",
+    "remove_stale_temp_files",
     "resolve_owner",
     "write_file",
 ]
@@ -90,6 +96,7 @@ DEFAULT_DIR_MODE = 0o755
 
 _TEMP_MODE = 0o600
 _TEMP_INFIX = ".tmp."
+_TEMP_SUFFIX = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6)
 _OPEN_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -212,6 +219,40 @@ def write_file(
         uid=final.st_uid,
         gid=final.st_gid,
     )
+
+
+def remove_stale_temp_files(destination: str | os.PathLike[str]) -> list[str]:
+    """Remove what an interrupted write of ``destination`` left behind; returns the paths.
+
+    A process killed (SIGKILL, OOM, node loss) between creating its temporary file and
+    renaming it leaves ``.<name>.tmp.<random>`` next to the destination: mode 0600, so
+    nobody else can read it, but it holds the secret and nothing else would ever remove it.
+    Only names of exactly that pattern for this destination's name are removed (and the
+    start-up probe's), never a link's target, never another program's file.
+    """
+    target = os.path.abspath(os.fspath(destination))
+    directory = os.path.dirname(target)
+    names = (f".{os.path.basename(target)}{_TEMP_INFIX}", f".s4e-write-check{_TEMP_INFIX}")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []  # no directory yet: nothing left behind
+    removed = []
+    for entry in entries:
+        prefix = next((n for n in names if entry.startswith(n)), None)
+        if prefix is None or not _TEMP_SUFFIX.fullmatch(entry[len(prefix):]):
+            continue
+        path = os.path.join(directory, entry)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            os.unlink(path)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove: the next start tries again
+        removed.append(path)
+        log.info("removed a temporary file an interrupted write left behind: %s", path,
+                 extra={"event": "stale_temp_removed", "destination": target})
+    return removed
 
 
 def check_writable(directory: str | os.PathLike[str], *, create: bool = True) -> None:

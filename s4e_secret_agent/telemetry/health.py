@@ -2,8 +2,10 @@
 
 Kubernetes restarts a sidecar whose liveness probe fails and keeps traffic away from a pod
 that is not ready, so both must mean exactly what they say: alive means the runner thread is
-still making progress (not "the process exists"); ready means every template has been
-rendered once and the token is valid. The runner thread writes this state (through
+still making progress (not "the process exists", and never "Vault answers": restarting the
+agent cannot bring Vault back); ready means every template has been rendered once, and it
+stays so (a Vault outage, an expired token) because the last good files keep the application
+running. The runner thread writes this state (through
 :class:`~s4e_secret_agent.telemetry.reporter.TelemetryReporter`), the HTTP server reads it.
 """
 
@@ -15,6 +17,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+#: The margin never goes below this (a render of many templates, a slow disk).
+MIN_MARGIN = 15.0
+
+
+def liveness_margin(client_timeout: float) -> float:
+    """How long the loop may go without news beyond what it announced: one and a half Vault
+    request timeouts (90 s with the default 60 s), at least :data:`MIN_MARGIN`."""
+    return max(MIN_MARGIN, 1.5 * client_timeout)
 
 
 @dataclass(frozen=True)
@@ -31,12 +42,14 @@ class HealthState:
     Liveness: the runner calls :meth:`heartbeat` every loop iteration saying how long it may
     legitimately stay away (its planned sleep plus the work it is about to do). It is *stuck*
     when no heartbeat arrives within that time plus ``margin``. Before the first heartbeat
-    ``startup_grace`` applies. :meth:`progress` (called for each finished Vault request and
-    action, see AgentMetrics) extends the deadline to at least ``margin`` from now, so a long
-    cycle of slow requests during a Vault outage is not mistaken for a hang; a request that
-    never returns is. ``margin`` exceeds the Vault client's default 60 s request timeout.
+    ``startup_grace`` applies. :meth:`progress` (called for each finished Vault request,
+    render and action) extends the deadline to at least ``margin`` from now, so a long cycle
+    of slow requests during a Vault outage is not mistaken for a hang; a request or a render
+    that never returns is. ``margin`` exceeds the Vault client's request timeout
+    (:func:`liveness_margin`).
 
-    Readiness: every configured template has rendered at least once and the token is valid.
+    Readiness: every configured template has rendered at least once (the token is reported
+    in the detail when it is not valid, but does not make the pod unready).
     """
 
     def __init__(
@@ -114,12 +127,18 @@ class HealthState:
             pending = [t for t in self._templates if t not in self._rendered]
             has_token = self._has_token
             expiry = self._token_expiry
+        if not pending and (self._templates or has_token):
+            # The files are there and stay there: an outage after this point must not take
+            # the pod out of its Services.
+            if not has_token:
+                return HealthReport(True, {"status": "ready", "token": "none"})
+            if expiry <= self._wall_clock():
+                return HealthReport(True, {"status": "ready", "token": "expired"})
+            return HealthReport(True, {"status": "ready"})
         if not has_token:
             return HealthReport(False, {"status": "not ready", "reason": "not authenticated"})
         if expiry <= self._wall_clock():
             return HealthReport(False, {"status": "not ready", "reason": "token expired"})
-        if pending:
-            return HealthReport(False, {"status": "not ready",
-                                        "reason": "templates not rendered yet",
-                                        "pending_templates": pending})
-        return HealthReport(True, {"status": "ready"})
+        return HealthReport(False, {"status": "not ready",
+                                    "reason": "templates not rendered yet",
+                                    "pending_templates": pending})

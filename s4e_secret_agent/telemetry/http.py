@@ -1,6 +1,10 @@
 """The sidecar's small HTTP server: ``/metrics``, ``/healthz``, ``/readyz``, ``POST /v1/refresh``
 and (when enabled) ``POST /v1/quit``, plus Vault Agent's ``/agent/v1/*`` aliases.
 
+``POST /v1/refresh`` answers ``202`` with ``"refresh": "queued"`` (a refresh starts now) or
+``"coalesced"`` (one was already waiting: this request joins it), and ``429`` with
+``Retry-After`` within the minimum interval after a refresh started.
+
 It runs on daemon threads, only *reads* the metrics and health state, and only *posts*
 :class:`~s4e_secret_agent.runtime.events.Event` values to the runner's queue: it never touches
 business state. ``http.server`` is imported here and only here, so init mode never pays for it.
@@ -10,12 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import ConfigError
-from s4e_secret_agent.runtime.events import Event
+from s4e_secret_agent.runtime.events import Event, RefreshOutcome, RefreshRequests
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -38,6 +44,10 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 MAX_BODY = 64 * 1024
+#: Minimum interval between refreshes when the server is not given the runner's requests.
+DEFAULT_REFRESH_INTERVAL = 5.0
+
+_Reply = tuple[int, bytes, str, dict[str, str]]
 
 
 class TelemetryServer:
@@ -60,6 +70,8 @@ class TelemetryServer:
         events: queue.Queue[Event] | queue.SimpleQueue[Event],
         *,
         enable_quit: bool = False,
+        refresh: RefreshRequests | None = None,
+        on_quit: Callable[[], None] | None = None,
     ) -> None:
         import socket
         from http.server import ThreadingHTTPServer
@@ -68,6 +80,14 @@ class TelemetryServer:
         self.health = health
         self.events = events
         self.enable_quit = enable_quit
+        # Refresh requests coalesce (RefreshRequests), so a flood of POSTs is one refresh and
+        # at most one event; a quit is posted once (every later one finds it on its way).
+        self.refresh = refresh if refresh is not None else RefreshRequests(
+            DEFAULT_REFRESH_INTERVAL, wake=lambda: self.events.put_nowait(Event.REFRESH))
+        self._quit_posted = False
+        # A quit must also end a wait the runner is in (a login retry honouring a long
+        # Retry-After), as SIGTERM does: the runner only reads its queue between waits.
+        self._on_quit = on_quit
         host, port = parse_listen(listen)
         server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
         if ":" in host:
@@ -126,12 +146,12 @@ class TelemetryServer:
 
     # -- request handling (called on server threads) --------------------------------------
 
-    def handle_get(self, path: str, query: str, accept: str) -> tuple[int, bytes, str]:
+    def handle_get(self, path: str, query: str, accept: str) -> _Reply:
         if path in ("/metrics", "/agent/v1/metrics"):
             if "format=prometheus" in query.split("&"):
                 accept = ""
             body, content_type = self.metrics.exposition(accept)
-            return 200, body, content_type
+            return 200, body, content_type, {}
         if path == "/healthz":
             return _json_response(self.health.liveness())
         if path == "/readyz":
@@ -142,7 +162,7 @@ class TelemetryServer:
             return _json(405, {"error": "use POST"})
         return _json(404, {"error": "not found"})
 
-    def handle_post(self, path: str, client: str = "127.0.0.1") -> tuple[int, bytes, str]:
+    def handle_post(self, path: str, client: str = "127.0.0.1") -> _Reply:
         control = path == "/v1/refresh" or (
             self.enable_quit and path in ("/v1/quit", "/agent/v1/quit"))
         if control and not _is_loopback(client):
@@ -153,20 +173,41 @@ class TelemetryServer:
             return _json(403, {"error": "control endpoints only accept requests from inside "
                                         "the pod (localhost)"})
         if path == "/v1/refresh":
-            return self._post_event(Event.REFRESH)
+            return self._refresh()
         if path in ("/v1/quit", "/agent/v1/quit"):
             if not self.enable_quit:
                 return _json(404, {"error": "not found"})
+            if self._quit_posted:
+                return _json(202, {"accepted": Event.QUIT})
             return self._post_event(Event.QUIT)
         if path in ("/metrics", "/agent/v1/metrics", "/healthz", "/readyz"):
             return _json(405, {"error": "use GET"})
         return _json(404, {"error": "not found"})
 
-    def _post_event(self, event: Event) -> tuple[int, bytes, str]:
+    def _refresh(self) -> _Reply:
+        try:
+            answer = self.refresh.ask()
+        except queue.Full:
+            return _json(503, {"error": "busy, try again"})
+        if answer.outcome == RefreshOutcome.RATE_LIMITED:
+            wait = max(1, math.ceil(answer.retry_after))
+            return _json(429, {"error": "a refresh started less than "
+                                        f"{self.refresh.min_interval:g}s ago; try again later",
+                               "retry_after_seconds": wait},
+                         {"Retry-After": str(wait)})
+        if answer.outcome == RefreshOutcome.QUEUED:
+            log.info("control request accepted", extra={"event": Event.REFRESH})
+        return _json(202, {"accepted": Event.REFRESH, "refresh": answer.outcome})
+
+    def _post_event(self, event: Event) -> _Reply:
         try:
             self.events.put_nowait(event)
         except queue.Full:
             return _json(503, {"error": "busy, try again"})
+        if event == Event.QUIT:
+            self._quit_posted = True
+            if self._on_quit is not None:
+                self._on_quit()
         log.info("control request accepted", extra={"event": event})
         return _json(202, {"accepted": event})
 
@@ -183,11 +224,11 @@ def _is_loopback(address: str) -> bool:
     return ip.is_loopback
 
 
-def _json(status: int, payload: dict[str, Any]) -> tuple[int, bytes, str]:
-    return status, (json.dumps(payload) + "\n").encode(), "application/json"
+def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> _Reply:
+    return status, (json.dumps(payload) + "\n").encode(), "application/json", headers or {}
 
 
-def _json_response(report: HealthReport) -> tuple[int, bytes, str]:
+def _json_response(report: HealthReport) -> _Reply:
     return _json(200 if report.ok else 503, report.detail)
 
 
@@ -219,8 +260,11 @@ def _make_handler(owner: TelemetryServer) -> Any:
             self._reply(*owner.handle_post(self.path.partition("?")[0],
                                            str(self.client_address[0])))
 
-        def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        def _reply(self, status: int, body: bytes, content_type: str,
+                   headers: dict[str, str]) -> None:
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")

@@ -2,8 +2,9 @@
 
 TTLs are what operators alert on (a token or a database credential about to end), so expiry
 times are kept as state and the TTL gauges are computed at scrape time. Label values are
-bounded by configuration: template names, secret paths as written in templates, the auth
-method; never a secret value, a token, an accessor or a lease id. Vault Agent's own metric
+bounded by configuration: template names, secret paths as written in templates (a path
+computed from secret data arrives already renamed by the runner, e.g. ``db/creds/*``), the
+auth method; never a secret value, a token, an accessor or a lease id. Vault Agent's own metric
 names are served too, with Vault Agent's meaning, so existing dashboards keep working.
 
 ``prometheus_client`` (about 120 ms to import, it pulls in ``http.server`` and ``wsgiref``) is
@@ -76,8 +77,8 @@ REQUEST_RESULTS: Final = (
 REQUEST_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-#: A label value outside the configured set is accepted (templates may compute secret paths),
-#: but only this many new values per label; beyond that the value is counted as OTHER so that
+#: A label value outside the configured set is accepted (the names of computed paths), but
+#: only this many new values per label; beyond that the value is counted as OTHER so that
 #: a bug feeding data into a label cannot grow the series count without bound.
 MAX_UNCONFIGURED_VALUES: Final = 200
 OTHER: Final = "_other"
@@ -96,7 +97,7 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(PREFIX + "build_info", "gauge", ("version", "python"),
                "Always 1; labels carry the agent version and the Python version."),
     MetricSpec(PREFIX + "ready", "gauge", (),
-               "1 when every template has rendered and the token is valid (what /readyz says)."),
+               "1 once every template has rendered, and from then on (what /readyz says)."),
     MetricSpec(PREFIX + "authenticated", "gauge", (),
                "1 while the agent holds a Vault token that has not expired, else 0."),
     MetricSpec(PREFIX + "auth_total", "counter", ("method", "result"),

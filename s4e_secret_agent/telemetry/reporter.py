@@ -61,6 +61,7 @@ class TelemetryReporter:
 
     def on_render(self, template: str, ok: bool, when: float | None = None) -> None:
         self.metrics.on_render(template, ok, when)
+        self.health.progress()  # one template done: a render that never ends is not
         if ok:
             self.health.mark_rendered(template)
 
