@@ -469,6 +469,9 @@ class VaultClient:
         if params:
             kwargs["params"] = dict(params)
         if tls is not None:
+            # A fresh connection, closed after the answer: a kept-alive one would present the
+            # certificate of its handshake, not the one in the files now.
+            headers["Connection"] = "close"
             if tls.client_cert and tls.client_key:
                 kwargs["cert"] = (tls.client_cert, tls.client_key)
             if tls.ca_cert and not self.config.tls_skip_verify:
