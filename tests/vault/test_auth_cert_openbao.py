@@ -122,7 +122,7 @@ def test_a_certificate_from_another_ca_is_refused_with_the_role_to_check(
 def test_a_missing_certificate_file_names_the_parameter(
         openbao_tls: OpenBaoServer, cert_mount: CertMount, tmp_path: Path) -> None:
     client = _client(openbao_tls)
-    with pytest.raises(AuthError, match="client_cert file .* does not exist") as err:
+    with pytest.raises(AuthError, match=r"client_cert file .* does not exist") as err:
         Authenticator(_method(cert_mount, client_cert=str(tmp_path / "none.crt"),
                               client_key=str(tmp_path / "none.key"))).login(client)
     assert "auto_auth.method.config.client_cert" in err.value.hint
