@@ -186,7 +186,7 @@ def test_a_refused_sign_jwt_names_googles_error_and_the_role_to_grant(
                google, _environ(tmp_path, google))
     assert "403" in str(err.value) and "PERMISSION_DENIED" in str(err.value)
     assert "roles/iam.serviceAccountTokenCreator" in err.value.hint
-    assert OAUTH_ANSWER["access_token"] not in str(err.value) + err.value.hint
+    assert str(OAUTH_ANSWER["access_token"]) not in str(err.value) + err.value.hint
 
 
 def test_gce_login_sends_the_metadata_identity_token_for_vaults_audience(
