@@ -116,4 +116,5 @@ def ask(method: str, url: str, *, what: str, hint: str,
     detail = f"{what} answered {answer.status}" + (f" ({reason})" if reason else "")
     if answer.status >= 500 or answer.status == 429:
         raise CredentialSourceUnavailableError(detail, hint=hint, status=answer.status)
-    raise AuthError(detail, hint=hint, status=answer.status)
+    # No status on the error: it is the provider's, not Vault's (nobody asked Vault yet).
+    raise AuthError(detail, hint=hint)
