@@ -200,3 +200,11 @@ def test_gce_login_sends_the_metadata_identity_token_for_vaults_audience(
     assert identity.raw_path.endswith(
         "?audience=https%3A%2F%2Fvault.example.com%3A8200%2Fvault%2Fmy-role&format=full")
     assert identity.headers["metadata-flavor"] == "Google"
+
+
+def test_the_real_endpoints_are_the_defaults() -> None:
+    from s4e_secret_agent.vault.auth.azure import IMDS_URL
+    from s4e_secret_agent.vault.auth.gcp import IAM_CREDENTIALS_URL
+
+    assert ProviderURLs() == ProviderURLs(gcp_iam_credentials=IAM_CREDENTIALS_URL,
+                                          azure_imds=IMDS_URL)

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 
 from s4e_secret_agent.config.model import AuthMethodConfig
 from s4e_secret_agent.errors import ConfigError
-from s4e_secret_agent.vault.auth.aws import AwsAuth
-from s4e_secret_agent.vault.auth.azure import IMDS_URL, AzureAuth
 from s4e_secret_agent.vault.auth.base import (
     AuthMethod,
     ExistingToken,
@@ -40,7 +38,6 @@ from s4e_secret_agent.vault.auth.base import (
     mount_path,
 )
 from s4e_secret_agent.vault.auth.cert import CertAuth
-from s4e_secret_agent.vault.auth.gcp import IAM_CREDENTIALS_URL, GcpAuth
 from s4e_secret_agent.vault.auth.local import (
     AppRoleAuth,
     GivenTokenAuth,
@@ -51,8 +48,8 @@ from s4e_secret_agent.vault.auth.local import (
 from s4e_secret_agent.vault.types import TokenInfo
 
 __all__ = [
-    "AppRoleAuth", "AuthMethod", "Authenticator", "AwsAuth", "AzureAuth", "CertAuth",
-    "ExistingToken", "GcpAuth", "GivenTokenAuth", "JwtAuth", "KubernetesAuth", "LoginClient",
+    "AppRoleAuth", "AuthMethod", "Authenticator", "CertAuth",
+    "ExistingToken", "GivenTokenAuth", "JwtAuth", "KubernetesAuth", "LoginClient",
     "LoginPlan", "LoginRequest", "LoginTLS", "ProviderURLs", "TokenFileAuth", "WrappingClient",
     "auth_method", "login_hint", "mount_path",
 ]
@@ -63,11 +60,34 @@ class ProviderURLs:
     """Where the cloud methods find the provider endpoints that no SDK variable moves (the
     defaults are the real ones; tests point them at local stand-ins)."""
 
-    gcp_iam_credentials: str = IAM_CREDENTIALS_URL
-    azure_imds: str = IMDS_URL
+    gcp_iam_credentials: str = "https://iamcredentials.googleapis.com"
+    azure_imds: str = "http://169.254.169.254"
 
 
 _Factory = Callable[[AuthMethodConfig, Mapping[str, str], ProviderURLs], AuthMethod]
+
+
+# The cloud methods are imported when configured: most pods never need them.
+def _aws(config: AuthMethodConfig, environ: Mapping[str, str], _urls: ProviderURLs
+         ) -> AuthMethod:
+    from s4e_secret_agent.vault.auth.aws import AwsAuth
+
+    return AwsAuth(config, environ=environ)
+
+
+def _gcp(config: AuthMethodConfig, environ: Mapping[str, str], urls: ProviderURLs
+         ) -> AuthMethod:
+    from s4e_secret_agent.vault.auth.gcp import GcpAuth
+
+    return GcpAuth(config, environ=environ, iam_credentials_url=urls.gcp_iam_credentials)
+
+
+def _azure(config: AuthMethodConfig, environ: Mapping[str, str], urls: ProviderURLs
+           ) -> AuthMethod:
+    from s4e_secret_agent.vault.auth.azure import AzureAuth
+
+    return AzureAuth(config, environ=environ, imds_url=urls.azure_imds)
+
 
 _METHODS: Mapping[str, _Factory] = {
     "kubernetes": lambda config, _env, _urls: KubernetesAuth(config),
@@ -76,10 +96,9 @@ _METHODS: Mapping[str, _Factory] = {
     "token_file": lambda config, _env, _urls: TokenFileAuth(config),
     "token": lambda config, _env, _urls: GivenTokenAuth(config),
     "cert": lambda config, _env, _urls: CertAuth(config),
-    "aws": lambda config, env, _urls: AwsAuth(config, environ=env),
-    "gcp": lambda config, env, urls: GcpAuth(config, environ=env,
-                                             iam_credentials_url=urls.gcp_iam_credentials),
-    "azure": lambda config, env, urls: AzureAuth(config, environ=env, imds_url=urls.azure_imds),
+    "aws": _aws,
+    "gcp": _gcp,
+    "azure": _azure,
 }
 
 
