@@ -442,3 +442,19 @@ def test_ec2_login_sends_the_identity_document_signature_and_a_stable_nonce(
         configured = _build(_aws(type="ec2", nonce=SecretText("my-nonce")),
                             {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
     assert configured.body["nonce"] == "my-nonce"
+
+
+def test_no_credential_reaches_the_logs_even_at_debug(
+        tmp_path: Path, sts: tuple[StandIn, FakeSTS], caplog: pytest.LogCaptureFixture) -> None:
+    server, fake = sts
+    env = _irsa_env(tmp_path, server.url)
+    with caplog.at_level("DEBUG"):
+        plan = _build(_aws(), env)
+        replay_as_vault(plan.body, server.url)
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    secrets = [*fake.issued.values(), "session-token-1", Path(
+        env["AWS_WEB_IDENTITY_TOKEN_FILE"]).read_text().strip(),
+        _decoded(plan.body)[2]["Authorization"][0].rsplit("=", 1)[1]]
+    assert "web identity (arn:aws:iam::123456789012:role/app)" in logged
+    assert not [s for s in secrets if s in logged]
+    assert not [s for s in secrets if s in repr(plan)]
