@@ -6,6 +6,7 @@ and the same config run by ``bao agent`` (OpenBao's Vault Agent) and by our ``in
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from s4e_secret_agent.errors import AuthError
 from s4e_secret_agent.vault.auth import Authenticator
 from s4e_secret_agent.vault.client import VaultClient
 from tests.config.test_hcl_differential import _bao_agent, _ours
+from tests.integration.sidecar import Sidecar, wait_for
 from tests.test_tls import _issue
 from tests.testbed.openbao import OpenBaoServer
 
@@ -172,3 +174,33 @@ auto_auth {{
                      data["meta"]["cert_name"], data["path"])
     assert seen["bao"] == seen["ours"], json.dumps(seen)
     assert seen["ours"][:2] == (["default", "vt-cert"], "web")
+
+
+def test_a_sidecar_with_reload_logs_in_again_when_the_certificate_is_renewed(
+        openbao_tls: OpenBaoServer, cert_mount: CertMount, tmp_path: Path) -> None:
+    files = cert_mount.files
+    cert, key, sink = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "token"
+    cert.write_bytes((files / "web.crt").read_bytes())
+    key.write_bytes((files / "web.key").read_bytes())
+    config = {"vault": {"address": openbao_tls.address, "ca_cert": openbao_tls.ca_cert},
+              "auto_auth": {"method": {"type": "cert", "mount_path": f"auth/{cert_mount.mount}",
+                                       "config": {"name": "web", "client_cert": str(cert),
+                                                  "client_key": str(key), "reload": True}},
+                            "sink": [{"type": "file", "config": {"path": str(sink)}}]}}
+
+    def holder() -> str:
+        token = sink.read_text().strip() if sink.exists() else ""
+        if not token:
+            return ""
+        data = openbao_tls.client(token=token).auth.token.lookup_self()["data"]
+        return str(data["meta"]["common_name"])
+
+    with Sidecar(config, tmp_path) as agent:
+        wait_for(lambda: holder() == "web", 30, what="first login")
+        # cert-manager renews the certificate: the key first, then the certificate.
+        for name, target in (("web-renewed.key", key), ("web-renewed.crt", cert)):
+            staged = target.with_suffix(".new")
+            staged.write_bytes((files / name).read_bytes())
+            os.replace(staged, target)
+        wait_for(lambda: holder() == "web-renewed", 30, what="login with the renewed cert")
+        assert len(agent.logins()) >= 2
