@@ -78,12 +78,13 @@ AUTH_METHOD_PARAMS: Mapping[str, tuple[AuthParam, ...]] = MappingProxyType({
     "cert": (
         AuthParam("name", "text", doc="the certificate role to log in as (default: every "
                   "role whose certificate matches)"),
-        AuthParam("ca_cert", "text", doc="CA file to verify Vault with, for the login only"),
+        AuthParam("ca_cert", "text", doc="CA file to verify Vault with, for the login only "
+                  "(default: vault.ca_cert)"),
         AuthParam("client_cert", "text", doc="client certificate presented at login (default: "
                   "vault.client_cert), read at every login"),
         AuthParam("client_key", "text", doc="its private key"),
         AuthParam("reload", "bool", default=False,
-                  doc="log in again when the certificate or key file changes"),
+                  doc="log in again when the client_cert file changes"),
         AuthParam("reload_period", "duration", default=60.0,
                   doc="accepted for Vault Agent configs; changes are watched, not polled"),
     ),
