@@ -262,6 +262,11 @@ def test_irsa_login_is_a_signed_get_caller_identity_that_sts_accepts(
     assert form == "Action=GetCallerIdentity&Version=2011-06-15"
     assert sorted(headers) == ["Authorization", "Content-Type", "User-Agent", "X-Amz-Date",
                                "X-Amz-Security-Token", "X-Vault-Aws-Iam-Server-Id"]
+    # Vault refuses X-Amz-* headers outside its allowed list (allowed_sts_header_values).
+    vault_allows = {"X-Amz-Algorithm", "X-Amz-Content-Sha256", "X-Amz-Credential",
+                    "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Signature",
+                    "X-Amz-SignedHeaders", "X-Amz-User-Agent"}
+    assert {h for h in headers if h.startswith("X-Amz-")} <= vault_allows
     assert headers["X-Vault-Aws-Iam-Server-Id"] == ["vault.example.com"]
     assert headers["X-Amz-Security-Token"] == ["session-token-1"]
     assert headers["Content-Type"] == ["application/x-www-form-urlencoded; charset=utf-8"]
