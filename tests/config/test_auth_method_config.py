@@ -134,3 +134,23 @@ def test_the_methods_vault_agent_has_and_this_agent_lacks_are_refused_by_name(
         tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="Vault Agent's kerberos auth method is not provided"):
         load_config(_hcl(tmp_path, 'method "kerberos" {\n config = { username = "u" }\n }'))
+
+
+def test_config_check_shows_what_the_method_names_and_never_its_secrets(tmp_path: Path) -> None:
+    from s4e_secret_agent.config.plan import plan_dict, plan_text
+
+    loaded = load_config(_hcl(tmp_path, '''method "aws" {
+    config = {
+      type = "iam"
+      role = "app"
+      access_key = "AKIDEXAMPLE"
+      secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+      session_token = "FwoGZXIvYXdzEXAMPLE"
+      header_value = "vault.example.com"
+    }
+  }'''))
+    plan = plan_dict(loaded)
+    shown = plan_text(plan) + str(plan)
+    assert "aws at auth/aws (type iam, role app, region us-east-1, header_value " \
+           "vault.example.com)" in shown
+    assert "wJalrXUtnFEMI" not in shown and "FwoGZXIvYXdz" not in shown
