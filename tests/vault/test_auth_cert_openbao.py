@@ -131,9 +131,15 @@ def test_a_missing_certificate_file_names_the_parameter(
     client.close()
 
 
+@pytest.mark.parametrize("where", ["method", "vault"])
 def test_bao_agent_and_ours_log_in_with_the_same_cert_config(
-        openbao_tls: OpenBaoServer, cert_mount: CertMount, tmp_path: Path) -> None:
+        openbao_tls: OpenBaoServer, cert_mount: CertMount, tmp_path: Path, where: str) -> None:
+    """The certificate in the method's config, or in the vault stanza (every request)."""
     files = cert_mount.files
+    cert, key = files / "web.crt", files / "web.key"
+    pair = f'client_cert = "{cert}"\n      client_key  = "{key}"'
+    method_tls = f'ca_cert = "{openbao_tls.ca_cert}"\n      {pair}' if where == "method" else ""
+    vault_tls = pair if where == "vault" else ""
     tokens = {}
     for who in ("bao", "ours"):
         base = tmp_path / who
@@ -143,6 +149,7 @@ def test_bao_agent_and_ours_log_in_with_the_same_cert_config(
 vault {{
   address = "{openbao_tls.address}"
   ca_cert = "{openbao_tls.ca_cert}"
+  {vault_tls}
 }}
 exit_after_auth = true
 auto_auth {{
@@ -150,9 +157,7 @@ auto_auth {{
     mount_path = "auth/{cert_mount.mount}"
     config = {{
       name        = "web"
-      ca_cert     = "{openbao_tls.ca_cert}"
-      client_cert = "{files / 'web.crt'}"
-      client_key  = "{files / 'web.key'}"
+      {method_tls}
     }}
   }}
   sink "file" {{
