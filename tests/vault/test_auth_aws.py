@@ -463,3 +463,24 @@ def test_no_credential_reaches_the_logs_even_at_debug(
     assert "web identity (arn:aws:iam::123456789012:role/app)" in logged
     assert not [s for s in secrets if s in logged]
     assert not [s for s in secrets if s in repr(plan)]
+
+
+def test_imdsv1_when_the_session_token_is_refused_and_unreachable_imds_is_retried(
+        tmp_path: Path) -> None:
+    def v1_only(seen: Seen) -> tuple[int, str, dict[str, str]]:
+        if seen.method == "PUT":
+            return 405, "", {}
+        assert "x-aws-ec2-metadata-token" not in seen.headers
+        if seen.path.endswith("/security-credentials/"):
+            return 200, "node-role\n", {}
+        return 200, json.dumps(ROLE_CREDENTIALS), {}
+
+    with standin(v1_only) as imds:
+        plan = _build(_aws(), {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
+                               "HOME": str(tmp_path)})
+    assert "Credential=ASIAIMDSEXAMPLE/" in _decoded(plan.body)[2]["Authorization"][0]
+    with pytest.raises(CredentialSourceUnavailableError) as err:
+        _build(_aws(), {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9",
+                        "HOME": str(tmp_path)})
+    assert "cannot reach the EC2 instance metadata service" in str(err.value)
+    assert is_retryable(err.value) and "hop limit" in err.value.hint
