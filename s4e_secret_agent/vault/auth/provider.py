@@ -27,8 +27,7 @@ PUBLIC_TIMEOUT = 30.0
 
 
 class CredentialSourceUnavailableError(VaultUnavailableError):
-    """A credential provider (metadata service, STS, OAuth endpoint) could not be asked now;
-    retried like an unreachable Vault."""
+    """A credential provider (metadata service, STS, OAuth endpoint) did not answer: retried."""
 
 
 @dataclass(frozen=True)
