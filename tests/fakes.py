@@ -21,7 +21,13 @@ from typing import Any
 from s4e_secret_agent.config.model import AuthMethodConfig
 from s4e_secret_agent.errors import AuthError, InvalidTokenError, SecretNotFoundError, VaultError
 from s4e_secret_agent.template import decode_json
-from s4e_secret_agent.vault.types import LeaseRenewal, SecretResponse, TokenInfo, VaultAPI
+from s4e_secret_agent.vault.types import (
+    LeaseRenewal,
+    LoginTLS,
+    SecretResponse,
+    TokenInfo,
+    VaultAPI,
+)
 
 
 @dataclass
@@ -120,8 +126,12 @@ class FakeVault:
     def use_token(self, token: str) -> None:
         self._token = token
 
-    def send_login(self, method: AuthMethodConfig, path: str,
-                   body: Mapping[str, Any]) -> TokenInfo:
+    @property
+    def address(self) -> str:
+        return "https://vault.fake:8200"
+
+    def send_login(self, method: AuthMethodConfig, path: str, body: Mapping[str, Any], *,
+                   tls: LoginTLS | None = None) -> TokenInfo:
         self._call("login", path)
         self._token = f"token-{next(self._logins)}"
         self._token_issued = self.clock()

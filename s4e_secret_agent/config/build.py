@@ -293,12 +293,13 @@ class Builder:
         if kind == "token-file":
             kind = "token_file"
         if kind not in AUTH_METHOD_PARAMS:
+            supported = ", ".join(AUTH_METHOD_PARAMS)
             if kind in compatibility.OTHER_AUTH_METHODS:
                 self.fail(f"{path}.type", f"Vault Agent's {kind} auth method is not provided",
-                          hint="log in with kubernetes, approle, jwt, token_file or token (on "
-                               "Kubernetes: kubernetes auth with the pod's service account)")
+                          hint=f"log in with one of {supported} (on Kubernetes: kubernetes "
+                               "auth with the pod's service account)")
             self.fail(f"{path}.type", f"auth method {kind!r} is not supported",
-                      hint="use kubernetes, approle, jwt, token_file or token")
+                      hint=f"use one of {supported}")
         self.check_keys(raw, path)
         mount = self.text(raw, "mount_path", path) or f"auth/{kind}"
         mount = mount.strip("/")
@@ -327,13 +328,44 @@ class Builder:
             if spec.kind == "bool":  # the methods read their flags with parseutil.ParseBool
                 params[spec.name] = self.get(config, spec.name, path, values.parse_weak_bool,
                                              spec.default)
-            elif spec.kind == "secret":
+            elif spec.kind == "int":
+                params[spec.name] = self.get(config, spec.name, path, values.parse_int,
+                                             spec.default)
+            elif spec.kind == "duration":
+                params[spec.name] = self.get(config, spec.name, path, values.parse_duration,
+                                             spec.default)
+            elif spec.kind == "secret" and spec.required:
                 params[spec.name] = self._secret_param(config, spec.name, path, environ_token)
+            elif spec.kind == "secret":
+                value = self.text(config, spec.name, path)
+                params[spec.name] = SecretText(value) if value else None
             elif spec.required:
                 params[spec.name] = self.required_text(config, spec.name, path)
             else:
                 params[spec.name] = self.text(config, spec.name, path, spec.default)
+            if spec.choices and params[spec.name] is not None:
+                chosen = str(params[spec.name]).lower()
+                if chosen not in spec.choices:
+                    self.fail(f"{path}.{spec.name}", f"{params[spec.name]!r} is not one of "
+                              f"{', '.join(spec.choices)}", hint=spec.doc)
+                params[spec.name] = chosen
+        if kind == "gcp" and config.get("service_account") == "":
+            params["service_account"] = ""  # Vault Agent: sign as the key's client_email
+        self._check_method_params(kind, params, path)
         return params
+
+    def _check_method_params(self, kind: str, params: Mapping[str, Any], path: str) -> None:
+        """The checks Vault Agent makes of a method's parameters when it starts."""
+        if kind == "aws" and bool(params.get("access_key")) != bool(params.get("secret_key")):
+            self.fail(f"{path}.access_key", "static AWS credentials need both access_key "
+                      "and secret_key", hint="set both, or neither to use the AWS credential "
+                      "chain (environment, IRSA, instance profile)")
+        if kind == "azure" and params.get("object_id") and params.get("client_id"):
+            self.fail(f"{path}.client_id", "only one of object_id or client_id may be given",
+                      hint="name the user-assigned identity by one of them")
+        if kind == "cert" and bool(params.get("client_cert")) != bool(params.get("client_key")):
+            self.warn(path, "client_cert and client_key are used only together (as Vault "
+                      "Agent); the login presents vault.client_cert instead")
 
     def _secret_param(self, config: Mapping[str, Any], name: str, path: str,
                       environ_token: str | None) -> SecretText:

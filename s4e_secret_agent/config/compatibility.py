@@ -121,7 +121,7 @@ S, W, R, NA = Status.SUPPORTED, Status.WARNED, Status.REFUSED, Status.NOT_APPLIC
 # Where things are implemented (shown in the table).
 _BUILD = "config/build.py"
 _CLIENT = "vault/client.py"
-_AUTH = "vault/auth.py"
+_AUTH = "vault/auth/"
 _TOKEN = "runtime/token.py"
 _SINKS = "runtime/sinks.py"
 _WRITER = "runtime/writer.py"
@@ -194,8 +194,7 @@ _TELEMETRY_KEYS = (
     "stackdriver_project_id", "stackdriver_location", "stackdriver_namespace",
     "stackdriver_debug_logs", "add_mount_point_rollback_metrics")
 
-_OTHER_AUTH_METHODS = ("alicloud", "aws", "azure", "cert", "cf", "pcf", "gcp", "kerberos",
-                       "ldap", "oci", "tpm")
+_OTHER_AUTH_METHODS = ("alicloud", "cf", "pcf", "kerberos", "ldap", "oci", "tpm")
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     # -- top level ---------------------------------------------------------------------------
@@ -264,8 +263,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("vault.client_max_retries", W, _CLIENT_RETRIES, origin="s4e-secret-agent",
               example=3),
     # -- auto_auth ---------------------------------------------------------------------------
-    ConfigKey("auto_auth.method", S, "how to log in: kubernetes, approle, jwt, token_file or "
-              "token; other Vault Agent methods are refused by type", _AUTH, example=None),
+    ConfigKey("auto_auth.method", S, "how to log in: kubernetes, approle, jwt, token_file, "
+              "token, cert, aws, gcp or azure; other Vault Agent methods are refused by type",
+              _AUTH, example=None),
     ConfigKey("auto_auth.sink", S, "files the token is written to (type file)", _SINKS,
               example=None),
     ConfigKey("auto_auth.sinks", S, "the same as sink (the field's name in Vault's config "
@@ -297,7 +297,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
                    "response-wrapped copy of it", inert=_inert_empty, example="5m"),
     *(ConfigKey(f"auto_auth.method.config.{spec_key}", S, doc, _AUTH, example=example)
       for spec_key, doc, example in (
-          ("role", "kubernetes, jwt: the role to log in as", "app"),
+          ("role", "kubernetes, jwt, aws, gcp, azure: the role to log in as", "app"),
           ("token_path", "kubernetes: the service-account token file", "SA_TOKEN"),
           ("role_id_file_path", "approle: file holding the role ID", "ROLE_ID"),
           ("secret_id_file_path", "approle: file holding the secret ID", "SECRET_ID"),
@@ -308,7 +308,38 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
           ("remove_jwt_after_reading", "jwt: delete it once read", False),
           ("remove_jwt_follows_symlinks", "jwt: remove what a symlink points to", False),
           ("token_file_path", "token_file: file holding a token", "TOKEN_FILE"),
-          ("token", "token: the token itself (prefer VAULT_TOKEN)", "TOKEN"))),
+          ("token", "token: the token itself (prefer VAULT_TOKEN)", "TOKEN"),
+          ("name", "cert: the certificate role (default: every matching role)", "web"),
+          ("ca_cert", "cert: CA file for Vault's certificate, for the login", "CA_CERT"),
+          ("client_cert", "cert: the client certificate presented at login (read at every "
+           "login)", "CLIENT_CERT"),
+          ("client_key", "cert: its key", "CLIENT_KEY"),
+          ("reload", "cert: a changed certificate file starts a new login", True),
+          ("reload_period", "cert: accepted; the certificate file is watched instead of "
+           "polled", "2m"),
+          ("type", "aws: iam or ec2; gcp: iam or gce", "iam"),
+          ("region", "aws: the region the STS request is signed for", "eu-west-1"),
+          ("header_value", "aws: X-Vault-AWS-IAM-Server-ID, signed with the request",
+           "vault.example.com"),
+          ("access_key", "aws: static access key ID", "AKIDEXAMPLE"),
+          ("secret_key", "aws: its secret key", "SECRET"),
+          ("session_token", "aws: session token of temporary keys", "SESSION"),
+          ("nonce", "aws ec2: the reauthentication nonce", "NONCE"),
+          ("credential_poll_interval", "aws: accepted; credentials are read again at every "
+           "login instead of being polled", 30),
+          ("service_account", "gcp: the service account (default \"default\", as Vault "
+           "Agent)", "vault@project.iam.gserviceaccount.com"),
+          ("credentials", "gcp iam: the service account key JSON (or a file holding it)",
+           "GCP_KEY"),
+          ("project", "gcp: accepted and not used, as in Vault Agent", "my-project"),
+          ("jwt_exp", "gcp iam: minutes the signed JWT is valid", 10),
+          ("resource", "azure: the resource the token is for", "https://management.azure.com/"),
+          ("object_id", "azure: user-assigned identity by object ID", "OBJECT_ID"),
+          ("client_id", "azure: user-assigned identity by client ID", "CLIENT_ID"),
+          ("scope", "azure: the token's scope with authenticate_from_environment",
+           "https://management.azure.com//.default"),
+          ("authenticate_from_environment", "azure: the token from environment credentials "
+           "(client secret, Workload Identity)", True))),
     *(ConfigKey(f"auto_auth.sink.{key}", S, doc, _SINKS, example=example)
       for key, doc, example in (
           ("type", "only file (or the block label: sink \"file\")", "file"),

@@ -33,10 +33,11 @@ class AuthParam:
     declarations, the auth methods read the values it produced, the reference lists them."""
 
     name: str
-    kind: str  # "text", "bool" or "secret" (a SecretText)
+    kind: str  # "text", "bool", "int", "duration" (seconds) or "secret" (a SecretText)
     required: bool = False
     default: Any = None
     doc: str = ""
+    choices: tuple[str, ...] = ()  # the values a text parameter may take (lowercase)
 
 
 # Vault Agent's auto_auth methods this agent implements, with the parameters each accepts
@@ -74,11 +75,68 @@ AUTH_METHOD_PARAMS: Mapping[str, tuple[AuthParam, ...]] = MappingProxyType({
         AuthParam("token", "secret", required=True,
                   doc="the token itself (prefer the environment variable)"),
     ),
+    "cert": (
+        AuthParam("name", "text", doc="the certificate role to log in as (default: every "
+                  "role whose certificate matches)"),
+        AuthParam("ca_cert", "text", doc="CA file to verify Vault with, for the login only "
+                  "(default: vault.ca_cert)"),
+        AuthParam("client_cert", "text", doc="client certificate presented at login (default: "
+                  "vault.client_cert), read at every login"),
+        AuthParam("client_key", "text", doc="its private key"),
+        AuthParam("reload", "bool", default=False,
+                  doc="log in again when the client_cert file changes"),
+        AuthParam("reload_period", "duration", default=60.0,
+                  doc="accepted for Vault Agent configs; changes are watched, not polled"),
+    ),
+    "aws": (
+        AuthParam("type", "text", required=True, choices=("iam", "ec2"),
+                  doc="iam (signed sts:GetCallerIdentity) or ec2 (instance identity)"),
+        AuthParam("role", "text", required=True, doc="Vault role to log in as"),
+        AuthParam("region", "text", default="us-east-1",
+                  doc="iam: region the STS request is signed for (the server's sts_region)"),
+        AuthParam("header_value", "text",
+                  doc="iam: X-Vault-AWS-IAM-Server-ID, signed (the server's "
+                      "iam_server_id_header_value)"),
+        AuthParam("access_key", "text", doc="iam: static access key ID (default: the AWS "
+                  "credential chain, IRSA included)"),
+        AuthParam("secret_key", "secret", doc="iam: its secret key"),
+        AuthParam("session_token", "secret", doc="iam: session token of temporary keys"),
+        AuthParam("nonce", "secret", doc="ec2: reauthentication nonce (default: generated "
+                  "once per agent process)"),
+        AuthParam("credential_poll_interval", "int", default=60,
+                  doc="accepted for Vault Agent configs; credentials are read at every login"),
+    ),
+    "gcp": (
+        AuthParam("type", "text", required=True, choices=("iam", "gce"),
+                  doc="iam (JWT signed by the IAM credentials API) or gce (metadata identity "
+                      "token)"),
+        AuthParam("role", "text", required=True, doc="Vault role to log in as"),
+        AuthParam("service_account", "text", default="default",
+                  doc="service account to sign as (iam) or whose identity to fetch (gce)"),
+        AuthParam("credentials", "secret", doc="iam: service account key JSON, or a file "
+                  "holding it (default: GOOGLE_APPLICATION_CREDENTIALS, metadata server)"),
+        AuthParam("project", "text", doc="accepted for Vault Agent configs; not used, as in "
+                  "Vault Agent"),
+        AuthParam("jwt_exp", "int", default=15, doc="iam: minutes the signed JWT is valid"),
+    ),
+    "azure": (
+        AuthParam("role", "text", required=True, doc="Vault role to log in as"),
+        AuthParam("resource", "text", required=True,
+                  doc="resource the managed identity token is for (the auth method's "
+                      "configured resource)"),
+        AuthParam("object_id", "text", doc="user-assigned identity by object ID"),
+        AuthParam("client_id", "text", doc="user-assigned identity by client ID"),
+        AuthParam("scope", "text", doc="with authenticate_from_environment: the token's scope "
+                  "(default <resource>/.default)"),
+        AuthParam("authenticate_from_environment", "bool", default=False,
+                  doc="token from environment credentials (client secret, AKS Workload "
+                      "Identity) before the managed identity"),
+    ),
 })
 AUTH_METHOD_TYPES = tuple(AUTH_METHOD_PARAMS)
 # The parameter naming the file a method logs in with, when that file may change under us.
 _CREDENTIAL_FILE_PARAM = {"kubernetes": "token_path", "jwt": "path",
-                          "token_file": "token_file_path"}
+                          "token_file": "token_file_path", "cert": "client_cert"}
 
 
 def _meta(doc: str, *, env: str = "", annotation: str = "", flag: str = "",
@@ -139,7 +197,8 @@ class VaultConfig:
 
 @dataclass(frozen=True)
 class AuthMethodConfig:
-    """``auto_auth.method``: ``type`` is kubernetes | approle | jwt | token_file | token.
+    """``auto_auth.method``: ``type`` is kubernetes | approle | jwt | token_file | token |
+    cert | aws | gcp | azure.
 
     ``params`` holds the method's ``config`` block, validated for that type, with defaults
     filled in:
@@ -152,10 +211,13 @@ class AuthMethodConfig:
       ``remove_jwt_after_reading`` (bool, default true as in Vault Agent)
     - token_file: ``token_file_path`` (str)
     - token: ``token`` (:class:`SecretText`)
+    - cert, aws, gcp, azure: the parameters of :data:`AUTH_METHOD_PARAMS`; secrets
+      (``secret_key``, ``session_token``, ``nonce``, ``credentials``) as :class:`SecretText`
     """
 
     type: str = field(metadata=_meta(
-        "kubernetes, approle, jwt, token_file or token", annotation="auth-type",
+        "kubernetes, approle, jwt, token_file, token, cert, aws, gcp or azure",
+        annotation="auth-type",
         flag="--auth-method"))
     mount_path: str = field(metadata=_meta(
         "where the auth method is mounted", annotation="auth-path", flag="--auth-path",
@@ -176,6 +238,8 @@ class AuthMethodConfig:
         """The file a login reads its credential from and that may be rotated under the agent
         (the Kubernetes service-account token, a JWT, a token file), or None."""
         key = _CREDENTIAL_FILE_PARAM.get(self.type)
+        if self.type == "cert" and not self.params.get("reload"):
+            return None  # Vault Agent logs in again on a new certificate only with reload
         value = self.params.get(key) if key else None
         return str(value) if value else None
 

@@ -11,8 +11,10 @@ from s4e_secret_agent.config.build import shell_words, unprovided_calls
 from s4e_secret_agent.config.model import LoadedConfig, TemplateConfig
 from s4e_secret_agent.config.values import format_duration
 
-_SHOWN_PARAMS = ("role", "token_path", "role_id_file_path", "secret_id_file_path", "path",
-                 "token_file_path")
+# Parameters that name things, never secrets (keys, tokens and nonces are left out).
+_SHOWN_PARAMS = ("type", "role", "token_path", "role_id_file_path", "secret_id_file_path", "path",
+                 "token_file_path", "name", "client_cert", "region", "header_value",
+                 "service_account", "resource", "client_id", "object_id")
 
 
 def plan_dict(loaded: LoadedConfig) -> dict[str, Any]:

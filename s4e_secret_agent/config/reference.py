@@ -42,14 +42,18 @@ def _method_params() -> list[tuple[str, str, str, str]]:
     rows = []
     for kind, specs in model.AUTH_METHOD_PARAMS.items():
         for spec in specs:
-            if spec.kind == "secret":
+            if spec.kind == "secret" and spec.required:
                 shown = "`VAULT_TOKEN`"
             elif spec.required:
                 shown = "required"
             elif spec.default is None:
                 shown = "none"
+            elif spec.kind == "duration":
+                shown = f"`{format_duration(spec.default)}`"
             else:
                 shown = f"`{str(spec.default).lower() if spec.kind == 'bool' else spec.default}`"
+            if spec.choices:
+                shown += " (" + " or ".join(spec.choices) + ")"
             rows.append((kind, spec.name, shown, spec.doc))
     return rows
 

@@ -55,6 +55,7 @@ from s4e_secret_agent.vault.kv import (
 from s4e_secret_agent.vault.transport import Answer, make_session, short_reason
 from s4e_secret_agent.vault.types import (
     LeaseRenewal,
+    LoginTLS,
     RequestEvent,
     SecretResponse,
     TokenInfo,
@@ -125,6 +126,11 @@ class VaultClient:
         )
 
     @property
+    def address(self) -> str:
+        """Vault's address as configured (the gce auth method puts it in its audience)."""
+        return self.config.address
+
+    @property
     def token(self) -> str | None:
         """The current client token (for the token sink); ``None`` before login."""
         return self._token
@@ -146,11 +152,16 @@ class VaultClient:
         self._session.close()
 
     def send_login(self, method: AuthMethodConfig, path: str,
-                   body: Mapping[str, Any]) -> TokenInfo:
-        """``POST <path>`` with the credentials an auth method built; use the new token."""
+                   body: Mapping[str, Any], *, tls: LoginTLS | None = None) -> TokenInfo:
+        """``POST <path>`` with the credentials an auth method built; use the new token.
+
+        ``tls``: the cert method's own CA and client certificate for this request only
+        (read from their files now, so a renewed certificate is presented).
+        """
         namespace = self.config.namespace or method.namespace
         answer = self._call("login", "POST", path, RequestContext("login", method=method),
-                            json_body=dict(body), token=_NO_TOKEN, namespace=namespace)
+                            json_body=dict(body), token=_NO_TOKEN, namespace=namespace,
+                            tls=tls)
         auth_block = answer.get("auth") if isinstance(answer, Mapping) else None
         if not isinstance(auth_block, Mapping) or not auth_block.get("client_token"):
             raise AuthError(f"login at {path} returned no token",
@@ -413,10 +424,11 @@ class VaultClient:
     def _call(self, operation: str, method: str, path: str, ctx: RequestContext, *,
               json_body: Any = None, params: Mapping[str, str] | None = None,
               token: str | None = None, namespace: str | None = None,
-              decoder: Decoder | None = None, headers: Mapping[str, str] | None = None) -> Any:
+              decoder: Decoder | None = None, headers: Mapping[str, str] | None = None,
+              tls: LoginTLS | None = None) -> Any:
         """Send, map errors, decode the body (``None`` for an empty body)."""
         answer = self._send(operation, method, path, ctx, json_body=json_body, params=params,
-                            token=token, namespace=namespace, headers=headers)
+                            token=token, namespace=namespace, headers=headers, tls=tls)
         if not answer.text.strip():
             self._log_access(operation, path, answer.status, None)
             return None
@@ -440,7 +452,8 @@ class VaultClient:
               json_body: Any = None, params: Mapping[str, str] | None = None,
               token: str | None = None, namespace: str | None = None,
               accept_any_status: bool = False,
-              headers: Mapping[str, str] | None = None) -> Answer:
+              headers: Mapping[str, str] | None = None,
+              tls: LoginTLS | None = None) -> Answer:
         import requests
 
         use_token = self._token if token is None else token
@@ -455,6 +468,14 @@ class VaultClient:
             kwargs["json"] = json_body
         if params:
             kwargs["params"] = dict(params)
+        if tls is not None:
+            # A fresh connection, closed after the answer: a kept-alive one would present the
+            # certificate of its handshake, not the one in the files now.
+            headers["Connection"] = "close"
+            if tls.client_cert and tls.client_key:
+                kwargs["cert"] = (tls.client_cert, tls.client_key)
+            if tls.ca_cert and not self.config.tls_skip_verify:
+                kwargs["verify"] = tls.ca_cert
         started = time.monotonic()
         status: int | None = None
         error: VaultError | None = None

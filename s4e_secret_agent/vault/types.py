@@ -125,17 +125,30 @@ def str_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
+@dataclass(frozen=True)
+class LoginTLS:
+    """TLS settings for one login request that differ from the client's (the cert method's
+    own ``ca_cert`` / ``client_cert`` / ``client_key``); ``None`` fields keep the client's."""
+
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+
 class VaultAPI(Protocol):
     """The Vault calls the token keeper and the runner make (what :class:`VaultClient` does
     over HTTP; a typed fake in the tests does it in memory)."""
+
+    @property
+    def address(self) -> str: ...
 
     @property
     def token(self) -> str | None: ...
 
     def use_token(self, token: str) -> None: ...
 
-    def send_login(self, method: AuthMethodConfig, path: str,
-                   body: Mapping[str, Any]) -> TokenInfo: ...
+    def send_login(self, method: AuthMethodConfig, path: str, body: Mapping[str, Any], *,
+                   tls: LoginTLS | None = None) -> TokenInfo: ...
 
     def adopt_token(self, token: str, source: str) -> TokenInfo: ...
 

@@ -33,7 +33,14 @@ _METHOD_FOR_PARAM = {
     "secret_id_file_path": "approle", "remove_secret_id_file_after_reading": "approle",
     "secret_id_response_wrapping_path": "approle", "path": "jwt",
     "remove_jwt_after_reading": "jwt", "remove_jwt_follows_symlinks": "jwt",
-    "token_file_path": "token_file", "token": "token"}
+    "token_file_path": "token_file", "token": "token",
+    **dict.fromkeys(("name", "ca_cert", "client_cert", "client_key", "reload", "reload_period"),
+                    "cert"),
+    **dict.fromkeys(("type", "region", "header_value", "access_key", "secret_key",
+                     "session_token", "nonce", "credential_poll_interval"), "aws"),
+    **dict.fromkeys(("service_account", "credentials", "project", "jwt_exp"), "gcp"),
+    **dict.fromkeys(("resource", "object_id", "client_id", "scope",
+                     "authenticate_from_environment"), "azure")}
 
 
 def _base(tmp: Path) -> dict[str, Any]:
@@ -83,7 +90,11 @@ def _config_for(row: ConfigKey, tmp: Path) -> dict[str, Any]:
         kind = _METHOD_FOR_PARAM[row.key]
         config = {"kubernetes": {"role": "r"}, "approle": {"role_id_file_path": str(tmp)},
                   "jwt": {"role": "r", "path": str(tmp)},
-                  "token_file": {"token_file_path": str(tmp)}, "token": {"token": "t"}}[kind]
+                  "token_file": {"token_file_path": str(tmp)}, "token": {"token": "t"},
+                  "cert": {"client_cert": "c", "client_key": "k"},
+                  "aws": {"type": "iam", "role": "r", "access_key": "a", "secret_key": "s"},
+                  "gcp": {"type": "iam", "role": "r"},
+                  "azure": {"role": "r", "resource": "https://management.azure.com/"}}[kind]
         tree["auto_auth"]["method"] = {"type": kind, "config": dict(config)}
     if row.parent == "auto_auth.sink" and row.key in ("dh_type", "dh_path", "derive_key",
                                                      "aad", "aad_env_var"):
@@ -225,8 +236,8 @@ def test_unknown_keys_in_mapstructure_stanzas_are_refused_as_vault_refuses(
 
 def test_other_auth_methods_are_refused_by_name_with_a_hint(tmp_path: Path) -> None:
     tree = _base(tmp_path)
-    tree["auto_auth"]["method"] = {"type": "aws", "config": {"role": "r"}}
-    with pytest.raises(ConfigError, match="Vault Agent's aws auth method is not provided") \
+    tree["auto_auth"]["method"] = {"type": "ldap", "config": {"username": "u"}}
+    with pytest.raises(ConfigError, match="Vault Agent's ldap auth method is not provided") \
             as err:
         _load(tree, tmp_path)
     assert "kubernetes" in err.value.hint

@@ -263,8 +263,8 @@ def test_token_file_is_used_directly_and_reread(openbao: OpenBaoServer, tmp_path
 
 def test_unknown_method_type_is_a_config_error(make_client: MakeClient) -> None:
     client, _ = make_client()
-    with pytest.raises(ConfigError, match="unknown auth method type 'cert'"):
-        Authenticator(AuthMethodConfig(type="cert", mount_path="auth/cert")).login(client)
+    with pytest.raises(ConfigError, match="unknown auth method type 'kerberos'"):
+        Authenticator(AuthMethodConfig(type="kerberos", mount_path="auth/kerberos")).login(client)
 
 
 # -- kubernetes --------------------------------------------------------------------------------
