@@ -301,16 +301,15 @@ def ct_replace_all(old: str, new: str, s: str) -> str:
 
 
 def ct_regex_replace_all(pattern: str, repl: str, s: str) -> str:
-    from s4e_secret_agent.template.funcs.regexp import compile_go_regexp, expand_replacement
+    from s4e_secret_agent.template.funcs.regexp import compile_go_regexp
 
-    rx = compile_go_regexp(pattern)
-    return rx.sub(lambda m: expand_replacement(m, repl), s)
+    return compile_go_regexp(pattern).replace_all(s, repl)
 
 
 def ct_regex_match(pattern: str, s: str) -> bool:
     from s4e_secret_agent.template.funcs.regexp import compile_go_regexp
 
-    return compile_go_regexp(pattern).search(s) is not None
+    return compile_go_regexp(pattern).matches(s)
 
 
 def ct_to_json(value: Any) -> str:
