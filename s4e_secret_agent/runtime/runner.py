@@ -46,7 +46,7 @@ from s4e_secret_agent.runtime.token import TokenKeeper
 
 if TYPE_CHECKING:
     from s4e_secret_agent.runtime.events import Reporter
-    from s4e_secret_agent.template.context import FileWrite
+    from s4e_secret_agent.template.context import FileWrite, RenderLimits
     from s4e_secret_agent.vault.types import RequestEvent, SecretResponse, VaultAPI
 
 log = logging.getLogger(__name__)
@@ -330,7 +330,8 @@ class Runner:
             secret=lambda path, args: known(SecretKey("read", path, tuple(args))),
             secrets=lambda path: known(SecretKey("list", path)), env=self.environ.get,
             file=self._file_function, error_on_missing_key=False, now=self.wall_clock,
-            pki_cert=pki_cert, write_file=lambda request: None)  # no writes while discovering
+            pki_cert=pki_cert, write_file=lambda request: None,  # no writes while discovering
+            limits=self._render_limits())
         with contextlib.suppress(AgentError):
             tmpl.config.parsed.render(context)
         return list(missing)
@@ -465,6 +466,13 @@ class Runner:
 
     # -- rendering ---------------------------------------------------------------------------
 
+    def _render_limits(self) -> RenderLimits:
+        from s4e_secret_agent.template import RenderLimits
+
+        agent = self.config.agent
+        return RenderLimits(cpu_seconds=agent.render_cpu_limit,
+                            max_bytes=agent.render_max_bytes)
+
     def _file_function(self, path: str) -> str:
         sandbox = self.config.agent.file_sandbox
         if sandbox:
@@ -473,12 +481,18 @@ class Runner:
             if os.path.commonpath([real, root]) != root:
                 raise TemplateError(f"file {path!r} is outside the file sandbox {sandbox!r}",
                                     hint="move the file under agent.file_sandbox or widen it")
+        limit = self.config.agent.render_max_bytes
         try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
+            # Never more than the limit in memory: a template pointed at a huge file fails.
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
         except OSError as exc:
             raise TemplateError(f"file {path!r}: {exc.strerror or exc}",
                                 hint="check that the file exists and is readable") from None
+        if len(data) > limit:
+            raise TemplateError(f"file {path!r} is larger than {limit} bytes",
+                                hint="read a smaller file or raise agent.render_max_bytes")
+        return data.decode("utf-8", "surrogateescape")
 
     def _write_requested(self, request: FileWrite) -> None:
         """writeToFile: through the agent's writer, atomically, with the mode and owner asked
@@ -527,6 +541,7 @@ class Runner:
             secret=secret, secrets=secrets, env=self.environ.get,
             file=self._file_function, error_on_missing_key=tmpl.config.error_on_missing_key,
             now=self.wall_clock, pki_cert=pki_cert, write_file=self._write_requested,
+            limits=self._render_limits(),
         )
         try:
             # Bytes, not text: base64Decode of a binary keystore must reach the file as is.
