@@ -300,10 +300,11 @@ def ct_replace_all(old: str, new: str, s: str) -> str:
     return s.replace(old, new)
 
 
-def ct_regex_replace_all(pattern: str, repl: str, s: str) -> str:
+def ct_regex_replace_all(state: ExecutionState, pattern: str, repl: str, s: str) -> str:
     from s4e_secret_agent.template.funcs.regexp import compile_go_regexp
 
-    return compile_go_regexp(pattern).replace_all(s, repl)
+    # A long scan counts towards the render's CPU budget as it goes.
+    return compile_go_regexp(pattern).replace_all(s, repl, tick=state.step)
 
 
 def ct_regex_match(pattern: str, s: str) -> bool:
@@ -692,7 +693,8 @@ def functions() -> dict[str, GoFunc]:
         "parseJSON": GoFunc(ct_parse_json, (STRING,)),
         "parseUint": GoFunc(ct_parse_uint, (STRING,)),
         "parseYAML": GoFunc(ct_parse_yaml, (STRING,)),
-        "regexReplaceAll": GoFunc(ct_regex_replace_all, (STRING, STRING, STRING)),
+        "regexReplaceAll": GoFunc(ct_regex_replace_all, (STRING, STRING, STRING),
+                                  needs_state=True),
         "regexMatch": GoFunc(ct_regex_match, (STRING, STRING)),
         "replaceAll": GoFunc(ct_replace_all, (STRING, STRING, STRING)),
         "sha256Hex": GoFunc(ct_sha256_hex, (STRING,)),

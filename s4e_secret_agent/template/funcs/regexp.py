@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from s4e_secret_agent.template.signature import FuncError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 # (start, end) of the whole match and of each group, in bytes; (-1, -1) for a group that did
 # not take part in the match.
@@ -230,6 +230,10 @@ def _rune_width(data: bytes, pos: int) -> int:
     return width
 
 
+def _no_tick() -> None:
+    pass
+
+
 class GoRegexp:
     """One compiled pattern with Go's ``regexp.Regexp`` methods the template functions use."""
 
@@ -255,12 +259,14 @@ class GoRegexp:
         spans = self._search(data, 0)
         return "" if spans is None else to_text(data[spans[0][0]:spans[0][1]])
 
-    def _all_matches(self, data: bytes, n: int) -> Iterator[Spans]:
-        """Go's ``allMatches``: no empty match directly after the previous match."""
+    def _all_matches(self, data: bytes, n: int, tick: Callable[[], None]) -> Iterator[Spans]:
+        """Go's ``allMatches``: no empty match directly after the previous match. ``tick`` is
+        called once per match (the render's CPU budget counts a long scan)."""
         if n < 0:
             n = len(data) + 1
         pos, found, previous_end = 0, 0, -1
         while found < n and pos <= len(data):
+            tick()
             spans = self._search(data, pos)
             if spans is None:
                 break
@@ -278,11 +284,12 @@ class GoRegexp:
                 found += 1
                 yield spans
 
-    def find_all(self, text: str, n: int) -> list[str]:
+    def find_all(self, text: str, n: int, tick: Callable[[], None] = _no_tick) -> list[str]:
         data = to_bytes(text)
-        return [to_text(data[s[0][0]:s[0][1]]) for s in self._all_matches(data, n)]
+        return [to_text(data[s[0][0]:s[0][1]]) for s in self._all_matches(data, n, tick)]
 
-    def replace_all(self, text: str, replacement: str, *, literal: bool = False) -> str:
+    def replace_all(self, text: str, replacement: str, *, literal: bool = False,
+                    tick: Callable[[], None] = _no_tick) -> str:
         """Go's ``ReplaceAllString`` (``$1``/``${name}`` expanded) or, with ``literal``,
         ``ReplaceAllLiteralString``."""
         data = to_bytes(text)
@@ -290,6 +297,7 @@ class GoRegexp:
         out: list[bytes] = []
         last_end = search = 0
         while search <= len(data):
+            tick()
             spans = self._search(data, search)
             if spans is None:
                 break
@@ -309,7 +317,7 @@ class GoRegexp:
         out.append(data[last_end:])
         return to_text(b"".join(out))
 
-    def split(self, text: str, n: int) -> list[str] | None:
+    def split(self, text: str, n: int, tick: Callable[[], None] = _no_tick) -> list[str] | None:
         """``Regexp.Split`` (None: Go's nil slice)."""
         if n == 0:
             return None
@@ -318,7 +326,7 @@ class GoRegexp:
         data = to_bytes(text)
         parts: list[str] = []
         begin = end = 0
-        for spans in self._all_matches(data, n):
+        for spans in self._all_matches(data, n, tick):
             if n > 0 and len(parts) == n - 1:
                 break
             end = spans[0][0]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from s4e_secret_agent.template.gofmt import go_quote
-from s4e_secret_agent.template.signature import INT, STRING, FuncError, GoFunc
+from s4e_secret_agent.template.signature import INT, STRING, ExecutionState, FuncError, GoFunc
 from s4e_secret_agent.template.values import NilStringList, StringList
 
 if TYPE_CHECKING:
@@ -53,9 +53,12 @@ def _must_regex_match(pattern: str, s: str) -> bool:
     return _compile(pattern).matches(s)
 
 
-def _find_all(compile_: Callable[[str], GoRegexp]) -> Callable[[str, str, int], StringList]:
-    def find(pattern: str, s: str, n: int) -> StringList:
-        found = compile_(pattern).find_all(s, n)
+# The functions that scan a whole text take the execution state: a scan of a large value
+# counts towards the render's CPU budget as it goes.
+def _find_all(compile_: Callable[[str], GoRegexp]
+              ) -> Callable[[ExecutionState, str, str, int], StringList]:
+    def find(state: ExecutionState, pattern: str, s: str, n: int) -> StringList:
+        found = compile_(pattern).find_all(s, n, state.step)
         # Go returns a nil slice when nothing matches (JSON null).
         return StringList(found) if found else NilStringList()
 
@@ -70,16 +73,17 @@ def _find(compile_: Callable[[str], GoRegexp]) -> Callable[[str, str], str]:
 
 
 def _replace(compile_: Callable[[str], GoRegexp], literal: bool
-             ) -> Callable[[str, str, str], str]:
-    def replace(pattern: str, s: str, repl: str) -> str:
-        return compile_(pattern).replace_all(s, repl, literal=literal)
+             ) -> Callable[[ExecutionState, str, str, str], str]:
+    def replace(state: ExecutionState, pattern: str, s: str, repl: str) -> str:
+        return compile_(pattern).replace_all(s, repl, literal=literal, tick=state.step)
 
     return replace
 
 
-def _split(compile_: Callable[[str], GoRegexp]) -> Callable[[str, str, int], StringList]:
-    def do_split(pattern: str, s: str, n: int) -> StringList:
-        parts = compile_(pattern).split(s, n)
+def _split(compile_: Callable[[str], GoRegexp]
+           ) -> Callable[[ExecutionState, str, str, int], StringList]:
+    def do_split(state: ExecutionState, pattern: str, s: str, n: int) -> StringList:
+        parts = compile_(pattern).split(s, n, state.step)
         return NilStringList() if parts is None else StringList(parts)
 
     return do_split
@@ -94,18 +98,20 @@ def functions() -> dict[str, GoFunc]:
     table = {
         "regexMatch": GoFunc(_regex_match, (STRING, STRING)),
         "mustRegexMatch": GoFunc(_must_regex_match, (STRING, STRING)),
-        "regexFindAll": GoFunc(_find_all(_must_compile), (STRING, STRING, INT)),
-        "mustRegexFindAll": GoFunc(_find_all(_compile), (STRING, STRING, INT)),
+        "regexFindAll": GoFunc(_find_all(_must_compile), (STRING, STRING, INT), needs_state=True),
+        "mustRegexFindAll": GoFunc(_find_all(_compile), (STRING, STRING, INT), needs_state=True),
         "regexFind": GoFunc(_find(_must_compile), (STRING, STRING)),
         "mustRegexFind": GoFunc(_find(_compile), (STRING, STRING)),
-        "regexReplaceAll": GoFunc(_replace(_must_compile, False), (STRING, STRING, STRING)),
-        "mustRegexReplaceAll": GoFunc(_replace(_compile, False), (STRING, STRING, STRING)),
+        "regexReplaceAll": GoFunc(_replace(_must_compile, False), (STRING, STRING, STRING),
+                                  needs_state=True),
+        "mustRegexReplaceAll": GoFunc(_replace(_compile, False), (STRING, STRING, STRING),
+                                      needs_state=True),
         "regexReplaceAllLiteral": GoFunc(_replace(_must_compile, True),
-                                         (STRING, STRING, STRING)),
+                                         (STRING, STRING, STRING), needs_state=True),
         "mustRegexReplaceAllLiteral": GoFunc(_replace(_compile, True),
-                                             (STRING, STRING, STRING)),
-        "regexSplit": GoFunc(_split(_must_compile), (STRING, STRING, INT)),
-        "mustRegexSplit": GoFunc(_split(_compile), (STRING, STRING, INT)),
+                                             (STRING, STRING, STRING), needs_state=True),
+        "regexSplit": GoFunc(_split(_must_compile), (STRING, STRING, INT), needs_state=True),
+        "mustRegexSplit": GoFunc(_split(_compile), (STRING, STRING, INT), needs_state=True),
         "regexQuoteMeta": GoFunc(quote_meta, (STRING,)),
     }
     return {"sprig_" + name: fn for name, fn in table.items()}
