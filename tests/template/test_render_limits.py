@@ -44,7 +44,7 @@ def test_a_scan_with_many_matches_is_linear() -> None:
 
 def test_one_long_regex_scan_counts_towards_the_budget() -> None:
     start = time.monotonic()
-    with pytest.raises(TemplateError, match="CPU-time budget of 0.3s"):
+    with pytest.raises(TemplateError, match=r"CPU-time budget of 0\.3s"):
         _render('{{ regexReplaceAll "b" "c" (sprig_repeat 20000000 "ab") | len }}',
                 RenderLimits(cpu_seconds=0.3))
     assert time.monotonic() - start < 3
@@ -103,7 +103,7 @@ def test_a_looping_render_stops_at_its_cpu_budget_with_the_key_to_raise() -> Non
 
 
 def test_slow_functions_count_towards_the_budget() -> None:
-    with pytest.raises(TemplateError, match="CPU-time budget of 0.2s"):
+    with pytest.raises(TemplateError, match=r"CPU-time budget of 0\.2s"):
         _render('{{ range sprig_until 1000 }}{{ sprig_bcrypt "x" | len }}{{ end }}',
                 RenderLimits(cpu_seconds=0.2))
 
