@@ -22,6 +22,8 @@ the message). Encodings that change every character (base64, hex, hashes) are no
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,9 +36,10 @@ REDACTED = "[redacted]"
 MIN_REDACT_LENGTH = 3
 # Pieces of a value this long or longer are redacted wherever they appear.
 MIN_FRAGMENT_LENGTH = 8
-# Pieces are looked for in the first this many characters of each form of a value (a PEM
-# chain is a few KiB; a multi-megabyte blob is still redacted whole).
-_MAX_FRAGMENT_SOURCE = 256 * 1024
+# Pieces are looked for in the first this many characters of each form of a value: a PEM
+# chain is a few KiB, and the index of pieces costs memory in proportion (a multi-megabyte
+# blob is still redacted whole).
+MAX_FRAGMENT_SOURCE = 16 * 1024
 
 
 def _leaves(value: Any, leaves: list[str], composites: list[str]) -> None:
@@ -80,14 +83,27 @@ def renderings(value: str) -> set[str]:
     """The forms in which an error message may show ``value``."""
     from s4e_secret_agent.template.gojson import encode_string
 
-    forms = {value, value.upper(), value.lower(), value.title()}
-    for form in list(forms):
-        forms.add(go_quote(form)[1:-1])
-        forms.add(go_quote(form, ascii_only=True)[1:-1])
-        forms.add(go_quote(form, quote="'")[1:-1])
-        forms.add(encode_string(form, True)[1:-1])
-        forms.add(encode_string(form, False)[1:-1])
+    cases = {value, value.upper(), value.lower(), value.title()}
+    forms = set(cases)
+    for form in cases:
+        if not _NEEDS_ESCAPING.search(form):
+            continue  # every quoted form is the value itself
+        # json.dumps is C: cheap for any size. Go's own quoting (%q, %+q, toJSON with its HTML
+        # escapes) is a loop in Python, done for values of a sensible size.
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
+        if len(form) <= _MAX_GO_QUOTED:
+            forms.add(go_quote(form)[1:-1])
+            forms.add(go_quote(form, ascii_only=True)[1:-1])
+            forms.add(go_quote(form, quote="'")[1:-1])
+            forms.add(encode_string(form, True)[1:-1])
+            forms.add(encode_string(form, False)[1:-1])
     return {f for f in forms if len(f) >= MIN_REDACT_LENGTH}
+
+
+# A character that some quoting changes (controls, non-ASCII, quotes, backslash, HTML).
+_NEEDS_ESCAPING = re.compile(r"[^\x20-\x7e]|[\"'\\<>&]")
+_MAX_GO_QUOTED = 64 * 1024
 
 
 class Redactor:
@@ -100,7 +116,7 @@ class Redactor:
         self.fragments: set[str] = set()
         k = MIN_FRAGMENT_LENGTH
         for form in forms:
-            text = form[:_MAX_FRAGMENT_SOURCE]
+            text = form[:MAX_FRAGMENT_SOURCE]
             self.fragments.update(text[i:i + k] for i in range(len(text) - k + 1))
         for composite in set(composites):
             forms |= renderings(composite)
