@@ -51,8 +51,8 @@ _RE2_TO_GO = {
     "pattern too large - compile failed": "expression too large",
     "pattern too large - reverse compile failed": "expression too large",
 }
-# RE2's default memory budget for one compiled pattern (8 MiB) also bounds how large a
-# pattern may grow ("x{1000}{1000}" is refused as too large, as Go refuses it).
+# RE2's default memory budget for one compiled pattern (8 MiB): a pattern that needs more is
+# refused ("expression too large") instead of taking the pod's memory.
 _MAX_MEM = 8 << 20
 
 
@@ -91,9 +91,14 @@ def _check_repetition(pattern: str, i: int) -> None:
         raise _error("invalid nested repetition operator", pattern[i:end])
 
 
-def check_go_syntax(pattern: str) -> None:
+def check_go_syntax(pattern: str) -> list[str]:
     """Raise :class:`RegexpError` with Go's message for the errors Go reports first (in the
-    order its parser meets them); what is left is checked by RE2 when compiling."""
+    order its parser meets them); what is left is checked by RE2 when compiling.
+
+    Returns the name of each capturing group in order ("" for an unnamed one): Go allows a
+    name twice, and ``$name`` then means the first such group that took part in the match,
+    which RE2's name table (one index per name) cannot say."""
+    names: list[str] = []
     i = 0
     n = len(pattern)
     depth = 0
@@ -132,6 +137,7 @@ def check_go_syntax(pattern: str) -> None:
                         raise _error("invalid named capture", pattern[i:])
                     if not re.fullmatch(r"[A-Za-z0-9_]+", pattern[start:end]):
                         raise _error("invalid named capture", pattern[i:end + 1])
+                    names.append(pattern[start:end])
                     i = end + 1
                     depth += 1
                     continue
@@ -142,6 +148,7 @@ def check_go_syntax(pattern: str) -> None:
                 if m.group(3) == ":":
                     depth += 1
                 continue
+            names.append("")
             depth += 1
             i += 1
             continue
@@ -164,6 +171,7 @@ def check_go_syntax(pattern: str) -> None:
         i += 1
     if depth:
         raise _error("missing closing )", pattern)
+    return names
 
 
 def _skip_char_class(pattern: str, i: int) -> int:
@@ -239,7 +247,8 @@ class GoRegexp:
 
     __slots__ = ("_match", "_names", "_rx", "_unanchored", "groups", "pattern")
 
-    def __init__(self, pattern: str, compiled: Any, unanchored: Any) -> None:
+    def __init__(self, pattern: str, compiled: Any, unanchored: Any,
+                 group_names: list[str]) -> None:
         self.pattern = pattern
         self._rx = compiled
         # The compiled RE2 object's own Match(anchor, text, pos, endpos) returns the spans in
@@ -248,7 +257,14 @@ class GoRegexp:
         self._match = compiled._regexp.Match
         self._unanchored = unanchored
         self.groups: int = compiled.groups
-        self._names: dict[str, int] = {to_text(k): v for k, v in compiled.groupindex.items()}
+        # name -> the indexes of the groups with that name, in order
+        self._names: dict[str, list[int]] = {}
+        if len(group_names) == self.groups:
+            for index, name in enumerate(group_names, 1):
+                if name:
+                    self._names.setdefault(name, []).append(index)
+        else:  # not expected: RE2 counted the groups differently
+            self._names = {to_text(k): [v] for k, v in compiled.groupindex.items()}
 
     def _search(self, data: bytes, pos: int) -> Spans | None:
         spans: Spans = self._match(self._unanchored, data, pos, len(data))
@@ -362,16 +378,18 @@ class GoRegexp:
                 out.append(b"$")
                 continue
             i = m.end() + (1 if braced else 0)
-            index = self._group_index(m.group(0))
-            if index is not None and spans[index][0] >= 0:
-                out.append(data[spans[index][0]:spans[index][1]])
+            for index in self._group_indexes(m.group(0)):
+                if spans[index][0] >= 0:
+                    out.append(data[spans[index][0]:spans[index][1]])
+                    break
         return b"".join(out)
 
-    def _group_index(self, name: str) -> int | None:
+    def _group_indexes(self, name: str) -> list[int]:
+        """The groups ``$name`` may mean: a number (without leading zeros) or a name."""
         if name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0")):
             index = int(name)
-            return index if index <= self.groups else None
-        return self._names.get(name)
+            return [index] if index <= self.groups else []
+        return self._names.get(name, [])
 
 
 # A reference's name: letters, digits and "_" (Go: unicode.IsLetter / IsDigit).
@@ -383,7 +401,7 @@ def compile_go_regexp(pattern: str) -> GoRegexp:
     """Compile a Go (RE2) pattern, cached; raises RegexpError with Go's message."""
     import re2  # imported on first use: most templates have no regex
 
-    check_go_syntax(pattern)
+    group_names = check_go_syntax(pattern)
     options = re2.Options()
     options.log_errors = False  # RE2 would print every bad pattern on stderr
     options.max_mem = _MAX_MEM
@@ -393,5 +411,5 @@ def compile_go_regexp(pattern: str) -> GoRegexp:
         raw = exc.args[0] if exc.args else b""
         message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         raise RegexpError(_go_message(message, pattern)) from None
-    return GoRegexp(pattern, compiled, re2._Anchor.UNANCHORED)
+    return GoRegexp(pattern, compiled, re2._Anchor.UNANCHORED, group_names)
 
