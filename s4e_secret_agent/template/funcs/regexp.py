@@ -223,6 +223,50 @@ def to_text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, carried as an escape
+_REPLACEMENT = "\ufffd".encode()
+
+
+class Subject:
+    """The text a pattern runs over. Go reads a byte that is not UTF-8 as U+FFFD (``.``,
+    ``[^a]`` and ``\\x{FFFD}`` match it, one byte wide); RE2 does not match such a byte at
+    all. So those bytes are matched as U+FFFD, and every position is mapped back to the
+    original bytes, which are what the functions return."""
+
+    __slots__ = ("_offsets", "data", "original")
+
+    def __init__(self, text: str) -> None:
+        self.original = to_bytes(text)
+        self._offsets: list[int] | None = None
+        if not _NOT_UTF8.search(text):
+            self.data = self.original
+            return
+        # Each character's bytes, with each invalid byte as the 3 bytes of U+FFFD; offsets
+        # maps every position in data to the position in original.
+        pieces: list[bytes] = []
+        offsets: list[int] = []
+        position = 0
+        for ch in text:
+            if "\udc80" <= ch <= "\udcff":
+                pieces.append(_REPLACEMENT)
+                offsets += [position] * 3
+                position += 1
+            else:
+                encoded = to_bytes(ch)
+                pieces.append(encoded)
+                offsets += [position + k for k in range(len(encoded))]
+                position += len(encoded)
+        offsets.append(position)
+        self.data = b"".join(pieces)
+        self._offsets = offsets
+
+    def cut(self, start: int, end: int) -> bytes:
+        """The original bytes of ``data[start:end]``."""
+        if self._offsets is None:
+            return self.data[start:end]
+        return self.original[self._offsets[start]:self._offsets[end]]
+
+
 def _rune_width(data: bytes, pos: int) -> int:
     """The width of the UTF-8 character at ``pos`` (1 for an invalid byte, 0 at the end)."""
     if pos >= len(data):
@@ -271,12 +315,12 @@ class GoRegexp:
         return None if spans[0][0] < 0 else spans
 
     def matches(self, text: str) -> bool:
-        return self._rx.search(to_bytes(text)) is not None
+        return self._search(Subject(text).data, 0) is not None
 
     def find(self, text: str) -> str:
-        data = to_bytes(text)
-        spans = self._search(data, 0)
-        return "" if spans is None else to_text(data[spans[0][0]:spans[0][1]])
+        subject = Subject(text)
+        spans = self._search(subject.data, 0)
+        return "" if spans is None else to_text(subject.cut(*spans[0]))
 
     def _all_matches(self, data: bytes, n: int, tick: Callable[[], None]) -> Iterator[Spans]:
         """Go's ``allMatches``: no empty match directly after the previous match. ``tick`` is
@@ -304,14 +348,15 @@ class GoRegexp:
                 yield spans
 
     def find_all(self, text: str, n: int, tick: Callable[[], None] = _no_tick) -> list[str]:
-        data = to_bytes(text)
-        return [to_text(data[s[0][0]:s[0][1]]) for s in self._all_matches(data, n, tick)]
+        subject = Subject(text)
+        return [to_text(subject.cut(*s[0])) for s in self._all_matches(subject.data, n, tick)]
 
     def replace_all(self, text: str, replacement: str, *, literal: bool = False,
                     tick: Callable[[], None] = _no_tick) -> str:
         """Go's ``ReplaceAllString`` (``$1``/``${name}`` expanded) or, with ``literal``,
         ``ReplaceAllLiteralString``."""
-        data = to_bytes(text)
+        subject = Subject(text)
+        data = subject.data
         literal_bytes = to_bytes(replacement)
         out: list[bytes] = []
         last_end = search = 0
@@ -321,10 +366,10 @@ class GoRegexp:
             if spans is None:
                 break
             start, end = spans[0]
-            out.append(data[last_end:start])
+            out.append(subject.cut(last_end, start))
             # No replacement for an empty match right after the previous match.
             if end > last_end or start == 0:
-                out.append(literal_bytes if literal else self._expand(replacement, data, spans))
+                out.append(literal_bytes if literal else self._expand(replacement, subject, spans))
             last_end = end
             width = _rune_width(data, search)
             if search + width > end:
@@ -333,7 +378,7 @@ class GoRegexp:
                 search += 1
             else:
                 search = end
-        out.append(data[last_end:])
+        out.append(subject.cut(last_end, len(data)))
         return to_text(b"".join(out))
 
     def split(self, text: str, n: int, tick: Callable[[], None] = _no_tick) -> list[str] | None:
@@ -342,7 +387,8 @@ class GoRegexp:
             return None
         if self.pattern and text == "":
             return [""]
-        data = to_bytes(text)
+        subject = Subject(text)
+        data = subject.data
         parts: list[str] = []
         begin = end = 0
         for spans in self._all_matches(data, n, tick):
@@ -350,13 +396,13 @@ class GoRegexp:
                 break
             end = spans[0][0]
             if spans[0][1] != 0:
-                parts.append(to_text(data[begin:end]))
+                parts.append(to_text(subject.cut(begin, end)))
             begin = spans[0][1]
         if end != len(data):
-            parts.append(to_text(data[begin:]))
+            parts.append(to_text(subject.cut(begin, len(data))))
         return parts
 
-    def _expand(self, template: str, data: bytes, spans: Spans) -> bytes:
+    def _expand(self, template: str, subject: Subject, spans: Spans) -> bytes:
         """Go's ``Regexp.Expand``: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``; a ``$``
         that starts no reference stays as it is."""
         out: list[bytes] = []
@@ -380,7 +426,7 @@ class GoRegexp:
             i = m.end() + (1 if braced else 0)
             for index in self._group_indexes(m.group(0)):
                 if spans[index][0] >= 0:
-                    out.append(data[spans[index][0]:spans[index][1]])
+                    out.append(subject.cut(*spans[index]))
                     break
         return b"".join(out)
 
