@@ -57,10 +57,10 @@ if TYPE_CHECKING:
 MAX_TEMPLATE_DEPTH = 100
 # Upper bounds that keep a hostile or broken template from running for minutes.
 MAX_RANGE_ITERATIONS = 200_000
-# The CPU clock is read once per this many evaluation steps (nodes, range iterations,
-# function calls): often enough to stop within a few milliseconds of the budget, rarely
+# The CPU clock is read once per 64 evaluation steps (nodes, range iterations, function
+# calls, regex matches): often enough to stop within a few milliseconds of the budget, rarely
 # enough to cost nothing measurable.
-_BUDGET_CHECK_EVERY = 64
+_BUDGET_CHECK_MASK = 63
 
 
 class ExecError(TemplateError):
@@ -206,7 +206,11 @@ class Executor:
     def step(self) -> None:
         """Count one evaluation step; past the CPU budget, stop the render."""
         self.steps += 1
-        if self.steps % _BUDGET_CHECK_EVERY == 0 and time.thread_time() > self.cpu_deadline:
+        if not self.steps & _BUDGET_CHECK_MASK:
+            self.check_cpu()
+
+    def check_cpu(self) -> None:
+        if time.thread_time() > self.cpu_deadline:
             limits = self.limits
             raise self.limit_error(
                 f"render exceeded its CPU-time budget of {limits.cpu_seconds:g}s",
@@ -305,7 +309,9 @@ class Executor:
     # walking -----------------------------------------------------------------------------
     def walk(self, dot: Any, node: p.Node, scope: Scope) -> None:
         self.node = node
-        self.step()
+        self.steps += 1  # self.step(), inlined: this runs for every node
+        if not self.steps & _BUDGET_CHECK_MASK:
+            self.check_cpu()
         kind = type(node)
         if kind is p.TextNode:
             text: str = node.text  # type: ignore[attr-defined]
@@ -698,8 +704,11 @@ class Executor:
             raise self.error("template nesting is too deep", node) from None
         except Exception as exc:  # a bug in a helper must still surface as a template error
             raise self.error(f"error calling {name}: {type(exc).__name__}", node) from None
-        self.check_size(result, name, node)
-        self.step()
+        if isinstance(result, (str, bytes)) and len(result) > self.max_chars:
+            self.check_size(result, name, node)
+        self.steps += 1  # self.step(), inlined: this runs for every call
+        if not self.steps & _BUDGET_CHECK_MASK:
+            self.check_cpu()
         return result
 
     def eval_arg(self, dot: Any, kind: str, node: p.Node, scope: Scope,
