@@ -722,9 +722,13 @@ class Runner:
         """Render and write ``pending`` in order, appending those whose file changed to
         ``changed``; a template that fails is scheduled for a retry (its last good file
         stays). False when a stop interrupted the batch."""
-        for tmpl in pending:
+        for index, tmpl in enumerate(pending):
             if self.stop.is_set():
                 return False
+            if index:
+                # Each render may use its whole CPU budget: renew what fell due meanwhile
+                # before the next one, so that many slow templates cannot starve renewals.
+                self._run_due()
             try:
                 if self.render_and_write(tmpl, retry=False):
                     changed.append(tmpl)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
@@ -184,7 +184,7 @@ class Executor:
         self.node: p.Node | None = None
         self.newlines: list[int] | None = None
 
-    def _recording_env(self, ctx: RenderContext) -> Any:
+    def _recording_env(self, ctx: RenderContext) -> Callable[[str], str | None]:
         def env(name: str) -> str | None:
             value = ctx.env(name)
             if value:
@@ -193,7 +193,7 @@ class Executor:
 
         return env
 
-    def _recording_file(self, ctx: RenderContext) -> Any:
+    def _recording_file(self, ctx: RenderContext) -> Callable[[str], str]:
         def read(path: str) -> str:
             value = ctx.file(path)
             self.read_values.append(value)
