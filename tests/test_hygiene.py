@@ -5,7 +5,9 @@ The agent runs as a user runs it (child process, debug logging, JSON logs) throu
 every auth method the test bed can set up (kubernetes, approle with a plain and a
 response-wrapped secret_id, jwt, token_file), a sidecar with rotating database credentials,
 a token sink and a forced re-login, and the error paths (denied, missing, a function failing
-on a secret value, error_on_missing_key). Every secret the server holds or issued during the
+on a secret value, error_on_missing_key, and hostile values: a PEM key, a value with quotes,
+one with a tab, one in Unicode, an environment variable and a file, each failing a template in
+the ways Go's errors print values). Every secret the server holds or issued during the
 runs is collected (KV values, service-account JWTs, secret_ids, wrapping tokens, client tokens
 from the sink, full lease ids and their random part, dynamic passwords) and searched for in
 everything the agent printed or served: zero hits.
@@ -44,6 +46,18 @@ KV_VALUES = {"password": "hyg-pw-7c1d2a9be4f04f3e", "api_key": "hyg-key-5b8e0c3d
              "json_blob": '{"inner": "hyg-inner-ff0a61c2"}', "number_like": "hyg-num-30d1"}
 KV_TEMPLATE = ('{{ with secret "s4e/data/hygiene" }}P={{ .Data.data.password }}\n'
                'K={{ .Data.data.api_key }}\n{{ end }}')
+# Values that Go's errors print escaped (%q turns newlines, tabs and quotes into \n, \t, \").
+HOSTILE_VALUES = {
+    "pem": ("-----BEGIN PRIVATE KEY-----\n"
+            "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQDh7yg3hyg1e\n"
+            "Zx9qLmT2Hyg0b5c8d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0fhyg2\n"
+            "-----END PRIVATE KEY-----\n"),
+    "quoted": 'he said "hyg-quoted-9a7e31" twice',
+    "tabbed": "hyg-tab-left-41c2\thyg-tab-right-83d0",
+    "unicode": "hyg-ünïcødé-☃-6e2f0b",
+}
+HOSTILE_ENV = 'hyg-env-"secret"\n-5d0c7e1f'
+HOSTILE_FILE = "hyg-file-line-one-2b7c\nhyg-file-line-two-9f31\n"
 DB_TEMPLATE = ('{{ with secret "database/creds/hygiene" }}U={{ .Data.username }}\n'
                'P={{ .Data.password }}\n{{ end }}')
 
@@ -66,6 +80,19 @@ class Secrets:
                 if value in text]
 
 
+def _renderings(value: str) -> list[str]:
+    """A value and the forms an error or a JSON log line may show it in: each line of it, Go
+    %q, JSON (ASCII or not), upper case, and each of those JSON-escaped once more."""
+    from s4e_secret_agent.template.gofmt import go_quote
+
+    forms = [value, *(line for line in value.splitlines() if len(line) >= 16)]
+    forms += [f.upper() for f in forms]
+    forms += [go_quote(f)[1:-1] for f in list(forms)]
+    forms += [json.dumps(f)[1:-1] for f in list(forms)]
+    forms += [json.dumps(f, ensure_ascii=False)[1:-1] for f in list(forms)]
+    return forms
+
+
 def _mask(value: str) -> str:
     return value[:6] + "..." if len(value) > 6 else "..."
 
@@ -85,6 +112,8 @@ def hygiene(openbao: OpenBaoServer, s4e_vault: BootstrapReport, kubernetes_api: 
     client = openbao.client()
     client.sys.create_or_update_policy("hygiene", POLICY)
     client.secrets.kv.v2.create_or_update_secret(path="hygiene", secret=KV_VALUES,
+                                                 mount_point="s4e")
+    client.secrets.kv.v2.create_or_update_secret(path="hygiene-hostile", secret=HOSTILE_VALUES,
                                                  mount_point="s4e")
     client.write_data("auth/kubernetes/role/hygiene", data={
         "bound_service_account_names": ["s4e-core"], "bound_service_account_namespaces": ["s4e"],
@@ -110,6 +139,8 @@ def hygiene(openbao: OpenBaoServer, s4e_vault: BootstrapReport, kubernetes_api: 
     secrets = Secrets()
     secrets.add(openbao.root_token, s4e_database.admin_password, *s4e_secret_values(openbao),
                 *KV_VALUES.values(), "hyg-inner-ff0a61c2")
+    for value in [*HOSTILE_VALUES.values(), HOSTILE_ENV, HOSTILE_FILE]:
+        secrets.add(*_renderings(value))
     return secrets
 
 
@@ -119,11 +150,12 @@ def _config(address: str, method: dict[str, Any], templates: list[dict[str, Any]
             "template": templates}
 
 
-def _run_init(tmp_path: Path, name: str, config: dict[str, Any], secrets: Secrets) -> AgentRun:
+def _run_init(tmp_path: Path, name: str, config: dict[str, Any], secrets: Secrets,
+              env: dict[str, str] | None = None) -> AgentRun:
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(config))
     result = run_agent("init", "--config", str(path), "--log-level", "debug",
-                       "--log-format", "json")
+                       "--log-format", "json", env=env)
     secrets.emitted(f"{name} stderr", result.stderr)
     secrets.emitted(f"{name} stdout", result.stdout)
     return result
@@ -247,6 +279,45 @@ def test_error_paths_leak_nothing(tmp_path: Path, openbao: OpenBaoServer,
     assert hygiene.leaks() == []
 
 
+def test_hostile_values_in_failing_templates_leak_nothing(
+        tmp_path: Path, openbao: OpenBaoServer, kubernetes_api: KubernetesAPI,
+        hygiene: Secrets) -> None:
+    token_path = kubernetes_api.token_file(tmp_path / "sa", "s4e-core")
+    hygiene.add(token_path.read_text())
+    method = {"type": "kubernetes", "config": {"role": "hygiene", "token_path": str(token_path)}}
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(HOSTILE_FILE)
+    hostile = '{{ with secret "s4e/data/hygiene-hostile" }}%s{{ end }}'
+    cases = {
+        "range_pem": hostile % "{{ range .Data.data.pem }}{{ end }}",
+        "quote_pem": hostile % "{{ .Data.data.pem | parseInt }}",
+        "quote_quoted": hostile % "{{ .Data.data.quoted | parseFloat }}",
+        "quote_tabbed": hostile % "{{ .Data.data.tabbed | parseBool }}",
+        "json_unicode": hostile % "{{ .Data.data.unicode | toJSON | parseInt }}",
+        "upper_pem": hostile % "{{ .Data.data.pem | toUpper | parseInt }}",
+        "pem_line": hostile % '{{ index (.Data.data.pem | split "\\n") 1 | parseInt }}',
+        "trimmed": hostile % '{{ .Data.data.tabbed | trimPrefix "hyg-" | parseUint }}',
+        "regexp": hostile % '{{ regexMatch (printf "(%s" .Data.data.quoted) "x" }}',
+        "whole_map": hostile % '{{ printf "%v" .Data.data | parseInt }}',
+        "env": '{{ env "HYG_ENV_SECRET" | parseInt }}',
+        "file": f'{{{{ file "{secret_file}" | parseInt }}}}',
+    }
+
+    def run(name: str) -> AgentRun:
+        template = {"contents": cases[name], "destination": str(tmp_path / "out" / name)}
+        return _run_init(tmp_path, name, _config(openbao.address, method, [template]), hygiene,
+                         env={"HYG_ENV_SECRET": HOSTILE_ENV})
+
+    with ThreadPoolExecutor(4) as pool:
+        results = dict(zip(cases, pool.map(run, cases), strict=True))
+    for name, result in results.items():
+        assert result.returncode == 6, (name, result.returncode, result.stderr[-2000:])
+        assert not (tmp_path / "out" / name).exists(), name
+        errors = [r for r in result.log_records() if r.get("level") == "error"]
+        assert errors and "[redacted]" in result.stderr, (name, result.stderr[-2000:])
+    assert hygiene.leaks() == []
+
+
 @pytest.mark.postgres
 def test_sidecar_with_rotations_relogin_and_metrics_leaks_nothing(
         tmp_path: Path, openbao: OpenBaoServer, kubernetes_api: KubernetesAPI,
@@ -304,6 +375,15 @@ def test_sidecar_with_rotations_relogin_and_metrics_leaks_nothing(
             value = record.get(key)
             assert value is None or token_hash.fullmatch(str(value)), record
     assert hygiene.leaks() == []
+
+
+def test_the_scan_finds_escaped_forms_and_lines_of_a_planted_value() -> None:
+    secrets = Secrets()
+    secrets.add(*_renderings(HOSTILE_VALUES["pem"]))
+    line = HOSTILE_VALUES["pem"].splitlines()[1]
+    secrets.emitted("log", json.dumps({"message": f"parsing {line}"}))
+    secrets.emitted("err", json.dumps({"message": json.dumps(HOSTILE_VALUES["pem"])}))
+    assert {where for where, _ in secrets.leaks()} == {"log", "err"}
 
 
 def test_the_scan_finds_a_planted_value() -> None:

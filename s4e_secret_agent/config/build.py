@@ -615,13 +615,22 @@ class Builder:
         self.check_keys(raw, path, {
             "deadline", "rotation_overlap", "revoke_on_shutdown", "revoke_grace",
             "metrics_listen", "enable_quit", "exit_when", "file_sandbox", "log_level",
-            "log_format", "max_retry_after", "refresh_min_interval", "log_command_output"})
+            "log_format", "max_retry_after", "refresh_min_interval", "log_command_output",
+            "render_cpu_limit", "render_max_bytes"})
         default = AgentSettings()
         deadline = self.get(raw, "deadline", path, values.parse_duration, default.deadline)
         if deadline <= 0:
             self.fail(f"{path}.deadline", "must be more than 0")
         retry_after = self.get(raw, "max_retry_after", path, values.parse_duration,
                                default.max_retry_after)
+        render_cpu_limit = self.get(raw, "render_cpu_limit", path, values.parse_duration,
+                                    default.render_cpu_limit)
+        if render_cpu_limit <= 0:
+            self.fail(f"{path}.render_cpu_limit", "must be more than 0")
+        render_max_bytes = self.get(raw, "render_max_bytes", path, values.parse_int,
+                                    default.render_max_bytes)
+        if render_max_bytes <= 0:
+            self.fail(f"{path}.render_max_bytes", "must be more than 0")
         metrics = raw.get("metrics_listen", default.metrics_listen)
         if metrics in (None, "", False):
             metrics_listen: str | None = None
@@ -667,6 +676,8 @@ class Builder:
             file_sandbox=self.text(raw, "file_sandbox", path),
             log_level=level,
             log_format=log_format,
+            render_cpu_limit=render_cpu_limit,
+            render_max_bytes=render_max_bytes,
         )
 
 

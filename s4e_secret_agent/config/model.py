@@ -434,6 +434,12 @@ class AgentSettings:
     file_sandbox: str | None = field(default=None, metadata=_meta(
         "directory the template file function may read; none = no restriction",
         env="S4E_FILE_SANDBOX"))
+    render_cpu_limit: float = field(default=10.0, metadata=_meta(
+        "CPU time one render of one template may use; past it the render fails (last good "
+        "file kept)", default_doc="10s"))
+    render_max_bytes: int = field(default=64 * 1024 * 1024, metadata=_meta(
+        "largest output of one render, string built by a template function, or file read by "
+        "the file function, in bytes", default_doc="67108864 (64 MiB)"))
     log_level: str = field(default="info", metadata=_meta(
         "trace, debug, info, warn or error", env="S4E_LOG_LEVEL", annotation="log-level",
         flag="--log-level"))

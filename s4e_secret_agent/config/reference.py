@@ -91,7 +91,7 @@ def _default(item: dataclasses.Field[Any], hints: dict[str, Any]) -> str:
 
 
 _DURATIONS = {"client_timeout", "min_backoff", "max_backoff", "timeout", "deadline",
-              "static_secret_render_interval", "revoke_grace", "wrap_ttl"}
+              "static_secret_render_interval", "revoke_grace", "wrap_ttl", "render_cpu_limit"}
 
 
 def _type_name(name: str, hint: Any) -> str:

@@ -47,7 +47,7 @@ from s4e_secret_agent.runtime.token import TokenKeeper
 
 if TYPE_CHECKING:
     from s4e_secret_agent.runtime.events import Reporter
-    from s4e_secret_agent.template.context import FileWrite
+    from s4e_secret_agent.template.context import FileWrite, RenderLimits
     from s4e_secret_agent.vault.types import RequestEvent, SecretResponse, VaultAPI
 
 log = logging.getLogger(__name__)
@@ -399,7 +399,8 @@ class Runner:
             secret=lambda path, args: known(SecretKey("read", path, tuple(args))),
             secrets=lambda path: known(SecretKey("list", path)), env=self.environ.get,
             file=self._file_function, error_on_missing_key=False, now=self.wall_clock,
-            pki_cert=pki_cert, write_file=lambda request: None)  # no writes while discovering
+            pki_cert=pki_cert, write_file=lambda request: None,  # no writes while discovering
+            limits=self._render_limits())
         with contextlib.suppress(AgentError):
             tmpl.config.parsed.render(context)
         return list(missing)
@@ -538,6 +539,13 @@ class Runner:
 
     # -- rendering ---------------------------------------------------------------------------
 
+    def _render_limits(self) -> RenderLimits:
+        from s4e_secret_agent.template import RenderLimits
+
+        agent = self.config.agent
+        return RenderLimits(cpu_seconds=agent.render_cpu_limit,
+                            max_bytes=agent.render_max_bytes)
+
     def _file_function(self, path: str) -> str:
         sandbox = self.config.agent.file_sandbox
         if sandbox:
@@ -546,12 +554,18 @@ class Runner:
             if os.path.commonpath([real, root]) != root:
                 raise TemplateError(f"file {path!r} is outside the file sandbox {sandbox!r}",
                                     hint="move the file under agent.file_sandbox or widen it")
+        limit = self.config.agent.render_max_bytes
         try:
-            with open(path, encoding="utf-8") as fh:
-                return fh.read()
+            # Never more than the limit in memory: a template pointed at a huge file fails.
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
         except OSError as exc:
             raise TemplateError(f"file {path!r}: {exc.strerror or exc}",
                                 hint="check that the file exists and is readable") from None
+        if len(data) > limit:
+            raise TemplateError(f"file {path!r} is larger than {limit} bytes",
+                                hint="read a smaller file or raise agent.render_max_bytes")
+        return data.decode("utf-8", "surrogateescape")
 
     def _write_requested(self, request: FileWrite) -> None:
         """writeToFile: through the agent's writer, atomically, with the mode and owner asked
@@ -600,6 +614,7 @@ class Runner:
             secret=secret, secrets=secrets, env=self.environ.get,
             file=self._file_function, error_on_missing_key=tmpl.config.error_on_missing_key,
             now=self.wall_clock, pki_cert=pki_cert, write_file=self._write_requested,
+            limits=self._render_limits(),
         )
         try:
             # Bytes, not text: base64Decode of a binary keystore must reach the file as is.
@@ -806,9 +821,13 @@ class Runner:
         """Render and write ``pending`` in order, appending those whose file changed to
         ``changed``; a template that fails is scheduled for a retry (its last good file
         stays). False when a stop interrupted the batch."""
-        for tmpl in pending:
+        for index, tmpl in enumerate(pending):
             if self.stop.is_set():
                 return False
+            if index:
+                # Each render may use its whole CPU budget: renew what fell due meanwhile
+                # before the next one, so that many slow templates cannot starve renewals.
+                self._run_due()
             try:
                 if self.render_and_write(tmpl, retry=False):
                     changed.append(tmpl)

@@ -22,13 +22,15 @@ from s4e_secret_agent.template.context import (
     DEFAULT_CONTEXT,
     NO_SECRET,
     RenderContext,
+    RenderLimits,
     SecretRef,
 )
 
 if TYPE_CHECKING:
     from s4e_secret_agent.template.refs import FunctionCall
 
-__all__ = ["NO_SECRET", "RenderContext", "SecretRef", "Template", "TemplateError", "decode_json"]
+__all__ = ["NO_SECRET", "RenderContext", "RenderLimits", "SecretRef", "Template",
+           "TemplateError", "decode_json"]
 
 
 @dataclass
@@ -83,7 +85,13 @@ class Template:
         ``base64Decode`` of a binary keystore). :meth:`render` carries them as surrogate
         escapes; this method turns them back into the original bytes.
         """
-        return self.render(ctx).encode("utf-8", "surrogateescape")
+        data = self.render(ctx).encode("utf-8", "surrogateescape")
+        limits = (ctx or DEFAULT_CONTEXT).limits
+        if len(data) > limits.max_bytes:  # the render counted characters, at most this many
+            raise TemplateError(f"template: {self.name}: output is larger than "
+                                f"{limits.max_bytes} bytes",
+                                hint=f"make the output smaller or raise {limits.bytes_key}")
+        return data
 
     def secret_refs(self) -> list[SecretRef]:
         """Literal paths passed to ``secret``/``secrets`` (for prefetching and policy checks)."""

@@ -74,6 +74,24 @@ class FileWrite:
 
 
 @dataclass(frozen=True)
+class RenderLimits:
+    """What one render may use. A template runs on the agent's loop thread: a render that
+    loops for minutes would hold back token and lease renewal, and one that builds gigabytes
+    would take the pod's memory. ``cpu_seconds`` is the CPU time of the rendering thread
+    (waiting for Vault does not count); ``max_bytes`` bounds the output, every string or
+    byte value the template builds on the way, and every ``file`` read."""
+
+    cpu_seconds: float = 10.0
+    max_bytes: int = 64 * 1024 * 1024
+    # Where the user changes each limit (named in the error).
+    cpu_key: str = "agent.render_cpu_limit"
+    bytes_key: str = "agent.render_max_bytes"
+
+
+DEFAULT_LIMITS = RenderLimits()
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """Where a render gets its data from (all injected; the engine itself does no I/O)."""
 
@@ -89,6 +107,7 @@ class RenderContext:
     pki_cert: Callable[[str, tuple[str, ...]], Any] = _no_pki
     # writeToFile: the one file write a template can ask for (done by the agent's writer).
     write_file: Callable[[FileWrite], None] = _no_write
+    limits: RenderLimits = DEFAULT_LIMITS
 
 
 DEFAULT_CONTEXT = RenderContext()

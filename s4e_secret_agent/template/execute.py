@@ -4,11 +4,18 @@ Behaviour follows Go's ``text/template/exec.go``: how fields are looked up on ma
 when a value is "missing" (``<no value>``) versus a nil interface, how arguments are checked
 against a function's parameter types, truth, ``range`` over lists/maps/integers, variables and
 their scopes, and the ``template: NAME:LINE:COL: executing "NAME" at <...>: ...`` errors.
+
+Each execution keeps to the :class:`~s4e_secret_agent.template.context.RenderLimits` of its
+context: the CPU time of the rendering thread is checked every few nodes (a template that
+loops is stopped within its budget, so the agent's loop goes back to renewing tokens and
+leases), and the output and every string a function returns are held to the size limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
@@ -50,7 +57,10 @@ if TYPE_CHECKING:
 MAX_TEMPLATE_DEPTH = 100
 # Upper bounds that keep a hostile or broken template from running for minutes.
 MAX_RANGE_ITERATIONS = 200_000
-MAX_OUTPUT_CHARS = 64 * 1024 * 1024
+# The CPU clock is read once per 64 evaluation steps (nodes, range iterations, function
+# calls, regex matches): often enough to stop within a few milliseconds of the budget, rarely
+# enough to cost nothing measurable.
+_BUDGET_CHECK_MASK = 63
 
 
 class ExecError(TemplateError):
@@ -153,7 +163,15 @@ class Executor:
         self.funcs = funcs
         self.missing_error = error_on_missing_key
         self.text = text
-        self.ctx = ctx  # the RenderContext: where secret/env/file read from
+        # What env and file returned: redacted from errors like Vault's answers.
+        self.read_values: list[str] = []
+        # The RenderContext (where secret/env/file read from), with env and file recorded.
+        self.ctx = dataclasses.replace(ctx, env=self._recording_env(ctx),
+                                       file=self._recording_file(ctx))
+        self.limits = ctx.limits
+        self.max_chars = ctx.limits.max_bytes  # a character is at least one byte
+        self.cpu_deadline = time.thread_time() + ctx.limits.cpu_seconds
+        self.steps = 0
         # Vault responses by (path, write args): one read per render, like consul-template.
         self.cache: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.scratch: Any = None
@@ -165,6 +183,51 @@ class Executor:
         self.tmpl_name = parse_name
         self.node: p.Node | None = None
         self.newlines: list[int] | None = None
+
+    def _recording_env(self, ctx: RenderContext) -> Callable[[str], str | None]:
+        def env(name: str) -> str | None:
+            value = ctx.env(name)
+            if value:
+                self.read_values.append(value)
+            return value
+
+        return env
+
+    def _recording_file(self, ctx: RenderContext) -> Callable[[str], str]:
+        def read(path: str) -> str:
+            value = ctx.file(path)
+            self.read_values.append(value)
+            self.check_size(value, "file")
+            return value
+
+        return read
+
+    # limits ------------------------------------------------------------------------------
+    def step(self) -> None:
+        """Count one evaluation step; past the CPU budget, stop the render."""
+        self.steps += 1
+        if not self.steps & _BUDGET_CHECK_MASK:
+            self.check_cpu()
+
+    def check_cpu(self) -> None:
+        if time.thread_time() > self.cpu_deadline:
+            limits = self.limits
+            raise self.limit_error(
+                f"render exceeded its CPU-time budget of {limits.cpu_seconds:g}s",
+                f"simplify the template or raise {limits.cpu_key}")
+
+    def check_size(self, value: Any, what: str, node: p.Node | None = None) -> None:
+        """Refuse a string or byte value larger than the size limit."""
+        if isinstance(value, (str, bytes)) and len(value) > self.max_chars:
+            limits = self.limits
+            raise self.limit_error(
+                f"{what} returned a value larger than {limits.max_bytes} bytes",
+                f"make the value smaller or raise {limits.bytes_key}", node)
+
+    def limit_error(self, message: str, hint: str, node: p.Node | None = None) -> ExecError:
+        error = self.error(message, node)
+        error.hint = hint
+        return error
 
     # errors ------------------------------------------------------------------------------
     def location(self, node: p.Node) -> tuple[int, int]:
@@ -183,7 +246,7 @@ class Executor:
         # path for lists and certificates).
         keep = [self.parse_name, self.tmpl_name, *self.trees]
         keep += [key[1][0] if key[0].startswith("\x00") else key[0] for key in self.cache]
-        return redact_secrets(message, self.cache.values(), keep)
+        return redact_secrets(message, [*self.cache.values(), *self.read_values], keep)
 
     def error(self, message: str, node: p.Node | None = None) -> ExecError:
         node = node if node is not None else self.node
@@ -200,9 +263,14 @@ class Executor:
     # output ------------------------------------------------------------------------------
     def write(self, text: str) -> None:
         self.out_len += len(text)
-        if self.out_len > MAX_OUTPUT_CHARS:
-            raise self.error(f"output is larger than {MAX_OUTPUT_CHARS} characters")
+        if self.out_len > self.max_chars:
+            self.output_too_large()
         self.out.append(text)
+
+    def output_too_large(self) -> None:
+        limits = self.limits
+        raise self.limit_error(f"output is larger than {limits.max_bytes} bytes",
+                               f"make the output smaller or raise {limits.bytes_key}")
 
     # entry points -------------------------------------------------------------------------
     def execute(self, name: str, dot: Any) -> str:
@@ -241,12 +309,15 @@ class Executor:
     # walking -----------------------------------------------------------------------------
     def walk(self, dot: Any, node: p.Node, scope: Scope) -> None:
         self.node = node
+        self.steps += 1  # self.step(), inlined: this runs for every node
+        if not self.steps & _BUDGET_CHECK_MASK:
+            self.check_cpu()
         kind = type(node)
         if kind is p.TextNode:
             text: str = node.text  # type: ignore[attr-defined]
             self.out_len += len(text)
-            if self.out_len > MAX_OUTPUT_CHARS:
-                raise self.error(f"output is larger than {MAX_OUTPUT_CHARS} characters")
+            if self.out_len > self.max_chars:
+                self.output_too_large()
             self.out.append(text)
         elif kind is p.ActionNode:
             assert isinstance(node, p.ActionNode)
@@ -311,6 +382,7 @@ class Executor:
             ran = False
             for index, elem in items:
                 ran = True
+                self.step()
                 self.iterations += 1
                 if self.iterations > MAX_RANGE_ITERATIONS:
                     raise self.error(
@@ -632,6 +704,11 @@ class Executor:
             raise self.error("template nesting is too deep", node) from None
         except Exception as exc:  # a bug in a helper must still surface as a template error
             raise self.error(f"error calling {name}: {type(exc).__name__}", node) from None
+        if isinstance(result, (str, bytes)) and len(result) > self.max_chars:
+            self.check_size(result, name, node)
+        self.steps += 1  # self.step(), inlined: this runs for every call
+        if not self.steps & _BUDGET_CHECK_MASK:
+            self.check_cpu()
         return result
 
     def eval_arg(self, dot: Any, kind: str, node: p.Node, scope: Scope,

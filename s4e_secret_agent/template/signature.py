@@ -58,6 +58,11 @@ class ExecutionState(Protocol):
         """``executeTemplate``: render the named template into a string."""
         ...
 
+    def step(self) -> None:
+        """Count one step of work (a long-running function calls it as it goes); raises
+        past the render's CPU-time budget."""
+        ...
+
 
 __all__ = ["ANY", "BOOL", "INT", "LIST", "MAP", "STRING", "STRINGS", "VALUE", "ExecutionState",
            "FuncError", "GoFunc"]

@@ -300,17 +300,17 @@ def ct_replace_all(old: str, new: str, s: str) -> str:
     return s.replace(old, new)
 
 
-def ct_regex_replace_all(pattern: str, repl: str, s: str) -> str:
-    from s4e_secret_agent.template.funcs.regexp import compile_go_regexp, expand_replacement
+def ct_regex_replace_all(state: ExecutionState, pattern: str, repl: str, s: str) -> str:
+    from s4e_secret_agent.template.funcs.regexp import compile_go_regexp
 
-    rx = compile_go_regexp(pattern)
-    return rx.sub(lambda m: expand_replacement(m, repl), s)
+    # A long scan counts towards the render's CPU budget as it goes.
+    return compile_go_regexp(pattern).replace_all(s, repl, tick=state.step)
 
 
 def ct_regex_match(pattern: str, s: str) -> bool:
     from s4e_secret_agent.template.funcs.regexp import compile_go_regexp
 
-    return compile_go_regexp(pattern).search(s) is not None
+    return compile_go_regexp(pattern).matches(s)
 
 
 def ct_to_json(value: Any) -> str:
@@ -693,7 +693,8 @@ def functions() -> dict[str, GoFunc]:
         "parseJSON": GoFunc(ct_parse_json, (STRING,)),
         "parseUint": GoFunc(ct_parse_uint, (STRING,)),
         "parseYAML": GoFunc(ct_parse_yaml, (STRING,)),
-        "regexReplaceAll": GoFunc(ct_regex_replace_all, (STRING, STRING, STRING)),
+        "regexReplaceAll": GoFunc(ct_regex_replace_all, (STRING, STRING, STRING),
+                                  needs_state=True),
         "regexMatch": GoFunc(ct_regex_match, (STRING, STRING)),
         "replaceAll": GoFunc(ct_replace_all, (STRING, STRING, STRING)),
         "sha256Hex": GoFunc(ct_sha256_hex, (STRING,)),

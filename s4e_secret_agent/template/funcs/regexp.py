@@ -1,31 +1,59 @@
-"""Go ``regexp`` (RE2 syntax) on top of Python's ``re``.
+"""Go's ``regexp`` for the template functions, on Google's RE2 library (``google-re2``).
 
-The common syntax means the same in both; what differs is translated or rejected so that a
-pattern never silently matches differently:
+Go's regexp package is RE2: matching takes time linear in the input whatever the pattern.
+Python's ``re`` backtracks, so a pattern such as ``(a|a)*c`` against a few dozen characters
+would stall a render for hours. Every regex-taking template function (``regexMatch``,
+``regexReplaceAll``, the ``sprig_regex*`` family, the sockaddr filters) goes through
+:func:`compile_go_regexp`, which compiles with RE2 itself.
 
-* rejected (Go has no such syntax): look-around ``(?=``, ``(?!``, ``(?<=``, ``(?<!``,
-  back-references ``\\1``, possessive/atomic groups, conditionals, ``\\Z``;
-* translated: ``(?P<name>``/``(?<name>`` groups, ``\\z`` (end of text), ``\\Q...\\E`` quoting,
-  ``[[:alpha:]]``-style classes, ``\\pL``/``\\p{Greek}`` (only the Latin-script-free
-  categories Python can express are accepted);
-* Go's ``$`` without the ``m`` flag matches only at the very end (Python's ``$`` also before a
-  final newline), so it becomes ``\\Z``. ``\\d``, ``\\w``, ``\\s``, ``\\b`` are ASCII-only in
-  Go, so patterns are compiled with ``re.ASCII``.
+RE2's C++ parser and Go's ``regexp/syntax`` accept almost the same language. A short pass over
+the pattern first rejects what Go rejects and RE2 would accept (``\\C``), and RE2's own
+rejections are reworded the way Go words them, ``error parsing regexp: <what>: `<arg>```, so a
+template sees Go's message for back-references and look-around (``invalid or unsupported Perl
+syntax``) as with Vault Agent.
+
+Matching runs on the UTF-8 bytes of the text, as Go's strings are bytes: match positions, the
+rule that no empty match directly follows another one (``FindAll``, ``ReplaceAll``, ``Split``)
+and the one-character step after an empty match are Go's. The library is imported when a
+regex function is first called: most templates use none, and init's start-up time counts.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.template.signature import FuncError
 
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7F", "blank": "\\t ",
-    "cntrl": "\\x00-\\x1F\\x7F", "digit": "0-9", "graph": "!-~", "lower": "a-z",
-    "print": " -~", "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z",
-    "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+# (start, end) of the whole match and of each group, in bytes; (-1, -1) for a group that did
+# not take part in the match.
+Spans = list[tuple[int, int]]
+
+# RE2's error codes (re2/re2.cc) and Go's words for the same error (regexp/syntax).
+_RE2_TO_GO = {
+    "invalid escape sequence": "invalid escape sequence",
+    "invalid character class": "invalid character class",
+    "invalid character class range": "invalid character class range",
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "unexpected )": "unexpected )",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid UTF-8": "invalid UTF-8",
+    "invalid named capture group": "invalid named capture",
+    "pattern too large - compile failed": "expression too large",
+    "pattern too large - reverse compile failed": "expression too large",
 }
+# RE2's default memory budget for one compiled pattern (8 MiB): a pattern that needs more is
+# refused ("expression too large") instead of taking the pod's memory.
+_MAX_MEM = 8 << 20
 
 
 class RegexpError(FuncError):
@@ -63,16 +91,17 @@ def _check_repetition(pattern: str, i: int) -> None:
         raise _error("invalid nested repetition operator", pattern[i:end])
 
 
-def translate(pattern: str) -> str:
-    """Translate an RE2 pattern to an equivalent Python pattern, or raise RegexpError."""
-    out: list[str] = []
+def check_go_syntax(pattern: str) -> list[str]:
+    """Raise :class:`RegexpError` with Go's message for the errors Go reports first (in the
+    order its parser meets them); what is left is checked by RE2 when compiling.
+
+    Returns the name of each capturing group in order ("" for an unnamed one): Go allows a
+    name twice, and ``$name`` then means the first such group that took part in the match,
+    which RE2's name table (one index per name) cannot say."""
+    names: list[str] = []
     i = 0
     n = len(pattern)
-    multiline = False
-    # per open group: how many "(?flags:" groups opened by a bare "(?flags)" must close with it
-    pending = [0]
-    # per open group: whether it holds a repetition (for the nested-repetition guard)
-    repeats = [False]
+    depth = 0
     while i < n:
         c = pattern[i]
         if c == "\\":
@@ -81,267 +110,352 @@ def translate(pattern: str) -> str:
             d = pattern[i + 1]
             if d == "Q":
                 end = pattern.find("\\E", i + 2)
-                literal = pattern[i + 2:] if end < 0 else pattern[i + 2:end]
-                out.append(re.escape(literal))
                 i = n if end < 0 else end + 2
                 continue
-            if d == "z":
-                out.append("\\Z")
-                i += 2
-                continue
-            if d in "123456789" or d in "ZGXRKNhHVgk" or False:
+            if d == "C" or d in "ZGXRKNhHVgk":
+                # \C (any byte) is RE2's alone; Go has none of these escapes.
                 raise _error("invalid escape sequence", pattern[i:i + 2])
-            if d in "pP":
-                cls, length = _unicode_class(pattern, i)
-                out.append(cls if d == "p" else _negate_class(cls))
-                i += length
+            if d in "pP" and i + 2 < n and pattern[i + 2] == "{":
+                end = pattern.find("}", i + 3)
+                i = n if end < 0 else end + 1
                 continue
-            if d == "C":
-                out.append("[\\s\\S]")
-                i += 2
-                continue
-            out.append(pattern[i:i + 2])
-            i += 2
+            i += 3 if d in "pP" else 2
             continue
         if c == "[":
-            j, text = _char_class(pattern, i)
-            out.append(text)
-            i = j
+            i = _skip_char_class(pattern, i)
             continue
         if c == "(":
             if pattern.startswith("(?", i):
                 rest = pattern[i + 2:]
-                if rest.startswith(("=", "!", "<=", "<!", ">", "#", "(")):
-                    raise _error("invalid or unsupported Perl syntax",
-                                 pattern[i:i + 3])
-                if rest.startswith("P<") or rest.startswith("<"):
+                # "(?<=" and "(?<!" read as a named group to Go, and fail as one.
+                if rest.startswith(("=", "!", ">", "#", "(")):
+                    raise _error("invalid or unsupported Perl syntax", pattern[i:i + 3])
+                if rest.startswith(("P<", "<")):
                     start = i + (4 if rest.startswith("P<") else 3)
                     end = pattern.find(">", start)
                     if end < 0:
                         raise _error("invalid named capture", pattern[i:])
-                    name = pattern[start:end]
-                    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+                    if not re.fullmatch(r"[A-Za-z0-9_]+", pattern[start:end]):
                         raise _error("invalid named capture", pattern[i:end + 1])
-                    out.append(f"(?P<{name}>")
+                    names.append(pattern[start:end])
                     i = end + 1
-                    pending.append(0)
-                    repeats.append(False)
+                    depth += 1
                     continue
-                # flags: (?i) (?s) (?m) (?U) (?i:...)
                 m = re.match(r"\(\?([imsU]*)(?:-([imsU]*))?([:)])", pattern[i:])
                 if not m:
                     raise _error("invalid or unsupported Perl syntax", pattern[i:i + 3])
-                on, off, kind = m.group(1), m.group(2) or "", m.group(3)
-                if "U" in on or "U" in off:
-                    raise _error("invalid or unsupported Perl syntax", m.group(0))
-                if "m" in on and kind == ")":
-                    multiline = True
-                flags = on.replace("U", "")
-                off_flags = off.replace("U", "")
-                scoped = f"(?{flags}" + (f"-{off_flags}" if off_flags else "") + ":"
-                if scoped == "(?:":
-                    scoped = "(?:"
-                out.append(scoped)
                 i += len(m.group(0))
-                if kind == ")":
-                    # A bare "(?i)" applies to the rest of the enclosing group: open a scoped
-                    # group now and close it together with the enclosing one.
-                    pending[-1] += 1
-                else:
-                    pending.append(0)
-                    repeats.append(False)
+                if m.group(3) == ":":
+                    depth += 1
                 continue
-            pending.append(0)
-            repeats.append(False)
-            out.append("(")
+            names.append("")
+            depth += 1
             i += 1
             continue
         if c == ")":
-            if len(pending) == 1:
+            if depth == 0:
                 raise _error("unexpected )", pattern)
-            out.append(")" * pending.pop() + ")")
-            inner_repeats = repeats.pop()
-            i += 1
-            if inner_repeats and i < n and (pattern[i] in "*+" or pattern[i] == "{"):
-                # Go's RE2 matches (a+)+ in linear time; Python's backtracking engine can take
-                # exponential time on it, so such patterns are refused instead.
-                raise _error("nested repetition is not supported by this agent "
-                             "(it can take exponential time)", pattern)
-            if inner_repeats:
-                repeats[-1] = True
-            continue
-        if c == "$" and not multiline:
-            out.append("\\Z")
+            depth -= 1
             i += 1
             continue
-        if c in "*+{":
-            repeats[-1] = True
         if c in "*+?" or (c == "{" and _repeat_length(pattern, i)):
             _check_repetition(pattern, i)
         if c == "{":
             m = re.match(r"\{(\d+)(,(\d*))?\}", pattern[i:])
             if m:
-                lo = int(m.group(1))
-                hi = m.group(3)
-                if lo > 1000 or (hi and int(hi) > 1000):
+                lo, hi = int(m.group(1)), m.group(3)
+                if lo > 1000 or (hi and (int(hi) > 1000 or int(hi) < lo)):
                     raise _error("invalid repeat count", m.group(0))
-                if hi and int(hi) < lo:
-                    raise _error("invalid repeat count", m.group(0))
-                out.append(m.group(0))
                 i += len(m.group(0))
                 continue
-            out.append("\\{")
-            i += 1
-            continue
-        out.append(c)
         i += 1
-    if len(pending) > 1:
+    if depth:
         raise _error("missing closing )", pattern)
-    out.append(")" * pending[0])
-    return "".join(out)
+    return names
 
 
-def _negate_class(cls: str) -> str:
-    if cls.startswith("[") and not cls.startswith("[^"):
-        return "[^" + cls[1:]
-    return "[^" + cls + "]"
-
-
-_UNICODE_CATEGORIES = {
-    "L": "[^\\W\\d_]", "Lu": "[A-Z\u00c0-\u00de]", "Ll": "[a-z\u00df-\u00ff]",
-    "N": "\\d", "Nd": "\\d",
-}
-
-
-def _unicode_class(pattern: str, i: int) -> tuple[str, int]:
-    if i + 2 >= len(pattern) + 0 and i + 2 > len(pattern) - 1 and i + 2 >= len(pattern):
-        raise _error("invalid character class range", pattern[i:])
-    if pattern[i + 2] == "{":
-        end = pattern.find("}", i + 3)
-        if end < 0:
-            raise _error("invalid character class range", pattern[i:])
-        name = pattern[i + 3:end]
-        length = end + 1 - i
-    else:
-        name = pattern[i + 2]
-        length = 3
-    if name not in _UNICODE_CATEGORIES:
-        raise _error("invalid character class range", pattern[i:i + length])
-    return _UNICODE_CATEGORIES[name], length
-
-
-def _char_class(pattern: str, i: int) -> tuple[int, str]:
-    out = ["["]
+def _skip_char_class(pattern: str, i: int) -> int:
+    """The index after the character class that opens at ``i``."""
     j = i + 1
     n = len(pattern)
     if j < n and pattern[j] == "^":
-        out.append("^")
         j += 1
     first = True
     while j < n:
         c = pattern[j]
         if c == "]" and not first:
-            out.append("]")
-            return j + 1, "".join(out)
+            return j + 1
         first = False
-        if c == "[" and pattern.startswith("[:", j):
+        if pattern.startswith("[:", j):
             end = pattern.find(":]", j + 2)
             if end > 0:
-                name = pattern[j + 2:end]
-                negate = name.startswith("^")
-                name = name.lstrip("^")
-                if name not in _POSIX_CLASSES:
-                    raise _error("invalid character class range",
-                                 pattern[j:end + 2])
-                if negate:
-                    raise _error("invalid character class range",
-                                 pattern[j:end + 2])
-                out.append(_POSIX_CLASSES[name])
                 j = end + 2
                 continue
-        if c == "[":
-            out.append("\\[")
-            j += 1
-            continue
         if c == "\\":
-            if j + 1 >= n:
-                break
-            d = pattern[j + 1]
-            if d in "pP":
-                raise _error("invalid character class range", pattern[j:j + 3])
-            out.append(pattern[j:j + 2])
+            if j + 1 < n and pattern[j + 1] == "C":
+                raise _error("invalid escape sequence", pattern[j:j + 2])
             j += 2
             continue
-        if c in "&~|-" and j + 1 < n and pattern[j + 1] == c:
-            out.append("\\" + c)
-            j += 1
-            continue
-        out.append(c)
         j += 1
     raise _error("missing closing ]", pattern[i:])
 
 
+def _go_message(re2_message: str, pattern: str) -> str:
+    """RE2's "<code>: <arg>" as Go's "error parsing regexp: <what>: `<arg>`"."""
+    code, sep, arg = re2_message.partition(": ")
+    what = _RE2_TO_GO.get(code, code)
+    if what in ("missing closing )", "unexpected )") or not sep:
+        arg = pattern
+    return f"error parsing regexp: {what}: `{arg}`"
+
+
+def to_bytes(text: str) -> bytes:
+    """A Go string's bytes (bytes that are not UTF-8 travel as surrogate escapes)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # A lone surrogate from a JSON "\ud800": Go holds U+FFFD there.
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" and not "\udc80" <= ch <= "\udcff"
+                       else ch for ch in text).encode("utf-8", "surrogateescape")
+
+
+def to_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, carried as an escape
+_REPLACEMENT = "\ufffd".encode()
+
+
+class Subject:
+    """The text a pattern runs over. Go reads a byte that is not UTF-8 as U+FFFD (``.``,
+    ``[^a]`` and ``\\x{FFFD}`` match it, one byte wide); RE2 does not match such a byte at
+    all. So those bytes are matched as U+FFFD, and every position is mapped back to the
+    original bytes, which are what the functions return."""
+
+    __slots__ = ("_offsets", "data", "original")
+
+    def __init__(self, text: str) -> None:
+        self.original = to_bytes(text)
+        self._offsets: list[int] | None = None
+        if not _NOT_UTF8.search(text):
+            self.data = self.original
+            return
+        # Each character's bytes, with each invalid byte as the 3 bytes of U+FFFD; offsets
+        # maps every position in data to the position in original.
+        pieces: list[bytes] = []
+        offsets: list[int] = []
+        position = 0
+        for ch in text:
+            if "\udc80" <= ch <= "\udcff":
+                pieces.append(_REPLACEMENT)
+                offsets += [position] * 3
+                position += 1
+            else:
+                encoded = to_bytes(ch)
+                pieces.append(encoded)
+                offsets += [position + k for k in range(len(encoded))]
+                position += len(encoded)
+        offsets.append(position)
+        self.data = b"".join(pieces)
+        self._offsets = offsets
+
+    def cut(self, start: int, end: int) -> bytes:
+        """The original bytes of ``data[start:end]``."""
+        if self._offsets is None:
+            return self.data[start:end]
+        return self.original[self._offsets[start]:self._offsets[end]]
+
+
+def _rune_width(data: bytes, pos: int) -> int:
+    """The width of the UTF-8 character at ``pos`` (1 for an invalid byte, 0 at the end)."""
+    if pos >= len(data):
+        return 0
+    lead = data[pos]
+    width = 1 if lead < 0xC2 else 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4 if lead < 0xF5 \
+        else 1
+    if width > 1:
+        try:
+            data[pos:pos + width].decode("utf-8")
+        except UnicodeDecodeError:
+            return 1
+    return width
+
+
+def _no_tick() -> None:
+    pass
+
+
+class GoRegexp:
+    """One compiled pattern with Go's ``regexp.Regexp`` methods the template functions use."""
+
+    __slots__ = ("_match", "_names", "_rx", "_unanchored", "groups", "pattern")
+
+    def __init__(self, pattern: str, compiled: Any, unanchored: Any,
+                 group_names: list[str]) -> None:
+        self.pattern = pattern
+        self._rx = compiled
+        # The compiled RE2 object's own Match(anchor, text, pos, endpos) returns the spans in
+        # one call: the package's search() builds a generator and a match object per call,
+        # which made a scan with many matches ten times slower.
+        self._match = compiled._regexp.Match
+        self._unanchored = unanchored
+        self.groups: int = compiled.groups
+        # name -> the indexes of the groups with that name, in order
+        self._names: dict[str, list[int]] = {}
+        if len(group_names) == self.groups:
+            for index, name in enumerate(group_names, 1):
+                if name:
+                    self._names.setdefault(name, []).append(index)
+        else:  # not expected: RE2 counted the groups differently
+            self._names = {to_text(k): [v] for k, v in compiled.groupindex.items()}
+
+    def _search(self, data: bytes, pos: int) -> Spans | None:
+        spans: Spans = self._match(self._unanchored, data, pos, len(data))
+        return None if spans[0][0] < 0 else spans
+
+    def matches(self, text: str) -> bool:
+        return self._search(Subject(text).data, 0) is not None
+
+    def find(self, text: str) -> str:
+        subject = Subject(text)
+        spans = self._search(subject.data, 0)
+        return "" if spans is None else to_text(subject.cut(*spans[0]))
+
+    def _all_matches(self, data: bytes, n: int, tick: Callable[[], None]) -> Iterator[Spans]:
+        """Go's ``allMatches``: no empty match directly after the previous match. ``tick`` is
+        called once per match (the render's CPU budget counts a long scan)."""
+        if n < 0:
+            n = len(data) + 1
+        pos, found, previous_end = 0, 0, -1
+        while found < n and pos <= len(data):
+            tick()
+            spans = self._search(data, pos)
+            if spans is None:
+                break
+            start, end = spans[0]
+            accept = True
+            if end == pos:
+                if start == previous_end:
+                    accept = False
+                width = _rune_width(data, pos)
+                pos = pos + width if width else len(data) + 1
+            else:
+                pos = end
+            previous_end = end
+            if accept:
+                found += 1
+                yield spans
+
+    def find_all(self, text: str, n: int, tick: Callable[[], None] = _no_tick) -> list[str]:
+        subject = Subject(text)
+        return [to_text(subject.cut(*s[0])) for s in self._all_matches(subject.data, n, tick)]
+
+    def replace_all(self, text: str, replacement: str, *, literal: bool = False,
+                    tick: Callable[[], None] = _no_tick) -> str:
+        """Go's ``ReplaceAllString`` (``$1``/``${name}`` expanded) or, with ``literal``,
+        ``ReplaceAllLiteralString``."""
+        subject = Subject(text)
+        data = subject.data
+        literal_bytes = to_bytes(replacement)
+        out: list[bytes] = []
+        last_end = search = 0
+        while search <= len(data):
+            tick()
+            spans = self._search(data, search)
+            if spans is None:
+                break
+            start, end = spans[0]
+            out.append(subject.cut(last_end, start))
+            # No replacement for an empty match right after the previous match.
+            if end > last_end or start == 0:
+                out.append(literal_bytes if literal else self._expand(replacement, subject, spans))
+            last_end = end
+            width = _rune_width(data, search)
+            if search + width > end:
+                search += width
+            elif search + 1 > end:
+                search += 1
+            else:
+                search = end
+        out.append(subject.cut(last_end, len(data)))
+        return to_text(b"".join(out))
+
+    def split(self, text: str, n: int, tick: Callable[[], None] = _no_tick) -> list[str] | None:
+        """``Regexp.Split`` (None: Go's nil slice)."""
+        if n == 0:
+            return None
+        if self.pattern and text == "":
+            return [""]
+        subject = Subject(text)
+        data = subject.data
+        parts: list[str] = []
+        begin = end = 0
+        for spans in self._all_matches(data, n, tick):
+            if n > 0 and len(parts) == n - 1:
+                break
+            end = spans[0][0]
+            if spans[0][1] != 0:
+                parts.append(to_text(subject.cut(begin, end)))
+            begin = spans[0][1]
+        if end != len(data):
+            parts.append(to_text(subject.cut(begin, len(data))))
+        return parts
+
+    def _expand(self, template: str, subject: Subject, spans: Spans) -> bytes:
+        """Go's ``Regexp.Expand``: ``$1``, ``${1}``, ``$name``, ``${name}``, ``$$``; a ``$``
+        that starts no reference stays as it is."""
+        out: list[bytes] = []
+        i, n = 0, len(template)
+        while i < n:
+            dollar = template.find("$", i)
+            if dollar < 0:
+                out.append(to_bytes(template[i:]))
+                break
+            out.append(to_bytes(template[i:dollar]))
+            i = dollar + 1
+            if template.startswith("$", i):
+                out.append(b"$")
+                i += 1
+                continue
+            braced = template.startswith("{", i)
+            m = _NAME.match(template, i + 1 if braced else i)
+            if m is None or (braced and not template.startswith("}", m.end())):
+                out.append(b"$")
+                continue
+            i = m.end() + (1 if braced else 0)
+            for index in self._group_indexes(m.group(0)):
+                if spans[index][0] >= 0:
+                    out.append(subject.cut(*spans[index]))
+                    break
+        return b"".join(out)
+
+    def _group_indexes(self, name: str) -> list[int]:
+        """The groups ``$name`` may mean: a number (without leading zeros) or a name."""
+        if name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0")):
+            index = int(name)
+            return [index] if index <= self.groups else []
+        return self._names.get(name, [])
+
+
+# A reference's name: letters, digits and "_" (Go: unicode.IsLetter / IsDigit).
+_NAME = re.compile(r"[^\W]+")
+
+
 @lru_cache(maxsize=256)
-def compile_go_regexp(pattern: str) -> re.Pattern[str]:
-    """Compile an RE2 pattern (cached); raises FuncError with Go's message on bad syntax."""
-    translated = translate(pattern)
+def compile_go_regexp(pattern: str) -> GoRegexp:
+    """Compile a Go (RE2) pattern, cached; raises RegexpError with Go's message."""
+    import re2  # imported on first use: most templates have no regex
+
+    group_names = check_go_syntax(pattern)
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print every bad pattern on stderr
+    options.max_mem = _MAX_MEM
     try:
-        return re.compile(translated, re.ASCII)
-    except re.error as exc:
-        from s4e_secret_agent.template.gofmt import go_quote
+        compiled = re2.compile(to_bytes(pattern), options)
+    except re2.error as exc:
+        raw = exc.args[0] if exc.args else b""
+        message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        raise RegexpError(_go_message(message, pattern)) from None
+    return GoRegexp(pattern, compiled, re2._Anchor.UNANCHORED, group_names)
 
-        raise RegexpError(f"error parsing regexp: {exc.msg}: {go_quote(pattern)}") from None
-
-
-def expand_replacement(match: re.Match[str], template: str) -> str:
-    """Go's ``Regexp.ReplaceAllString`` template: ``$1``, ``${1}``, ``$name``, ``$$``."""
-    out: list[str] = []
-    i = 0
-    n = len(template)
-    while i < n:
-        c = template[i]
-        if c != "$":
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 < n and template[i + 1] == "$":
-            out.append("$")
-            i += 2
-            continue
-        name = ""
-        j = i + 1
-        if j < n and template[j] == "{":
-            end = template.find("}", j + 1)
-            if end < 0:
-                out.append(c)
-                i += 1
-                continue
-            name = template[j + 1:end]
-            if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-                out.append(c)
-                i += 1
-                continue
-            j = end + 1
-        else:
-            m = re.match(r"[A-Za-z0-9_]+", template[j:])
-            if not m:
-                out.append(c)
-                i += 1
-                continue
-            name = m.group(0)
-            j += len(name)
-        out.append(_group(match, name))
-        i = j
-    return "".join(out)
-
-
-def _group(match: re.Match[str], name: str) -> str:
-    if name.isdigit():
-        index = int(name)
-        if index <= (match.re.groups or 0):
-            return match.group(index) or ""
-        return ""
-    try:
-        return match.group(name) or ""
-    except IndexError:
-        return ""

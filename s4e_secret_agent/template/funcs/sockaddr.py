@@ -73,18 +73,18 @@ def _split(items: IfAddrs, test: Callable[[IfAddr], bool]) -> tuple[IfAddrs, IfA
 
 def by_address(pattern: str, items: IfAddrs) -> tuple[IfAddrs, IfAddrs]:
     regexp = _regexp("address", pattern)
-    return _split(items, lambda a: regexp.search(a.addr.string()) is not None)
+    return _split(items, lambda a: regexp.matches(a.addr.string()))
 
 
 def by_name(pattern: str, items: IfAddrs) -> tuple[IfAddrs, IfAddrs]:
     regexp = _regexp("name", pattern)
-    return _split(items, lambda a: regexp.search(a.name) is not None)
+    return _split(items, lambda a: regexp.matches(a.name))
 
 
 def by_port(pattern: str, items: IfAddrs) -> tuple[IfAddrs, IfAddrs]:
     regexp = _regexp("port", pattern)
     # Every address of an interface is an IP address: none goes to the non-IP remainder.
-    return _split(items, lambda a: regexp.search(str(a.addr.port)) is not None)
+    return _split(items, lambda a: regexp.matches(str(a.addr.port)))
 
 
 def _parse_uint(text: str, bits: int) -> int | None:
