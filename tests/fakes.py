@@ -120,6 +120,9 @@ class FakeVault:
     def use_token(self, token: str) -> None:
         self._token = token
 
+    def set_deadline(self, seconds: float | None) -> None:
+        """In memory nothing is slow: no request to bound."""
+
     def send_login(self, method: AuthMethodConfig, path: str,
                    body: Mapping[str, Any]) -> TokenInfo:
         self._call("login", path)

@@ -602,6 +602,8 @@ class Runner:
         """
         started = self.clock()
         self._deadline = started + self.config.agent.deadline
+        # Each request, too, must end by the deadline (a trickling server would hold one).
+        self.vault.set_deadline(self.config.agent.deadline)
         self.check_destinations()
         self.token.login(deadline=self._deadline)
         self._prefetch(self.templates)
