@@ -2,8 +2,9 @@
 
 Every request the agent makes goes through one method here (:meth:`VaultClient._send`): the
 token and namespace headers, the timing reported to metrics, the audit trail of secret access,
-and the mapping of every failure to the agent's errors (:mod:`.errors`). Response bodies are decoded by an
-injected ``decode`` (the template engine's, which keeps JSON numbers exact). The transport
+and the mapping of every failure to the agent's errors (:mod:`.errors`). Response bodies are
+decoded by an injected ``decode`` (the template engine's, which keeps JSON numbers exact). The
+transport
 (:mod:`.transport`) bounds each request in time and size and refuses redirects to anywhere
 else; :mod:`.answers` refuses bodies that decode but that the agent could not use safely.
 Every request ends by ``vault.client_timeout`` and, in init mode, by ``agent.deadline``
@@ -622,3 +623,6 @@ def new_client(
     verify: bool | str = ca_cert if ca_cert else True
     return hvac.Client(url=address, token=token, verify=verify, namespace=namespace,
                        timeout=timeout)
+
+
+__all__ = ["RequestEvent", "VaultClient", "new_client", "token_hash"]

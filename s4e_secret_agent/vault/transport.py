@@ -126,7 +126,7 @@ def _bounded_classes(deadlines: RequestDeadlines) -> tuple[type[Any], type[Any]]
                 self.fp = io.BufferedReader(_DeadlineReader(raw, sock, at))
 
     def bounded(base: type[Any]) -> type[Any]:
-        class BoundedConnection(base):  # type: ignore[misc, valid-type]
+        class BoundedConnection(base):  # type: ignore[misc]
             response_class = BoundedResponse
 
             def send(self, data: Any) -> None:

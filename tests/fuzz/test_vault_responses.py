@@ -259,6 +259,8 @@ def test_an_overflowing_or_fractional_lease_duration_is_refused(duration: bytes)
 
 # -- hostile shapes: decode-time refusals ------------------------------------------------------
 
+GOOD_BODY = json.dumps({"lease_id": "database/creds/app/1", "lease_duration": 60,
+                        "data": {"username": "u1", "password": "p1"}}).encode()
 DEEP = st.integers(129, 3000).map(lambda n: b'{"data": ' + b"[" * n + b"]" * n + b"}")
 HUGE_INTS = st.integers(20, 500).map(
     lambda n: b'{"lease_duration": ' + b"9" * n + b', "data": {}}')
@@ -285,8 +287,6 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-GOOD_BODY = json.dumps({"lease_id": "database/creds/app/1", "lease_duration": 60,
-                        "data": {"username": "u1", "password": "p1"}}).encode()
 REFUSED = st.one_of(DEEP, HUGE_INTS, LONE_SURROGATES, SURROGATE_KEYS, NOT_OBJECTS, WRONG_TYPES,
                     INVALID_UTF8, TRUNCATED)
 

@@ -9,7 +9,7 @@ import http.server
 import ssl
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +42,8 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.record.append(Seen(self.command, self.path, dict(self.headers.items()), body))
-        try:
+        with suppress(BrokenPipeError, ConnectionResetError):  # the client hung up: fine
             type(self).script(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     do_GET = do_POST = do_PUT = do_LIST = _any
 

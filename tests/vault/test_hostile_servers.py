@@ -5,6 +5,7 @@ never end. Each server is a small scripted ``http.server`` (:mod:`tests.vault.ho
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def good_vault(handler: HostileHandler) -> None:
     handler.answer(200, KV1_MOUNT if "ui/mounts" in handler.path else GOOD)
 
 
-def redirect_to(target: str) -> object:
+def redirect_to(target: str) -> Callable[[HostileHandler], None]:
     def script(handler: HostileHandler) -> None:
         if "ui/mounts" in handler.path:
             handler.answer(200, KV1_MOUNT)
@@ -46,7 +47,7 @@ def assert_never_saw_secrets(server: HostileServer) -> None:
 
 def test_redirect_to_another_host_is_refused_and_the_token_stays_home() -> None:
     with hostile_server(good_vault) as elsewhere, \
-            hostile_server(redirect_to(elsewhere.address)) as vault:  # type: ignore[arg-type]
+            hostile_server(redirect_to(elsewhere.address)) as vault:
         agent = client(vault.address)
         with pytest.raises(VaultError) as refused:
             agent.read("secret/app")
@@ -59,7 +60,7 @@ def test_redirect_to_another_host_is_refused_and_the_token_stays_home() -> None:
 
 def test_a_login_body_is_never_resent_to_another_host() -> None:
     with hostile_server(good_vault) as elsewhere, \
-            hostile_server(redirect_to(elsewhere.address)) as vault:  # type: ignore[arg-type]
+            hostile_server(redirect_to(elsewhere.address)) as vault:
         agent = client(vault.address)
         method = AuthMethodConfig(type="approle", mount_path="approle", params={"role_id": "r"})
         with pytest.raises(VaultError, match="auth/approle/login"):
@@ -76,7 +77,7 @@ def test_https_to_http_on_the_same_host_is_refused(tmp_path: Path) -> None:
     with hostile_server(good_vault) as plain:
         port = plain.address.rsplit(":", 1)[1]
         with hostile_server(redirect_to(f"http://127.0.0.1:{port}"),
-                            tls=(tls.server_cert, tls.server_key)) as vault:  # type: ignore[arg-type]
+                            tls=(tls.server_cert, tls.server_key)) as vault:
             agent = client(vault.address, ca_cert=str(tls.ca_cert))
             with pytest.raises(VaultError, match="from https to plain http") as refused:
                 agent.read("secret/app")
@@ -139,8 +140,9 @@ def trickle_headers(handler: HostileHandler) -> None:
 
 
 @pytest.mark.parametrize("script", [trickle, trickle_headers], ids=["body", "headers"])
-def test_client_timeout_bounds_a_trickling_answer(script: object) -> None:
-    with hostile_server(script) as vault:  # type: ignore[arg-type]
+def test_client_timeout_bounds_a_trickling_answer(
+        script: Callable[[HostileHandler], None]) -> None:
+    with hostile_server(script) as vault:
         agent = client(vault.address, client_timeout=2.0)
         started = time.monotonic()
         with pytest.raises(VaultUnavailableError, match="timed out"):
