@@ -615,6 +615,7 @@ class Runner:
         finally:
             self._prefetch_errors.clear()
         self._sync_written(strict=True)
+        self.vault.set_deadline(None)  # the secrets are in; later requests: client_timeout
         self.run_actions(changed, signals=False)
         log.info("init done: %d template(s) rendered, %d changed", len(self.templates),
                  len(changed), extra={"event": "init_done",
@@ -626,6 +627,7 @@ class Runner:
         """Sidecar mode: log in (retrying until it works: an operator may fix a refused login
         without restarting the pod), render, then loop until stopped."""
         self._deadline = None
+        self.vault.set_deadline(None)
         self.check_destinations()
         try:
             self.token.login(persistent=True)

@@ -64,6 +64,8 @@ def check_structure(value: Any, text: str, path: str) -> None:
     """Nesting at most :data:`MAX_DEPTH` deep; no string (key or value) holding a lone
     surrogate. Iterative, so the check itself cannot run out of stack."""
     strings = _SURROGATE_ESCAPE.search(text) is not None
+    if not strings and text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # no value can nest deeper than there are brackets: the usual answer
     todo: list[tuple[Any, int]] = [(value, 1)]
     while todo:
         item, depth = todo.pop()
