@@ -57,6 +57,16 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is fine
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
 def hostile_server(script: Handler, *, tls: tuple[Path, Path] | None = None
                    ) -> Iterator[HostileServer]:
@@ -65,8 +75,7 @@ def hostile_server(script: Handler, *, tls: tuple[Path, Path] | None = None
     record: list[Seen] = []
     handler = type("Scripted", (HostileHandler,), {"script": staticmethod(script),
                                                    "record": record})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _QuietServer(("127.0.0.1", 0), handler)
     scheme = "http"
     if tls is not None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

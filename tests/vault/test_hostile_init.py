@@ -81,3 +81,29 @@ def test_init_against_a_well_behaved_server_still_works(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "app").read_text() == "hello"
     print("peak RSS of a good init (KiB):", done.stderr.strip().splitlines()[-1])
+
+
+def _gzip_bomb(size: int) -> bytes:
+    """``size`` bytes of a JSON string, gzip-compressed to about a thousandth of that."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip framing
+    parts = [packer.compress(b'{"data": {"password": "')]
+    chunk = b"0" * (1024 * 1024)
+    parts.extend(packer.compress(chunk) for _ in range(size // len(chunk)))
+    parts.append(packer.compress(b'"}}') + packer.flush())
+    return b"".join(parts)
+
+
+def test_init_refuses_a_compressed_bomb_in_bounded_memory(tmp_path: Path) -> None:
+    bomb = _gzip_bomb(1024 ** 3)
+
+    def vault(handler: HostileHandler) -> None:
+        handler.answer(200, bomb, {"Content-Encoding": "gzip"})
+    with hostile_server(vault) as server:
+        done = _init(_config(tmp_path, server.address), "--deadline", "60s", timeout=120)
+    peak_mib = int(done.stderr.strip().splitlines()[-1]) / 1024
+    print(f"peak RSS refusing a {len(bomb)} byte gzip of 1 GiB: {peak_mib:.0f} MiB")
+    assert done.returncode == 5, done.stderr
+    assert "more than the 33554432 bytes" in done.stderr, done.stderr
+    assert peak_mib < 160, peak_mib
