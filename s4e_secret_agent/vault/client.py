@@ -85,6 +85,8 @@ log = logging.getLogger("s4e_secret_agent.vault.client")
 Decoder = Callable[[str], Any]
 
 _NO_TOKEN = ""
+# How long a request started at (or after) init's deadline may still take.
+LAST_ATTEMPT_S = 1.0
 
 
 def token_hash(token: str) -> str:
@@ -488,9 +490,13 @@ class VaultClient:
             headers["X-Vault-Namespace"] = ns
         started = time.monotonic()
         at = started + self.config.client_timeout
-        by_deadline = self._deadline_at is not None and self._deadline_at < at
+        by_deadline = False
         if self._deadline_at is not None:
-            at = min(at, self._deadline_at)
+            # The retry layer makes its last attempt at the deadline: it gets a moment, so
+            # that it fails for its real reason (connection refused, 503), not for lack of time.
+            until = max(self._deadline_at, started + LAST_ATTEMPT_S)
+            if until < at:
+                at, by_deadline = until, True
         status: int | None = None
         error: VaultError | None = None
         url_path = quote(path, safe="/")
