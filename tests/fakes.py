@@ -130,6 +130,9 @@ class FakeVault:
     def address(self) -> str:
         return "https://vault.fake:8200"
 
+    def set_deadline(self, seconds: float | None) -> None:
+        """In memory nothing is slow: no request to bound."""
+
     def send_login(self, method: AuthMethodConfig, path: str, body: Mapping[str, Any], *,
                    tls: LoginTLS | None = None) -> TokenInfo:
         self._call("login", path)

@@ -718,6 +718,8 @@ class Runner:
         """
         started = self.clock()
         self._deadline = started + self.config.agent.deadline
+        # Each request, too, must end by the deadline (a trickling server would hold one).
+        self.vault.set_deadline(self.config.agent.deadline)
         self.check_destinations()
         self.token.login(deadline=self._deadline)
         self._prefetch(self.templates)
@@ -729,6 +731,7 @@ class Runner:
         finally:
             self._prefetch_errors.clear()
         self._sync_written(strict=True)
+        self.vault.set_deadline(None)  # the secrets are in; later requests: client_timeout
         self.run_actions(changed, signals=False)
         log.info("init done: %d template(s) rendered, %d changed", len(self.templates),
                  len(changed), extra={"event": "init_done",
@@ -740,6 +743,7 @@ class Runner:
         """Sidecar mode: log in (retrying until it works: an operator may fix a refused login
         without restarting the pod), render, then loop until stopped."""
         self._deadline = None
+        self.vault.set_deadline(None)
         self.check_destinations()
         try:
             self.token.login(persistent=True)

@@ -2,9 +2,13 @@
 
 Every request the agent makes goes through one method here (:meth:`VaultClient._send`): the
 token and namespace headers, the timing reported to metrics, the audit trail of secret access,
-and the mapping of every failure to the agent's errors (:mod:`.errors`). Requests go through
-hvac's ``RawAdapter`` over the :mod:`.transport` session, so response bodies are decoded by an
-injected ``decode`` (the template engine's, which keeps JSON numbers exact).
+and the mapping of every failure to the agent's errors (:mod:`.errors`). Response bodies are
+decoded by an injected ``decode`` (the template engine's, which keeps JSON numbers exact). The
+transport
+(:mod:`.transport`) bounds each request in time and size and refuses redirects to anywhere
+else; :mod:`.answers` refuses bodies that decode but that the agent could not use safely.
+Every request ends by ``vault.client_timeout`` and, in init mode, by ``agent.deadline``
+(:meth:`VaultClient.set_deadline`), including a server that trickles its answer.
 
 Secret reads follow consul-template (``dependency/vault_read.go``, ``vault_write.go``,
 ``vault_common.go``): a ``secret`` call without arguments is a GET; with ``key=value``
@@ -31,11 +35,19 @@ from urllib.parse import quote
 from s4e_secret_agent.config.model import AuthMethodConfig, VaultConfig
 from s4e_secret_agent.errors import (
     AuthError,
+    DeadlineExceededError,
     InvalidTokenError,
     PermissionDeniedError,
     SecretNotFoundError,
     VaultError,
     VaultUnavailableError,
+)
+from s4e_secret_agent.vault.answers import (
+    check_envelope,
+    check_structure,
+    checked_duration,
+    decode_text,
+    refuse,
 )
 from s4e_secret_agent.vault.errors import (
     LEASE_CONTEXT,
@@ -52,7 +64,12 @@ from s4e_secret_agent.vault.kv import (
     mount_from_answer,
     split_query,
 )
-from s4e_secret_agent.vault.transport import Answer, make_session, short_reason
+from s4e_secret_agent.vault.transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Answer,
+    Transport,
+    short_reason,
+)
 from s4e_secret_agent.vault.types import (
     LeaseRenewal,
     LoginTLS,
@@ -69,6 +86,8 @@ log = logging.getLogger("s4e_secret_agent.vault.client")
 Decoder = Callable[[str], Any]
 
 _NO_TOKEN = ""
+# How long a request started at (or after) init's deadline may still take.
+LAST_ATTEMPT_S = 1.0
 
 
 def token_hash(token: str) -> str:
@@ -84,6 +103,7 @@ class VaultClient:
     other call, and every change of the token, belongs to the runner thread.
     ``decode`` turns secret response bodies into Python values (default :func:`json.loads`);
     ``on_request`` is called after every HTTP request with a :class:`RequestEvent`.
+    ``max_response_bytes`` bounds the size of any answer.
     """
 
     def __init__(
@@ -94,9 +114,8 @@ class VaultClient:
         on_request: Callable[[RequestEvent], None] | None = None,
         token: str | None = None,
         max_connections: int = 10,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        import hvac.adapters
-
         self.config = config
         self._decode = decode
         self._on_request = on_request
@@ -112,18 +131,10 @@ class VaultClient:
             log.warning("TLS verification of Vault's certificate is DISABLED "
                         "(tls_skip_verify): anyone on the network path can read the secrets; "
                         "use ca_cert instead", extra={"event": "tls_skip_verify"})
-        self._session = make_session(config, max_connections=max_connections)
-        verify: bool | str = self._session.verify if self._session.verify is not None else True
-        self._adapter = hvac.adapters.RawAdapter(
-            base_uri=config.address.rstrip("/"),
-            token=None,  # sent per request, so login calls can go without one
-            verify=verify,
-            cert=self._session.cert,
-            timeout=config.client_timeout,
-            session=self._session,
-            namespace=None,  # sent per request (login may use the method's namespace)
-            ignore_exceptions=True,  # every status is mapped here
-        )
+        self._transport = Transport(config, max_connections=max_connections,
+                                    max_response_bytes=max_response_bytes)
+        # The end of init's deadline on time.monotonic(); None: only client_timeout bounds.
+        self._deadline_at: float | None = None
 
     @property
     def address(self) -> str:
@@ -149,7 +160,13 @@ class VaultClient:
         self._unknown_mounts.clear()
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Every following request must end within ``seconds`` from now (init's
+        ``agent.deadline``); past it, a request raises :class:`DeadlineExceededError`.
+        ``None``: no deadline (sidecar mode), only ``client_timeout`` bounds a request."""
+        self._deadline_at = None if seconds is None else time.monotonic() + seconds
 
     def send_login(self, method: AuthMethodConfig, path: str,
                    body: Mapping[str, Any], *, tls: LoginTLS | None = None) -> TokenInfo:
@@ -206,7 +223,7 @@ class VaultClient:
             if p not in str_tuple(data.get("policies")))
         info = TokenInfo(
             accessor=str(data.get("accessor") or ""),
-            ttl=as_int(data.get("ttl")),
+            ttl=checked_duration(data.get("ttl"), "data.ttl", "auth/token/lookup-self"),
             renewable=as_bool(data.get("renewable")),
             policies=policies,
             issued_at_monotonic=now_m,
@@ -396,11 +413,13 @@ class VaultClient:
         answer = self._send("health", "GET", "sys/health", RequestContext("sys"), token=_NO_TOKEN,
                             accept_any_status=True)
         try:
-            body = json.loads(answer.text) if answer.text.strip() else {}
-        except ValueError:
+            body = self._decode_body(answer, "sys/health", json.loads)
+        except VaultError as exc:
             raise VaultError(f"sys/health answered HTTP {answer.status} with a body that is "
-                             "not JSON", hint="check that vault.address points at Vault",
+                             f"not usable JSON ({exc.message})",
+                             hint="check that vault.address points at Vault",
                              status=answer.status, path="sys/health") from None
+        body = {} if body is None else body
         self._log_access("health", "sys/health", answer.status, None)
         result = dict(body) if isinstance(body, dict) else {}
         result["status_code"] = answer.status
@@ -429,15 +448,15 @@ class VaultClient:
         """Send, map errors, decode the body (``None`` for an empty body)."""
         answer = self._send(operation, method, path, ctx, json_body=json_body, params=params,
                             token=token, namespace=namespace, headers=headers, tls=tls)
-        if not answer.text.strip():
+        try:
+            decoded = self._decode_body(answer, path, decoder or json.loads)
+            check_envelope(decoded, path)
+        except VaultError as exc:
+            self._log_access(operation, path, answer.status, None, error=exc)
+            raise
+        if decoded is None:
             self._log_access(operation, path, answer.status, None)
             return None
-        try:
-            decoded = (decoder or json.loads)(answer.text)
-        except ValueError:
-            raise VaultError(f"Vault answered {path} with a body that is not JSON",
-                             hint="check that vault.address points at Vault, not a proxy "
-                                  "error page", status=answer.status, path=path) from None
         lease_ttl: int | None = None
         if isinstance(decoded, Mapping):
             auth_block = decoded.get("auth")
@@ -446,6 +465,23 @@ class VaultClient:
             elif "lease_duration" in decoded:
                 lease_ttl = as_int(decoded.get("lease_duration"))
         self._log_access(operation, path, answer.status, lease_ttl)
+        return decoded
+
+    def _decode_body(self, answer: Answer, path: str, decoder: Decoder) -> Any:
+        """The body decoded, ``None`` when empty; a :class:`VaultError` naming ``path`` when
+        it is not UTF-8, not JSON, or not safe to use (:mod:`.answers`)."""
+        text = decode_text(answer.body, path)
+        if not text.strip():
+            return None
+        try:
+            decoded = decoder(text)
+        except RecursionError:
+            raise refuse(path, "nested too deeply to decode") from None
+        except ValueError:
+            raise VaultError(f"Vault answered {path} with a body that is not JSON",
+                             hint="check that vault.address points at Vault, not a proxy "
+                                  "error page", status=answer.status, path=path) from None
+        check_structure(decoded, text, path)
         return decoded
 
     def _send(self, operation: str, method: str, path: str, ctx: RequestContext, *,
@@ -457,35 +493,57 @@ class VaultClient:
         import requests
 
         use_token = self._token if token is None else token
-        headers = dict(headers or {})
+        # X-Vault-Request: true, as Vault's Go client and hvac send it (a Vault Agent or proxy
+        # listener may require it as a guard against server-side request forgery).
+        headers = {"X-Vault-Request": "true", **(headers or {})}
         if use_token:
             headers["X-Vault-Token"] = use_token
         ns = namespace if namespace is not None else self.config.namespace
         if ns:
             headers["X-Vault-Namespace"] = ns
-        kwargs: dict[str, Any] = {}
-        if json_body is not None:
-            kwargs["json"] = json_body
-        if params:
-            kwargs["params"] = dict(params)
+        cert: tuple[str, str] | None = None
+        verify: str | None = None
         if tls is not None:
             # A fresh connection, closed after the answer: a kept-alive one would present the
             # certificate of its handshake, not the one in the files now.
             headers["Connection"] = "close"
             if tls.client_cert and tls.client_key:
-                kwargs["cert"] = (tls.client_cert, tls.client_key)
+                cert = (tls.client_cert, tls.client_key)
             if tls.ca_cert and not self.config.tls_skip_verify:
-                kwargs["verify"] = tls.ca_cert
+                verify = tls.ca_cert
         started = time.monotonic()
+        at = started + self.config.client_timeout
+        by_deadline = False
+        if self._deadline_at is not None:
+            # The retry layer makes its last attempt at the deadline: it gets a moment, so
+            # that it fails for its real reason (connection refused, 503), not for lack of time.
+            until = max(self._deadline_at, started + LAST_ATTEMPT_S)
+            if until < at:
+                at, by_deadline = until, True
         status: int | None = None
         error: VaultError | None = None
+        url_path = quote(path, safe="/")
+        while "//" in url_path:  # Vault reads a double slash as one; so does its CLI
+            url_path = url_path.replace("//", "/")
         try:
             try:
-                response = self._adapter.request(method, "v1/" + quote(path, safe="/"),
-                                                 headers=headers, **kwargs)
+                answer = self._transport.send(method, url_path, at=at, headers=headers,
+                                              json_body=json_body, params=params,
+                                              cert=cert, verify=verify)
             except requests.exceptions.SSLError as exc:
-                raise tls_error(self.config, path, exc) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if time.monotonic() < at:
+                    raise tls_error(self.config, path, exc) from None
+                raise self._out_of_time(path, started, by_deadline, exc) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError, TimeoutError) as exc:
+                if time.monotonic() >= at:
+                    raise self._out_of_time(path, started, by_deadline, exc) from None
+                if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+                    raise VaultUnavailableError(
+                        f"Vault's answer for {path} broke off before its end "
+                        f"({short_reason(exc)})",
+                        hint="check the network path and any proxy in front of Vault",
+                        path=path) from None
                 raise VaultUnavailableError(
                     f"cannot reach Vault at {self.config.address} ({short_reason(exc)}) "
                     f"for {path}",
@@ -494,8 +552,7 @@ class VaultClient:
             except requests.exceptions.RequestException as exc:
                 raise VaultError(f"request to Vault for {path} failed: {type(exc).__name__}",
                                  hint="check vault.address / VAULT_ADDR", path=path) from None
-            status = response.status_code
-            answer = Answer(status, response.headers, response.text)
+            status = answer.status
             if status >= 400 and not accept_any_status:
                 raise map_status(answer, path, ctx, token_is_invalid=self._token_is_invalid,
                                  policies=self.token_info.policies if self.token_info else ())
@@ -508,6 +565,23 @@ class VaultClient:
             self._report(RequestEvent(operation=operation, path=path, status=status,
                                       duration_s=time.monotonic() - started,
                                       result=result_name(error)))
+
+    def _out_of_time(self, path: str, started: float, by_deadline: bool,
+                     exc: BaseException) -> VaultUnavailableError | DeadlineExceededError:
+        """The error for a request that used up its time: init's deadline (not retried:
+        exit 7) or ``client_timeout`` (retried)."""
+        took = time.monotonic() - started
+        if by_deadline:
+            return DeadlineExceededError(
+                f"agent.deadline passed while waiting {took:.1f}s for Vault's answer for "
+                f"{path} ({short_reason(exc)})",
+                hint="Vault or a proxy in front of it answers too slowly; check the network "
+                     "path, or raise agent.deadline (--deadline)")
+        return VaultUnavailableError(
+            f"the request to Vault for {path} timed out after {took:.1f}s "
+            f"(vault.client_timeout is {self.config.client_timeout:g}s)",
+            hint="Vault or a proxy in front of it answers too slowly; it will be retried "
+                 "(raise vault.client_timeout if Vault is just slow)", path=path)
 
     def _report(self, event: RequestEvent) -> None:
         if self._on_request is None:
@@ -579,3 +653,6 @@ def new_client(
     verify: bool | str = ca_cert if ca_cert else True
     return hvac.Client(url=address, token=token, verify=verify, namespace=namespace,
                        timeout=timeout)
+
+
+__all__ = ["RequestEvent", "VaultClient", "new_client", "token_hash"]

@@ -187,6 +187,12 @@ BAD_ANSWERS: list[tuple[str, Any, int]] = [
     ("lease_duration negative", {**GOOD, "lease_duration": -5, "data": {"username": "u2"}}, 200),
     ("lease_duration a string", {**GOOD, "lease_duration": "forever", "data": {}}, 200),
     ("lease_duration overflowing", b'{"lease_duration": 1e400, "data": {}}', 200),
+    ("lease_duration of 401 digits", b'{"lease_duration": ' + b"9" * 401 + b', "data": {}}',
+     200),
+    ("nested 5000 deep", b'{"data": {"username": ' + b"[" * 5000 + b"]" * 5000 + b"}}", 200),
+    ("lone surrogate", b'{"data": {"username": "u", "password": "\\ud800"}}', 200),
+    ("not UTF-8", b'{"data": {"username": "\xff\xfe"}}', 200),
+    ("auth a list", {**GOOD, "auth": ["x"]}, 200),
     ("server error", {"errors": ["boom"]}, 500),
     ("permission denied", {"errors": ["permission denied"]}, 403),
     ("empty body", b"", 200),
@@ -224,12 +230,12 @@ def test_runner_keeps_the_last_good_file(runner: tuple[Runner, Path], answer: An
 # -- regressions found by the fuzzers above -----------------------------------------------------
 
 
-@pytest.mark.parametrize("duration", [b"1e400", b"-1e400", b'"1e400"', b'"inf"'])
-def test_an_overflowing_lease_duration_reads_as_no_duration(duration: bytes) -> None:
-    # int(float("1e400")) raised OverflowError out of the client: a lease renewal answered
-    # like this would have ended the sidecar's loop.
+@pytest.mark.parametrize("duration", [b"1e400", b"-1e400", b"9" * 401, b"1e3", b"60.5"])
+def test_an_overflowing_or_fractional_lease_duration_is_refused(duration: bytes) -> None:
+    # int(float("1e400")) raised OverflowError out of the client, and a 401-digit integer
+    # overflowed the timers later; Vault's Go client refuses both for an int field.
     body = b'{"lease_duration": ' + duration + b', "data": {"username": "u"}}'
-    with responses.RequestsMock() as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add("GET", MOUNT_LOOKUP, json=MOUNT)
         mock.add("GET", f"{ADDRESS}/v1/{SECRET}", body=body, content_type="application/json")
         mock.add("PUT", f"{ADDRESS}/v1/sys/leases/renew", body=body,
@@ -239,8 +245,89 @@ def test_an_overflowing_lease_duration_reads_as_no_duration(duration: bytes) -> 
                  content_type="application/json")
         client = _client()
         try:
-            assert client.read(SECRET).lease_duration == 0
-            assert client.renew_lease("database/creds/app/1").ttl == 0
-            assert client.lookup_self().ttl == 0
+            with pytest.raises(VaultError, match="lease_duration") as read:
+                client.read(SECRET)
+            assert read.value.path == SECRET
+            with pytest.raises(VaultError, match="lease_duration"):
+                client.renew_lease("database/creds/app/1")
+            if duration not in (b"1e3", b"60.5"):  # lookup-self's ttl is free-form
+                with pytest.raises(VaultError, match="ttl"):
+                    client.lookup_self()
         finally:
             client.close()
+
+
+# -- hostile shapes: decode-time refusals ------------------------------------------------------
+
+GOOD_BODY = json.dumps({"lease_id": "database/creds/app/1", "lease_duration": 60,
+                        "data": {"username": "u1", "password": "p1"}}).encode()
+DEEP = st.integers(129, 3000).map(lambda n: b'{"data": ' + b"[" * n + b"]" * n + b"}")
+HUGE_INTS = st.integers(20, 500).map(
+    lambda n: b'{"lease_duration": ' + b"9" * n + b', "data": {}}')
+LONE_SURROGATES = st.sampled_from(["\\ud800", "\\udfff", "\\udbff", "x\\ud83d"]).map(
+    lambda esc: ('{"data": {"password": "' + esc + '"}}').encode())
+SURROGATE_KEYS = st.just(b'{"data": {"\\udc00": "v"}}')
+NOT_OBJECTS = st.sampled_from([b"[1, 2]", b'"text"', b"42", b"true"])
+WRONG_TYPES = st.sampled_from(sorted(
+    {"lease_duration": ['"60"', "60.5", "true", "[]"], "renewable": ['"yes"', "1"],
+     "data": ['"x"', "[1]", "7"], "auth": ['"x"', "[]"], "warnings": ['"w"', "[1]"],
+     "lease_id": ["1", "{}"]}.items())).flatmap(
+    lambda item: st.sampled_from(item[1]).map(
+        lambda value: f'{{"{item[0]}": {value}}}'.encode()))
+INVALID_UTF8 = st.binary(min_size=1, max_size=8).filter(
+    lambda raw: not _is_utf8(raw)).map(lambda raw: b'{"data": {"p": "' + raw + b'"}}')
+TRUNCATED = st.integers(1, 40).map(lambda n: GOOD_BODY[:-n])
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+REFUSED = st.one_of(DEEP, HUGE_INTS, LONE_SURROGATES, SURROGATE_KEYS, NOT_OBJECTS, WRONG_TYPES,
+                    INVALID_UTF8, TRUNCATED)
+
+
+@FUZZ
+@given(REFUSED, st.sampled_from(["read", "renew_lease", "lookup_self", "renew_self"]))
+def test_hostile_shapes_are_vault_errors_naming_the_path(body: bytes, call: str) -> None:
+    # Each shape once ended in RecursionError, OverflowError or UnicodeEncodeError (exit 1,
+    # a traceback) or was used silently: now a VaultError naming the path, before any use.
+    paths = {"read": SECRET, "renew_lease": "sys/leases/renew",
+             "lookup_self": "auth/token/lookup-self", "renew_self": "auth/token/renew-self"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add("GET", MOUNT_LOOKUP, json=MOUNT)
+        for method in ("GET", "PUT", "POST"):
+            mock.add(method, f"{ADDRESS}/v1/{paths[call]}", body=body,
+                     content_type="application/json")
+        client = _client()
+        try:
+            with pytest.raises(VaultError) as caught:
+                if call == "read":
+                    client.read(SECRET)
+                elif call == "renew_lease":
+                    client.renew_lease("database/creds/app/1")
+                else:
+                    getattr(client, call)()
+        finally:
+            client.close()
+    assert caught.value.path == paths[call], caught.value
+    assert paths[call] in str(caught.value)
+
+
+@pytest.mark.parametrize("depth", [1, 60, 127])
+def test_nesting_within_the_limit_renders(runner: tuple[Runner, Path], depth: int) -> None:
+    agent, dest = runner
+    nested: Any = "p"
+    for _ in range(depth - 2):
+        nested = [nested]
+    body = {"lease_duration": 60, "data": {"username": "u", "password": nested}}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add("GET", MOUNT_LOOKUP, json=MOUNT)
+        mock.add("GET", f"{ADDRESS}/v1/{SECRET}", body=json.dumps(body),
+                 content_type="application/json")
+        assert agent.render_and_write(agent.templates[0], retry=False)
+    assert dest.read_text().startswith("user=u\npass=")

@@ -280,13 +280,16 @@ def test_health_answers_are_not_errors(mock: responses.RequestsMock,
     assert sealed["status_code"] == 503 and sealed["sealed"] is True
 
 
-def test_standby_redirect_is_followed_with_the_token(mock: responses.RequestsMock,
+def test_standby_redirect_to_another_host_is_refused(mock: responses.RequestsMock,
                                                      client: VaultClient) -> None:
+    # The token goes only to vault.address: a standby's 307 to the active node (another
+    # host, here also plain http) is refused with the path and where it pointed.
     serve(mock, "ui-mounts-kv2.json")
     serve(mock, "standby-redirect-307.json")
-    serve(mock, "kv2-read.json", address="http://active.vault.test:8200")
-    assert client.read("secret/app/db").data["data"]["username"] == "app"
-    assert mock.calls[-1].request.headers["X-Vault-Token"] == TOKEN
+    with pytest.raises(VaultError, match="secret/data/app/db") as refused:
+        client.read("secret/app/db")
+    assert "http://active.vault.test:8200" in str(refused.value)
+    assert all("active.vault.test" not in (call.request.url or "") for call in mock.calls)
 
 
 def test_retry_layer_rides_out_sealed_and_rate_limited_vault(client: VaultClient) -> None:
