@@ -71,16 +71,16 @@ DB_MAX_TTL = "5m"
 ROOT_TOKEN = "s4e-dev-root"
 
 EPILOG = f"""\
-Log lines are text (--log-format json for JSON lines). Once every file is rendered, dev prints
-what to try next, for example:
+Log lines are text (--log-format json for JSON lines); a re-read that found nothing new is not
+shown. Once every file is rendered, dev prints what to try next, for example:
 
   change a secret:   BAO_TOKEN={ROOT_TOKEN} bao kv patch -address=http://127.0.0.1:PORT \\
                        s4e/app smtp_password=changed
-  watch it arrive:   cat vault/secrets/app  (re-read every {STATIC_RENDER_INTERVAL})
-  the rotating login: vault/secrets/db-dynamic (TTL {DB_DEFAULT_TTL}, replaced before {DB_MAX_TTL})
-  metrics, health:   curl -s http://127.0.0.1:9102/metrics; /healthz, /readyz
+  watch it arrive:   cat vault/secrets/app   (re-read every {STATIC_RENDER_INTERVAL})
+  a rotating login:  cat vault/secrets/db-dynamic   (TTL {DB_DEFAULT_TTL}, new before {DB_MAX_TTL})
+  metrics, health:   curl -s http://127.0.0.1:9102/metrics   (and /healthz, /readyz)
 
-PORT is the OpenBao port dev prints; the exact lines, with paths, come at start-up.
+PORT is the OpenBao port dev prints; the lines it prints carry this run's port and paths.
 """
 
 
@@ -102,6 +102,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the credential's total lifetime: the agent fetches a new one "
                              f"shortly before it ends (default: {DB_MAX_TTL})")
     parser.epilog = EPILOG
+    for action in parser._actions:
+        if action.dest == "log_format":
+            # dev talks to a person even when its output is piped: text unless asked.
+            action.help = "text (the default for dev) or json lines; auto: text on a terminal"
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 

@@ -187,15 +187,20 @@ class PostgresCluster:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def _command(self, program: str, *args: str) -> list[str]:
+    def _execute(self, program: str, *args: str, timeout: float
+                 ) -> subprocess.CompletedProcess[str]:
+        """Run a server program, as the unprivileged account when we are root (switched by
+        the kernel call itself, so neither ``runuser`` nor ``su`` has to be on PATH)."""
         argv = [str(self.bin_dir / program), *args]
-        if self.os_user is not None:
-            return ["runuser", "-u", self.os_user, "--", *argv]
-        return argv
+        if self.os_user is None:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  cwd=self.workdir, env=self._env())
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              cwd=self.workdir, env=self._env(), user=self.os_user,
+                              group=pwd.getpwnam(self.os_user).pw_gid, extra_groups=[])
 
     def _run(self, program: str, *args: str, timeout: float = 120) -> None:
-        result = subprocess.run(self._command(program, *args), capture_output=True, text=True,
-                                timeout=timeout, cwd=self.workdir, env=self._env())
+        result = self._execute(program, *args, timeout=timeout)
         if result.returncode != 0:
             log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
             raise RuntimeError(f"{program} failed ({result.returncode}): {result.stderr.strip()}"
@@ -247,8 +252,7 @@ class PostgresCluster:
 
     def _runs(self) -> tuple[bool, str]:
         try:
-            result = subprocess.run(self._command("postgres", "--version"), capture_output=True,
-                                    text=True, timeout=30, env=self._env())
+            result = self._execute("postgres", "--version", timeout=30)
         except OSError as exc:
             return False, str(exc)
         return result.returncode == 0, result.stderr.strip()
