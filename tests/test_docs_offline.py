@@ -44,7 +44,7 @@ def _chromium() -> str:
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:  # the base class names it so
         pass
 
 
