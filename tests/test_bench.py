@@ -48,15 +48,19 @@ def test_quick_template_run_writes_json_table_and_docs_keeping_the_intro(
     docs.write_text("# Benchmarks\n\nHand-written intro.\n\n" + report.MARKER + "\nold figures\n")
     results = tmp_path / "results.json"
 
-    assert main(["--quick", "--only", "template", "--json", str(results),
-                 "--docs", str(docs)]) == 0
+    code = main(["--quick", "--only", "template", "--json", str(results),
+                 "--docs", str(docs)])
 
+    table = capsys.readouterr().out
+    # The run's ratio is checked against the recorded one; on a machine shared with other
+    # work one quick run can land beyond the tolerance (the check itself is tested below with
+    # fixed figures), so exit 2 is accepted here only together with the regression it names.
+    assert code == 0 or (code == 2 and "REGRESSION template" in table), table
     document = json.loads(results.read_text())
     assert document["quick"] is True
     assert document["selected"] == ["template"]
     assert document["machine"]["cores"] >= 1
     assert document["results"]["template"]["ratio"] > 0
-    table = capsys.readouterr().out
     assert "render time vs Jinja2" in table
     text = docs.read_text()
     assert text.startswith("# Benchmarks\n\nHand-written intro.\n")

@@ -13,9 +13,8 @@ leases), and the output and every string a function returns are held to the size
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from s4e_secret_agent.errors import AgentError, TemplateError
@@ -165,9 +164,7 @@ class Executor:
         self.text = text
         # What env and file returned: redacted from errors like Vault's answers.
         self.read_values: list[str] = []
-        # The RenderContext (where secret/env/file read from), with env and file recorded.
-        self.ctx = dataclasses.replace(ctx, env=self._recording_env(ctx),
-                                       file=self._recording_file(ctx))
+        self.ctx = ctx  # the RenderContext: where secret/env/file read from
         self.limits = ctx.limits
         self.max_chars = ctx.limits.max_bytes  # a character is at least one byte
         self.cpu_deadline = time.thread_time() + ctx.limits.cpu_seconds
@@ -184,23 +181,19 @@ class Executor:
         self.node: p.Node | None = None
         self.newlines: list[int] | None = None
 
-    def _recording_env(self, ctx: RenderContext) -> Callable[[str], str | None]:
-        def env(name: str) -> str | None:
-            value = ctx.env(name)
-            if value:
-                self.read_values.append(value)
-            return value
-
-        return env
-
-    def _recording_file(self, ctx: RenderContext) -> Callable[[str], str]:
-        def read(path: str) -> str:
-            value = ctx.file(path)
+    def env(self, name: str) -> str | None:
+        """The ``env`` function's read, recorded so that errors redact it."""
+        value = self.ctx.env(name)
+        if value:
             self.read_values.append(value)
-            self.check_size(value, "file")
-            return value
+        return value
 
-        return read
+    def read_file(self, path: str) -> str:
+        """The ``file`` function's read, recorded so that errors redact it, size-checked."""
+        value = self.ctx.file(path)
+        self.read_values.append(value)
+        self.check_size(value, "file")
+        return value
 
     # limits ------------------------------------------------------------------------------
     def step(self) -> None:

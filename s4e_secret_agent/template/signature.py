@@ -58,6 +58,14 @@ class ExecutionState(Protocol):
         """``executeTemplate``: render the named template into a string."""
         ...
 
+    def env(self, name: str) -> str | None:
+        """An environment variable (``None`` when unset), recorded for redaction."""
+        ...
+
+    def read_file(self, path: str) -> str:
+        """A file's content, recorded for redaction and held to the size limit."""
+        ...
+
     def step(self) -> None:
         """Count one step of work (a long-running function calls it as it goes); raises
         past the render's CPU-time budget."""

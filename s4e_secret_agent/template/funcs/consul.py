@@ -582,11 +582,11 @@ def ct_timestamp(now: Callable[[], float]) -> Callable[..., str]:
 
 
 def _env(state: ExecutionState, name: str) -> str:
-    return state.ctx.env(name) or ""
+    return state.env(name) or ""
 
 
 def _must_env(state: ExecutionState, name: str) -> str:
-    value = state.ctx.env(name) or ""
+    value = state.env(name) or ""
     if value == "":
         raise FuncError(f"required environment variable {name} is empty")
     return value
@@ -594,7 +594,7 @@ def _must_env(state: ExecutionState, name: str) -> str:
 
 def _env_or_default(state: ExecutionState, name: str, default: str) -> str:
     # The env callable returns None for a variable that is not set; "" is set-but-empty.
-    value = state.ctx.env(name)
+    value = state.env(name)
     return default if value is None else value
 
 
@@ -602,7 +602,7 @@ def _file(state: ExecutionState, path: str) -> str:
     if path == "":
         return ""
     try:
-        return state.ctx.file(ct_trim_space(path))
+        return state.read_file(ct_trim_space(path))
     except AgentError:
         raise
     except Exception as exc:

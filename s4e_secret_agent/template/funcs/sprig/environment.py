@@ -58,11 +58,11 @@ def expand(s: str, lookup: Callable[[str], str]) -> str:
 
 
 def _env(state: ExecutionState, name: str) -> str:
-    return state.ctx.env(name) or ""
+    return state.env(name) or ""
 
 
 def _expandenv(state: ExecutionState, s: str) -> str:
-    return expand(s, lambda name: state.ctx.env(name) or "")
+    return expand(s, lambda name: state.env(name) or "")
 
 
 def functions() -> dict[str, GoFunc]:
