@@ -28,6 +28,6 @@ def run(args: argparse.Namespace) -> int:
     # keeps them, and a change of the annotations themselves is logged and ignored.
     annotations = read_annotations(config_sources_from_args(args))
     config, sources = load_for_run(args, annotations=annotations)
-    run_sidecar(config, sources,
-                reload_config=lambda: load_and_report(sources, annotations=annotations))
-    return 0
+    # In process supervisor mode the app's exit code becomes the agent's.
+    return run_sidecar(config, sources,
+                       reload_config=lambda: load_and_report(sources, annotations=annotations))

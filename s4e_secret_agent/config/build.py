@@ -24,6 +24,7 @@ from s4e_secret_agent.config.model import (
     AutoAuthConfig,
     ExecConfig,
     ExitWhenConfig,
+    ProcessConfig,
     RotationOverlap,
     SecretText,
     SignalConfig,
@@ -195,7 +196,8 @@ class Builder:
         if sandbox is not None and agent_raw.get("file_sandbox") in (None, ""):
             agent_raw["file_sandbox"] = sandbox
         agent = self._agent(agent_raw)
-        if not templates and not auto_auth.sinks:
+        env_templates, process = self._supervisor(raw)
+        if not templates and not auto_auth.sinks and process is None:
             self.warn("", "no templates and no token sink: the agent will only log in")
         return AgentConfig(
             vault=vault,
@@ -204,6 +206,8 @@ class Builder:
             template_config=settings,
             exit_after_auth=self.get(raw, "exit_after_auth", "", values.parse_bool, False),
             pid_file=self.text(raw, "pid_file", ""),
+            env_templates=env_templates,
+            exec=process,
             agent=agent,
         )
 
@@ -594,6 +598,116 @@ class Builder:
         except ValueError as err:
             self.fail(command_path, str(err))
         return ExecConfig(command=argv, timeout=timeout)
+
+    # -- process supervisor mode -------------------------------------------------------------
+    def _supervisor(self, raw: Mapping[str, Any]
+                    ) -> tuple[tuple[TemplateConfig, ...], ProcessConfig | None]:
+        """``env_template`` blocks and the top-level ``exec``, with the combinations Vault
+        Agent accepts: both or neither, and neither with ``template`` or ``api_proxy``."""
+        if raw.get("env_template") is None and raw.get("exec") is None:
+            return (), None
+        env_templates = self._env_templates(raw.get("env_template"))
+        hint = "process supervisor mode needs exec { command = [...] } and env_template blocks"
+        if raw.get("exec") is None:
+            self.fail("env_template", "needs a top-level exec stanza (the app to run with "
+                      "these variables)", hint=hint)
+        if not env_templates:
+            self.fail("exec", "needs at least one env_template block (the app's variables)",
+                      hint=hint)
+        if raw.get("api_proxy") is not None:
+            self.fail("api_proxy", "cannot be combined with env_template",
+                      hint="run the API proxy in another agent")
+        if raw.get("template") not in (None, []):
+            self.fail("template", "cannot be combined with env_template",
+                      hint="render the files with another agent, or make them variables")
+        return env_templates, self._process(self.stanza(raw["exec"], "exec"))
+
+    # Keys of consul-template's template block that mean nothing for a variable: Vault Agent
+    # refuses them in env_template.
+    _ENV_TEMPLATE_FORBIDDEN = ("backup", "command", "command_timeout", "create_dest_dirs",
+                               "destination", "exec", "perms", "user", "uid", "group", "gid",
+                               "wait", "sandbox_path")
+
+    def _env_templates(self, value: Any) -> tuple[TemplateConfig, ...]:
+        result: list[TemplateConfig] = []
+        seen: set[str] = set()
+        for i, block in enumerate(self.blocks(value, "env_template")):
+            for name, body_raw in block.items():
+                path = f"env_template[{i}].{name}"
+                if not name or "=" in name or "\0" in name:
+                    self.fail(f"env_template[{i}]", f"{name!r} is not an environment "
+                              "variable name", hint='env_template "NAME" { contents = ... }')
+                if name in seen:
+                    self.fail(path, f"the variable {name} is already defined",
+                              hint="give each env_template its own name")
+                seen.add(name)
+                body = self.stanza(body_raw, path)
+                result.append(self._env_template(name, body, path))
+        return tuple(result)
+
+    def _env_template(self, name: str, raw: Mapping[str, Any], path: str) -> TemplateConfig:
+        allowed = {row.key for row in compatibility.stanza_rows("env_template")}
+        for key, value in raw.items():
+            key_path = f"{path}.{key}"
+            if key in self._ENV_TEMPLATE_FORBIDDEN:
+                self.fail(key_path, "is not allowed in env_template (it renders a variable, "
+                          "not a file)")
+            if key not in allowed:
+                self.fail(key_path, f"unknown key {key!r}",
+                          hint=_allowed_hint("", ", ".join(sorted(allowed))))
+            row = compatibility.config_key(f"env_template.{key}")
+            assert row is not None
+            self.apply_status(row, key_path, value)
+        source = self.text(raw, "source", path)
+        contents_value = raw.get("contents")
+        if contents_value is not None and not isinstance(contents_value, str):
+            self.fail(f"{path}.contents", f"expected a string, got {_kind(contents_value)}")
+        if source is not None and contents_value is not None:
+            self.fail(path, "set either source or contents, not both")
+        if source is not None:
+            contents = self._read_source(source, f"{path}.source")
+        elif contents_value is not None:
+            contents = contents_value
+        else:
+            self.fail(path, "needs source (a template file) or contents (the template text)")
+        left = self.text(raw, "left_delimiter", path, "{{") or "{{"
+        right = self.text(raw, "right_delimiter", path, "}}") or "}}"
+        parsed = self._parse_template(contents, name, left, right,
+                                      f"{path}.{'source' if source else 'contents'}")
+        return TemplateConfig(
+            name=name, destination="", contents=contents, source=source,
+            error_on_missing_key=self.get(raw, "error_on_missing_key", path,
+                                          values.parse_bool, False),
+            left_delimiter=left, right_delimiter=right, env_var=name, parsed=parsed)
+
+    def _process(self, raw: Mapping[str, Any]) -> ProcessConfig:
+        path = "exec"
+        self.check_keys(raw, path)
+        command_raw = raw.get("command")
+        if isinstance(command_raw, str):
+            # Vault decodes this field with mapstructure's weak slice hook: a string is split
+            # at commas before consul-template's shell rule applies.
+            command_raw = command_raw.split(",") if command_raw else []
+        if command_raw in (None, []):
+            self.fail(f"{path}.command", "is required: the app to run",
+                      hint='e.g. command = ["/app", "--serve"]')
+        try:
+            argv = values.command_argv(command_raw)
+        except ValueError as err:
+            self.fail(f"{path}.command", str(err))
+        restart = raw.get("restart_on_secret_changes")
+        restart = "always" if restart in (None, "") else restart
+        if restart not in ("always", "never"):
+            self.fail(f"{path}.restart_on_secret_changes", f"{restart!r} is not always or "
+                      "never")
+        return ProcessConfig(
+            command=argv,
+            restart_on_secret_changes=str(restart),
+            restart_stop_signal=self.get(raw, "restart_stop_signal", path,
+                                         values.parse_signal, signal_module.SIGTERM),
+            child_process_stdout=self.text(raw, "child_process_stdout", path),
+            child_process_stderr=self.text(raw, "child_process_stderr", path),
+        )
 
     def _signal(self, value: Any, path: str) -> SignalConfig | None:
         if value is None:

@@ -130,6 +130,7 @@ _LEASES = "runtime/leases.py"
 _ACTIONS = "runtime/actions.py"
 _LIFECYCLE = "runtime/lifecycle.py"
 _TELEMETRY = "telemetry/http.py"
+_SUPERVISOR = "runtime/supervisor.py"
 _LOGS = "logs.py"
 _TEMPLATE = "template/"
 
@@ -148,11 +149,6 @@ _CONNECTIONS = ("connections to Vault are kept alive and reused; there is no swi
                 "that off")
 _NO_PROXY_LISTENER = ("a listener serves Vault Agent's API proxy, which is not provided: apps "
                       "must talk to Vault directly")
-_PROCESS_SUPERVISOR = ("process supervisor mode (exec + env_template: the agent starts the app "
-                       "with secrets in its environment) is not provided, so the app would "
-                       "not start")
-_SUPERVISOR_HINT = ("render a file of export lines with a template and source it in the "
-                    "app's entrypoint")
 
 
 def _rows(parent: str, status: Status, reason: str, keys: Iterable[str], *, where: str = "",
@@ -221,10 +217,12 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("api_proxy", R, _NO_PROXY_LISTENER, hint="remove api_proxy and point the app "
               "at Vault (VAULT_ADDR), or use this agent's token sink",
               example={"use_auto_auth_token": True}),
-    ConfigKey("exec", R, _PROCESS_SUPERVISOR, hint=_SUPERVISOR_HINT,
-              example={"command": ["/app"]}),
-    ConfigKey("env_template", R, _PROCESS_SUPERVISOR, hint=_SUPERVISOR_HINT,
-              example={"contents": "x"}),
+    ConfigKey("exec", S, "process supervisor mode: the agent runs the app as its child, "
+              "with the env_template values in its environment (sidecar command)",
+              _SUPERVISOR, example=None),
+    ConfigKey("env_template", S, "process supervisor mode: an environment variable of the "
+              "app, rendered from a template (the block label is its name); never written to "
+              "disk", _SUPERVISOR, example=None),
     ConfigKey("telemetry", W, _TELEMETRY_REASON, example={"disable_hostname": True}),
     ConfigKey("disable_idle_connections", W, _CONNECTIONS, example=["templating"]),
     ConfigKey("disable_keep_alives", W, _CONNECTIONS, example=["templating"]),
@@ -474,9 +472,35 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     *_rows("api_proxy", R, _NO_PROXY_LISTENER, (
         "use_auto_auth_token", "enforce_consistency", "when_inconsistent"),
         hint="remove api_proxy"),
-    *_rows("exec", R, _PROCESS_SUPERVISOR, (
-        "command", "restart_on_secret_changes", "restart_stop_signal", "child_process_stdout",
-        "child_process_stderr"), hint=_SUPERVISOR_HINT),
+    *(ConfigKey(f"exec.{key}", S, doc, where, origin=origin, example=None)
+      for key, doc, where, origin in (
+          ("command", "the app: a list (argv) or one string (split at commas; one with "
+           "spaces runs through sh -c in its own process group)", _BUILD, "Vault Agent"),
+          ("restart_on_secret_changes", "always (default): stop the app and start it again "
+           "when a variable changes; never: leave it running", _SUPERVISOR, "Vault Agent"),
+          ("restart_stop_signal", "signal that stops the app (default SIGTERM; SIGKILL 30s "
+           "later)", _SUPERVISOR, "Vault Agent"),
+          ("child_process_stdout", "append the app's standard output to this file (HashiCorp "
+           "Vault's key; OpenBao refuses it)", _SUPERVISOR, "Vault Agent"),
+          ("child_process_stderr", "append the app's standard error to this file (HashiCorp "
+           "Vault's key; OpenBao refuses it)", _SUPERVISOR, "Vault Agent"))),
+    *(ConfigKey(f"env_template.{key}", S, doc, _RUNNER, origin="consul-template",
+                example=None) for key, doc in (
+        ("contents", "the template text"),
+        ("source", "a template file (exclusive with contents)"),
+        ("error_on_missing_key", "a missing map key is an error"),
+        ("left_delimiter", "action start delimiter"),
+        ("right_delimiter", "action end delimiter"))),
+    ConfigKey("env_template.error_fatal", W, "render errors always count as errors (retried, "
+              "and fatal once retries are exhausted with exit_on_retry_failure); "
+              "error_fatal = false is not provided", inert=_inert_true,
+              origin="consul-template", example=False),
+    ConfigKey("env_template.function_denylist", R, "function deny lists are not provided",
+              hint="remove the functions from the template", inert=_inert_empty,
+              origin="consul-template", example=["env"]),
+    ConfigKey("env_template.function_blacklist", R, "function deny lists are not provided",
+              hint="remove the functions from the template", inert=_inert_empty,
+              origin="consul-template", example=["env"]),
     *_rows("telemetry", W, _TELEMETRY_REASON, _TELEMETRY_KEYS),
 )
 

@@ -344,8 +344,43 @@ class TemplateConfig:
         "signal a process after the file changed", default_doc="none"))
     backup: bool = field(default=False, metadata=_meta(
         "keep the file being replaced as <destination>.bak, as Vault Agent does"))
+    env_var: str | None = field(default=None, metadata=_meta(
+        "process supervisor mode (an env_template): the environment variable the rendered "
+        "text becomes; nothing is written to disk", default_doc="none"))
     parsed: Template = field(kw_only=True, compare=False, repr=False, metadata=_meta(
         "the parsed template (internal: parsed once, when the configuration is loaded)"))
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """Process supervisor mode (Vault Agent's top-level ``exec``): the app runs as the
+    agent's child with the ``env_template`` values in its environment.
+
+    ``command`` is the argv, with consul-template's rule (one string of several words runs
+    through ``sh -c``, in its own process group)."""
+
+    command: tuple[str, ...] = field(metadata=_meta("argv of the app"))
+    restart_on_secret_changes: str = field(default="always", metadata=_meta(
+        "always: stop and start the app again when a variable changes; never: keep it"))
+    restart_stop_signal: signal_module.Signals = field(default=signal_module.SIGTERM,
+                                                       metadata=_meta(
+        "signal that stops the app before a restart and when the agent stops",
+        default_doc="SIGTERM"))
+    stop_timeout: float = field(default=30.0, metadata=_meta(
+        "after the stop signal, SIGKILL when the app is still running this long later",
+        default_doc="30s"))
+    child_process_stdout: str | None = field(default=None, metadata=_meta(
+        "append the app's standard output to this file instead of the agent's",
+        default_doc="the agent's"))
+    child_process_stderr: str | None = field(default=None, metadata=_meta(
+        "append the app's standard error to this file instead of the agent's",
+        default_doc="the agent's"))
+
+    @property
+    def own_process_group(self) -> bool:
+        """A command run through ``sh -c`` gets its own process group, so that a stop reaches
+        the shell's children too (consul-template's ``Setpgid`` for a subshell)."""
+        return self.command[:2] == ("sh", "-c")
 
 
 @dataclass(frozen=True)
@@ -466,6 +501,11 @@ class AgentConfig:
     pid_file: str | None = field(default=None, metadata=_meta(
         "write the agent's pid to this file while it runs (every mode; removed at exit)",
         env="S4E_PID_FILE"))
+    env_templates: tuple[TemplateConfig, ...] = field(default=(), metadata=_meta(
+        "process supervisor mode: environment variables of the app rendered from templates "
+        "(HCL: env_template \"NAME\" { contents = ... })", default_doc="none"))
+    exec: ProcessConfig | None = field(default=None, metadata=_meta(
+        "process supervisor mode: the app the agent runs as its child", default_doc="none"))
     agent: AgentSettings = field(default_factory=AgentSettings, metadata=_meta(
         "our extensions"))
 

@@ -31,6 +31,7 @@ class Event(StrEnum):
     CREDENTIALS_CHANGED = "credentials_changed"  # the login's credential file changed
     CONFIG_CHANGED = "config_changed"  # a config or template file changed
     ANNOTATIONS_CHANGED = "annotations_changed"  # the pod's annotations file changed
+    CHILD_EXITED = "child_exited"  # process supervisor mode: the app exited by itself
 
 
 class RefreshOutcome(StrEnum):

@@ -147,6 +147,12 @@ def warn_plain_http(address: str) -> bool:
 
 def run_init(config: AgentConfig) -> None:
     """``init``: render every template once and return; raises AgentError on failure."""
+    if config.exec is not None:
+        from s4e_secret_agent.errors import ConfigError
+
+        raise ConfigError("process supervisor mode runs the app as the agent's child: use "
+                          "the sidecar command", path="exec",
+                          hint="s4e-secret-agent sidecar --config ...")
     warn_plain_http(config.vault.address)
     with _pid_file(config.pid_file):
         runner = Runner(config)
@@ -158,10 +164,12 @@ def run_init(config: AgentConfig) -> None:
 
 def run_sidecar(config: AgentConfig, sources: ConfigSources,
                 reload_config: Callable[[], AgentConfig] | None = None,
-                on_ready: Callable[[], None] | None = None) -> None:
+                on_ready: Callable[[], None] | None = None) -> int:
     """``sidecar``: render, then keep everything fresh until stopped (or exit_when).
 
-    ``on_ready`` is called once, when every template has been rendered the first time."""
+    ``on_ready`` is called once, when every template has been rendered the first time.
+    Returns the exit code: 0, or in process supervisor mode the app's when it exited by
+    itself."""
     from s4e_secret_agent.runtime.runner import secret_labels
     from s4e_secret_agent.runtime.watcher import start_watcher, watched_paths
     from s4e_secret_agent.telemetry.health import HealthState, liveness_margin
@@ -170,19 +178,27 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     from s4e_secret_agent.telemetry.reporter import TelemetryReporter
 
     warn_plain_http(config.vault.address)
-    names = [t.name for t in config.templates]
+    all_templates = config.templates + config.env_templates
+    names = [t.name for t in all_templates]
     margin = liveness_margin(config.vault.client_timeout)
     health = HealthState(names, margin=margin, startup_grace=max(120.0, margin))
     metrics = AgentMetrics(
         templates=names,
-        secrets=secret_labels(config.templates),
+        secrets=secret_labels(all_templates),
         auth_method=config.auto_auth.method.type,
         actions=[(t.name, kind) for t in config.templates
                  for kind in (("command",) if t.exec else ()) + (("signal",) if t.signal else ())],
         ready=lambda: health.readiness().ok,
     )
+    supervisor = None
+    if config.exec is not None:
+        from s4e_secret_agent.runtime.supervisor import Supervisor
+
+        supervisor = Supervisor(config.exec, environ=os.environ,
+                                on_exit=lambda code: runner.events.put(Event.CHILD_EXITED))
     runner = Runner(config, report=TelemetryReporter(metrics, health),
-                    reload_config=reload_config, on_ready=on_ready)
+                    reload_config=reload_config, on_ready=on_ready,
+                    on_variables=supervisor.apply if supervisor is not None else None)
     server = None
     if config.agent.metrics_listen:
         server = TelemetryServer(config.agent.metrics_listen, metrics=metrics, health=health,
@@ -221,8 +237,13 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
             _run_in_thread(runner, body, grace=grace)
     finally:
         runner.stop.set()
+        if supervisor is not None:
+            supervisor.close()  # the stop signal, as for a restart; SIGKILL after the grace
         if server is not None:
             server.stop()
+    if supervisor is not None and supervisor.exit_code is not None:
+        return supervisor.exit_code
+    return 0
 
 
 def load_and_report(sources: ConfigSources, *,

@@ -165,6 +165,8 @@ class TemplateState:
     dirty: bool = True
     retry_at: float = 0.0
     failures: int = 0
+    # An env_template's last rendered value (process supervisor mode): kept in memory only.
+    value: bytes | None = None
 
     @property
     def name(self) -> str:
@@ -223,6 +225,7 @@ class Runner:
         environ: Mapping[str, str] | None = None,
         reload_config: Callable[[], AgentConfig] | None = None,
         on_ready: Callable[[], None] | None = None,
+        on_variables: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         self.config = config
         self.report: Reporter = report if report is not None else NullReporter()
@@ -239,9 +242,12 @@ class Runner:
         self.environ = os.environ if environ is None else environ
         self._reload_config = reload_config
         self._on_ready = on_ready
+        # Process supervisor mode: called with every env_template's value after a batch of
+        # renders in which one of them changed, once all of them have been rendered.
+        self._on_variables = on_variables
         self.policy = leases.TimingPolicy.from_config(config)
-        self.templates = [TemplateState(t) for t in config.templates]
-        self.labels = SecretLabels(config.templates)
+        self.templates = [TemplateState(t) for t in config.templates + config.env_templates]
+        self.labels = SecretLabels(config.templates + config.env_templates)
         self.cache: dict[SecretKey, CachedSecret] = {}
         # Due times of secrets as a heap of (at, seq, key). Entries go stale when a secret is
         # rescheduled; they are skipped when popped. A wake-up costs O(log n), not O(n).
@@ -625,6 +631,8 @@ class Runner:
     def render_and_write(self, tmpl: TemplateState, *, retry: bool) -> bool:
         """Render ``tmpl`` and write it; True when the file's content changed."""
         cfg = tmpl.config
+        if cfg.env_var is not None:
+            return self._render_variable(tmpl, retry=retry)
         try:
             data = self.render(tmpl, retry=retry)
             # The directory is synced once per batch of renders (_sync_written), not once
@@ -646,6 +654,43 @@ class Runner:
             "event": "render", "template": cfg.name, "destination": cfg.destination,
             "changed": result.content_changed, "written": result.changed})
         return result.content_changed
+
+    def _render_variable(self, tmpl: TemplateState, *, retry: bool) -> bool:
+        """Render an env_template into memory; True when its value changed."""
+        name = tmpl.config.name
+        try:
+            data = self.render(tmpl, retry=retry)
+        except AgentError:
+            self.report.on_render(name, False)
+            raise
+        changed = data != tmpl.value
+        tmpl.value = data
+        tmpl.dirty = False
+        tmpl.failures = 0
+        tmpl.rendered_once = True
+        self.report.on_render(name, True, self.wall_clock())
+        log.info("rendered %s", name, extra={
+            "event": "render", "template": name, "variable": name, "changed": changed})
+        return changed
+
+    def variables(self) -> dict[str, str] | None:
+        """The values of every env_template, or None while one has never been rendered.
+        Bytes that are not UTF-8 reach the app unchanged (surrogate escapes)."""
+        result: dict[str, str] = {}
+        for tmpl in self.templates:
+            if tmpl.config.env_var is None:
+                continue
+            if tmpl.value is None:
+                return None
+            result[tmpl.config.env_var] = tmpl.value.decode("utf-8", "surrogateescape")
+        return result
+
+    def _hand_over_variables(self, changed: list[TemplateState]) -> None:
+        if self._on_variables is None or not any(t.config.env_var for t in changed):
+            return
+        variables = self.variables()
+        if variables is not None:
+            self._on_variables(variables)
 
     def _sync_written(self, *, strict: bool) -> None:
         """Make the renames of the files written since the last call durable (one ``fsync``
@@ -777,6 +822,10 @@ class Runner:
 
     def handle(self, event: Event) -> bool:
         """React to one event; False means stop the loop."""
+        if event == Event.CHILD_EXITED:
+            log.info("the app exited; stopping", extra={"event": "stopping"})
+            self.stop.set()
+            return False
         if event in (Event.STOP, Event.QUIT):
             log.info("stopping (%s)", event, extra={"event": "stopping"})
             self.stop.set()
@@ -816,6 +865,7 @@ class Runner:
             self._sync_written(strict=False)
         if not completed:
             return
+        self._hand_over_variables(changed)
         self.run_actions(changed)
         if changed:
             self._drop_unused()
@@ -907,8 +957,9 @@ class Runner:
         auth_changed = (new_config.auto_auth != self.config.auto_auth
                         or new_config.vault != self.config.vault)
         self.config = new_config
-        self.templates = [TemplateState(t) for t in new_config.templates]
-        self.labels = SecretLabels(new_config.templates)
+        self.templates = [TemplateState(t)
+                          for t in new_config.templates + new_config.env_templates]
+        self.labels = SecretLabels(new_config.templates + new_config.env_templates)
         self.policy = leases.TimingPolicy.from_config(new_config)
         log.info("configuration reloaded: %d template(s)", len(self.templates),
                  extra={"event": "reloaded"})

@@ -153,7 +153,7 @@ YAML_ERRORS = [
     (BASE + "agent: {rotation_overlap: always}\n", "agent.rotation_overlap: 'always' is not a"),
     (BASE + "cache: {}\napi_proxy: {}\n", "c.yaml:3: api_proxy: is not supported: a listener"
      " serves Vault Agent's API proxy"),
-    (BASE + "env_template: {}\n", "env_template: is not supported: process supervisor mode"),
+    (BASE + "env_template: {}\n", "env_template: needs a top-level exec stanza"),
     (BASE + "listener: {type: tcp, address: '127.0.0.1:8100'}\n",
      "listener[0]: listeners serve Vault Agent's API proxy/cache"),
     ("auto_auth: {method: {type: kerberos, config: {username: x}}}\n",
