@@ -9,6 +9,8 @@ docs/architecture.md draws them; these tests keep the drawing honest:
   the engine or telemetry (the engine's JSON decoder is passed in);
 - the configuration layer never imports the runtime, Vault or telemetry;
 - telemetry knows the runtime only through its event and reporting types;
+- the API proxy knows Vault only through ``vault/forward.py`` and the runtime only through its
+  events (and the owner resolution of ``runtime/writer.py`` for unix sockets);
 - nothing on a pod's path imports the operator tools (``tools/``); only the ``doctor``,
   ``bootstrap`` and ``dev`` commands do;
 - module-level imports form no cycle;
@@ -132,6 +134,12 @@ def test_the_configuration_layer_does_not_reach_outside() -> None:
 def test_telemetry_knows_the_runtime_only_by_its_events() -> None:
     allowed = (f"{ROOT}.telemetry", f"{ROOT}.errors", f"{ROOT}.runtime.events", ROOT)
     assert _violations((f"{ROOT}.telemetry",), allowed) == []
+
+
+def test_the_api_proxy_knows_vault_forwarding_and_the_runtimes_events_only() -> None:
+    allowed = (f"{ROOT}.proxy", f"{ROOT}.vault.forward", f"{ROOT}.config.model",
+               f"{ROOT}.errors", f"{ROOT}.runtime.events", f"{ROOT}.runtime.writer")
+    assert _violations((f"{ROOT}.proxy",), allowed) == []
 
 
 def test_nothing_on_a_pods_path_imports_the_tools() -> None:

@@ -43,6 +43,7 @@ from s4e_secret_agent.telemetry.metrics import (
     METRICS,
     OPERATIONS,
     OTHER,
+    PROXY_RESULTS,
     REQUEST_RESULTS,
     AgentMetrics,
     metrics_reference_markdown,
@@ -296,7 +297,7 @@ def test_label_values_are_exactly_the_configured_names(agent: Agent) -> None:
     m.observe_request("read", 0.01, "teapot")  # unknown result -> "error"
     allowed = {
         "secret": set(SECRETS), "template": set(TEMPLATES), "method": {METHOD},
-        "result": {"success", "failure", *REQUEST_RESULTS},
+        "result": {"success", "failure", *REQUEST_RESULTS, *PROXY_RESULTS},
         "kind": {"command", "signal"}, "operation": set(OPERATIONS),
         "le": None, "version": None, "python": None,
     }

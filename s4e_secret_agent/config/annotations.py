@@ -200,6 +200,8 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
             "path": posixpath.join(volume, "token")}}]
         layer.lines["auto_auth.sink[0]"] = where("agent-inject-token")
 
+    _cache_listener(ours, used, layer, where, flag, label)
+
     templates = _templates(ours, used, volume, default_template, where, label, layer.warnings)
     if templates:
         layer.tree["template"] = [t for t, _, _ in templates]
@@ -221,6 +223,39 @@ def annotations_layer(annotations: dict[str, _Line], label: str) -> RawLayer:
             message = f"ignored: {row.reason}"
         layer.warnings.append(f"{where(name)[0]}: {message}")
     return layer
+
+
+def _cache_listener(ours: dict[str, _Line], used: set[str], layer: RawLayer, where: Any,
+                    flag: Any, label: str) -> None:
+    """``agent-cache-enable``: the listener and cache stanzas the injector generates for a
+    sidecar (``127.0.0.1:<agent-cache-listener-port>``, plain HTTP, the auto-auth token
+    added unless ``agent-cache-use-auto-auth-token`` says otherwise)."""
+    # agent-cache-exit-on-err (the persistent cache) is left to the table's warning.
+    names = ("agent-cache-enable", "agent-cache-listener-port",
+             "agent-cache-use-auto-auth-token")
+    used.update(names)
+    if "agent-cache-enable" not in ours or not flag("agent-cache-enable"):
+        return  # the injector ignores the other cache annotations then
+    port = ours["agent-cache-listener-port"].value.strip() \
+        if "agent-cache-listener-port" in ours else "8200"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{port!r} is not a port number",
+                          path=PREFIX + "agent-cache-listener-port", source=label,
+                          line=ours["agent-cache-listener-port"].line)
+    listener: dict[str, Any] = {"type": "tcp", "address": f"127.0.0.1:{port}",
+                                "tls_disable": True}
+    if "agent-enable-quit" in ours and flag("agent-enable-quit"):
+        listener["agent_api"] = {"enable_quit": True}
+    layer.tree["listener"] = [listener]
+    layer.lines["listener[0]"] = where("agent-cache-enable")
+    token = ours["agent-cache-use-auto-auth-token"].value.strip() \
+        if "agent-cache-use-auto-auth-token" in ours else "true"
+    # The injector writes cache { use_auto_auth_token }; Vault Agent reads it as the API
+    # proxy's setting, which is what it is here (the cache itself is not provided).
+    layer.tree["api_proxy"] = {"use_auto_auth_token": token}
+    layer.lines["api_proxy"] = where("agent-cache-enable")
+    if "agent-cache-use-auto-auth-token" in ours:
+        layer.lines["api_proxy.use_auto_auth_token"] = where("agent-cache-use-auto-auth-token")
 
 
 def _templates(ours: dict[str, _Line], used: set[str], volume: str, default_template: str,

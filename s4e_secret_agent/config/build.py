@@ -20,10 +20,12 @@ from s4e_secret_agent.config.model import (
     AUTH_METHOD_PARAMS,
     AgentConfig,
     AgentSettings,
+    ApiProxyConfig,
     AuthMethodConfig,
     AutoAuthConfig,
     ExecConfig,
     ExitWhenConfig,
+    ListenerConfig,
     ProcessConfig,
     RotationOverlap,
     SecretText,
@@ -178,16 +180,21 @@ class Builder:
     # -- stanzas ---------------------------------------------------------------------------
     def build(self, raw: Mapping[str, Any], *, environ_token: str | None) -> AgentConfig:
         raw = self.stanza(raw, "")
-        # cache and telemetry are warned once each, naming every key set in them.
+        # cache and telemetry are warned once each, naming every key set in them (but the
+        # cache's use_auto_auth_token, which configures the API proxy).
         self.check_keys({k: v for k, v in raw.items() if k not in ("cache", "telemetry")}, "")
-        for key in ("cache", "telemetry"):
-            if key in raw:
-                self.warned_stanza(raw[key], key)
+        if "telemetry" in raw:
+            self.warned_stanza(raw["telemetry"], "telemetry")
+        cache = self.stanza(raw["cache"], "cache") if "cache" in raw else None
+        if cache is not None:
+            self.warned_stanza({k: v for k, v in cache.items() if k != "use_auto_auth_token"},
+                               "cache")
         agent_raw = dict(self.stanza(raw.get("agent"), "agent"))
         for key in ("log_level", "log_format"):
             if key in raw and key not in agent_raw:
                 agent_raw[key] = raw[key]
-        self._listeners(raw.get("listener"), agent_raw)
+        listeners = self._listeners(raw.get("listener"), agent_raw)
+        api_proxy = self._api_proxy(raw, cache, listeners)
         vault = self._vault(self.stanza(raw.get("vault"), "vault"))
         auto_auth = self._auto_auth(raw.get("auto_auth"), environ_token)
         settings = self._template_settings(self.stanza(raw.get("template_config"),
@@ -197,7 +204,8 @@ class Builder:
             agent_raw["file_sandbox"] = sandbox
         agent = self._agent(agent_raw)
         env_templates, process = self._supervisor(raw)
-        if not templates and not auto_auth.sinks and process is None:
+        if not templates and not auto_auth.sinks and process is None and not (
+                listeners and api_proxy.use_auto_auth_token):
             self.warn("", "no templates and no token sink: the agent will only log in")
         return AgentConfig(
             vault=vault,
@@ -208,30 +216,130 @@ class Builder:
             pid_file=self.text(raw, "pid_file", ""),
             env_templates=env_templates,
             exec=process,
+            listeners=listeners,
+            api_proxy=api_proxy,
             agent=agent,
         )
 
-    def _listeners(self, value: Any, agent_raw: dict[str, Any]) -> None:
+    def _listeners(self, value: Any, agent_raw: dict[str, Any]
+                   ) -> tuple[ListenerConfig, ...]:
+        result: list[ListenerConfig] = []
         for i, listener in enumerate(self.blocks(value, "listener")):
             path = f"listener[{i}]"
-            api = self.stanza(listener.get("agent_api"), f"{path}.agent_api")
-            quit_enabled = self.get(api, "enable_quit", f"{path}.agent_api", values.parse_bool,
-                                    False)
-            if listener.get("role") != "metrics_only" and not quit_enabled:
-                self.fail(path, "listeners serve Vault Agent's API proxy/cache, which is not "
-                          "provided", hint='remove it, or set role = "metrics_only"')
             self.check_keys(listener, path)
+            api = self.stanza(listener.get("agent_api"), f"{path}.agent_api")
             self.check_keys(api, f"{path}.agent_api")
-            if listener.get("role") == "metrics_only":
+            role = listener.get("role") or "default"
+            if role == "metrics_only":
                 address = self.required_text(listener, "address", path)
                 agent_raw.setdefault("metrics_listen", address)
                 if not listener.get("tls_disable", False):
                     self.warn(path, "TLS on the metrics listener is not supported; serving "
                               "plain HTTP")
-            elif quit_enabled:
-                agent_raw.setdefault("enable_quit", True)
-                self.warn(path, "only the quit endpoint of this listener is provided, on "
-                          "agent.metrics_listen (POST /agent/v1/quit)")
+                for key in sorted(listener):
+                    if key.startswith(("tls_", "socket_")) and key != "tls_disable":
+                        self.warn(f"{path}.{key}", "ignored on a metrics_only listener (it "
+                                  "serves plain HTTP on agent.metrics_listen)")
+                continue
+            if role != "default":
+                self.fail(f"{path}.role", f"{role!r} is not a listener role",
+                          hint="use default (the API proxy) or metrics_only")
+            result.append(self._listener(listener, path, self.get(
+                api, "enable_quit", f"{path}.agent_api", values.parse_bool, False)))
+        return tuple(result)
+
+    _TLS_VERSIONS = ("tls10", "tls11", "tls12", "tls13")
+
+    def _listener(self, raw: Mapping[str, Any], path: str, enable_quit: bool
+                  ) -> ListenerConfig:
+        kind = (self.text(raw, "type", path) or "").lower()
+        if kind not in ("tcp", "unix"):
+            self.fail(f"{path}.type", f"{kind!r} is not a listener type" if kind else
+                      "is required", hint='listener "tcp" { ... } or listener "unix" { ... }')
+        if kind == "tcp":
+            address = self.text(raw, "address", path) or "127.0.0.1:8200"
+            _host, sep, port = address.rpartition(":")
+            if not sep or not port.isdigit() or int(port) > 65535:
+                self.fail(f"{path}.address", f"{address!r} is not host:port",
+                          hint="e.g. 127.0.0.1:8200")
+        else:
+            address = self.required_text(raw, "address", path)
+        tls_disable = self.get(raw, "tls_disable", path, values.parse_bool, False)
+        cert = self.text(raw, "tls_cert_file", path)
+        key = self.text(raw, "tls_key_file", path)
+        if not tls_disable:
+            if cert is None:
+                self.fail(f"{path}.tls_cert_file", "is required unless tls_disable = true")
+            if key is None:
+                self.fail(f"{path}.tls_key_file", "is required unless tls_disable = true")
+        versions = {}
+        for name, default in (("tls_min_version", "tls12"), ("tls_max_version", "tls13")):
+            version = (self.text(raw, name, path, default) or default).lower()
+            if version not in self._TLS_VERSIONS:
+                self.fail(f"{path}.{name}", f"{version!r} is not a TLS version",
+                          hint="use " + ", ".join(self._TLS_VERSIONS))
+            versions[name] = version
+        if self._TLS_VERSIONS.index(versions["tls_min_version"]) > self._TLS_VERSIONS.index(
+                versions["tls_max_version"]):
+            self.fail(f"{path}.tls_min_version", "is newer than tls_max_version")
+        listener = ListenerConfig(
+            type=kind, address=address, tls_disable=tls_disable, tls_cert_file=cert,
+            tls_key_file=key, tls_min_version=versions["tls_min_version"],
+            tls_max_version=versions["tls_max_version"],
+            tls_client_ca_file=self.text(raw, "tls_client_ca_file", path),
+            tls_require_and_verify_client_cert=self.get(
+                raw, "tls_require_and_verify_client_cert", path, values.parse_bool, False),
+            tls_disable_client_certs=self.get(raw, "tls_disable_client_certs", path,
+                                              values.parse_bool, False),
+            socket_mode=self.get(raw, "socket_mode", path, values.parse_mode, None),
+            socket_user=self.get(raw, "socket_user", path, values.parse_owner, None),
+            socket_group=self.get(raw, "socket_group", path, values.parse_owner, None),
+            enable_quit=enable_quit,
+            require_request_header=self.get(raw, "require_request_header", path,
+                                            values.parse_bool, False),
+        )
+        if listener.tls_require_and_verify_client_cert and not listener.tls_client_ca_file:
+            self.fail(f"{path}.tls_client_ca_file", "is required with "
+                      "tls_require_and_verify_client_cert = true")
+        if kind == "tcp":
+            for key_name in ("socket_mode", "socket_user", "socket_group"):
+                if raw.get(key_name) not in (None, ""):
+                    self.warn(f"{path}.{key_name}", "ignored: only a unix listener has a "
+                              "socket file")
+            if tls_disable and not _is_loopback(address):
+                self.warn(f"{path}.address", f"the API proxy listens on {address} without "
+                          "TLS: anyone who reaches it gets Vault answers (with the agent's "
+                          "token when use_auto_auth_token is set); bind it to 127.0.0.1 or "
+                          "set tls_cert_file and tls_key_file")
+        return listener
+
+    def _api_proxy(self, raw: Mapping[str, Any], cache: Mapping[str, Any] | None,
+                   listeners: tuple[ListenerConfig, ...]) -> ApiProxyConfig:
+        """``api_proxy``, or the cache's use_auto_auth_token when there is no api_proxy."""
+        proxy_raw = self.stanza(raw["api_proxy"], "api_proxy") if "api_proxy" in raw else None
+        if proxy_raw is not None:
+            self.check_keys(proxy_raw, "api_proxy")
+            if not listeners:
+                self.fail("api_proxy", "needs at least one listener (where apps send their "
+                          "requests)", hint='add listener "tcp" { address = "127.0.0.1:8200" '
+                          "tls_disable = true }")
+        cache_value = None if cache is None else cache.get("use_auto_auth_token")
+        proxy_value = None if proxy_raw is None else proxy_raw.get("use_auto_auth_token")
+        if cache_value is not None and proxy_value is not None:
+            self.fail("cache.use_auto_auth_token", "is also set in api_proxy",
+                      hint="remove it from the cache stanza")
+        if proxy_value is not None:
+            value, where = proxy_value, "api_proxy.use_auto_auth_token"
+        elif cache_value is not None:
+            value, where = cache_value, "cache.use_auto_auth_token"
+        else:
+            return ApiProxyConfig()
+        if isinstance(value, str) and value.lower() == "force":
+            return ApiProxyConfig(use_auto_auth_token=True, force_auto_auth_token=True)
+        try:
+            return ApiProxyConfig(use_auto_auth_token=values.parse_bool(value))
+        except ValueError:
+            self.fail(where, f"{value!r} is not true, false or force")
 
     def _vault(self, raw: Mapping[str, Any]) -> VaultConfig:
         path = "vault"
@@ -800,6 +908,18 @@ def unprovided_calls(parsed: Template) -> list[FunctionCall]:
     from s4e_secret_agent.template.funcs import GROUPS
 
     return [call for call in parsed.function_calls() if call.name in GROUPS["unavailable"]]
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    host = address.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _allowed_hint(misplaced: str, known: str) -> str:

@@ -140,15 +140,14 @@ _CLIENT_RETRIES = ("VAULT_MAX_RETRIES: Vault's client retries one HTTP request t
                    "vault.retry.num_retries attempts; this agent retries whole reads only, "
                    "vault.retry.num_retries times with backoff")
 _LOGS_TO_STDERR = "logs always go to stderr, for the container runtime to collect"
-_NO_CACHE = ("there is no lease cache or API proxy: templates read Vault directly, apps talk "
-             "to Vault themselves")
+_NO_CACHE = ("the lease cache is not provided: requests through a listener are forwarded to "
+             "Vault every time (nothing is cached, renewed or shared between requests)")
 _TELEMETRY_REASON = ("metrics are always served in Prometheus format on agent.metrics_listen "
                      "(/metrics), under their Vault Agent names and this agent's")
 _SERVER_ONLY = "a Vault server setting that Vault Agent parses and never uses"
 _CONNECTIONS = ("connections to Vault are kept alive and reused; there is no switch to turn "
                 "that off")
-_NO_PROXY_LISTENER = ("a listener serves Vault Agent's API proxy, which is not provided: apps "
-                      "must talk to Vault directly")
+_PROXY = "proxy/server.py"
 
 
 def _rows(parent: str, status: Status, reason: str, keys: Iterable[str], *, where: str = "",
@@ -159,19 +158,18 @@ def _rows(parent: str, status: Status, reason: str, keys: Iterable[str], *, wher
 
 
 _LISTENER_TLS = (
-    "tls_cert_file", "tls_key_file", "tls_min_version", "tls_max_version", "tls_cipher_suites",
-    "tls_key_exchange_preferences", "tls_require_and_verify_client_cert", "tls_client_ca_file",
-    "tls_disable_client_certs", "tls_auto_reload", "tls_auto_reload_interval",
+    "tls_cipher_suites", "tls_key_exchange_preferences", "tls_auto_reload",
+    "tls_auto_reload_interval",
     "tls_prefer_server_cipher_suites", "tls_acme_cache_path", "tls_acme_ca_directory",
     "tls_acme_test_ca_directory", "tls_acme_ca_root", "tls_acme_eab_key_id",
     "tls_acme_eab_mac_key", "tls_acme_key_type", "tls_acme_email", "tls_acme_domains",
     "tls_acme_disable_http_challenge", "tls_acme_disable_alpn_challenge")
 _LISTENER_HTTP = (
     "purpose", "cluster_address", "max_request_size", "max_request_json_memory",
-    "max_request_json_strings", "max_request_duration", "require_request_header",
+    "max_request_json_strings", "max_request_duration",
     "http_read_timeout", "http_read_header_timeout", "http_write_timeout", "http_idle_timeout",
-    "proxy_protocol_behavior", "proxy_protocol_authorized_addrs", "socket_mode", "socket_user",
-    "socket_group", "x_forwarded_for_authorized_addrs", "x_forwarded_for_hop_skips",
+    "proxy_protocol_behavior", "proxy_protocol_authorized_addrs",
+    "x_forwarded_for_authorized_addrs", "x_forwarded_for_hop_skips",
     "x_forwarded_for_reject_not_authorized", "x_forwarded_for_reject_not_present",
     "cors_enabled", "cors_allowed_origins", "cors_allowed_headers", "custom_response_headers",
     "disable_unauthed_rekey_endpoints", "disable_unauthed_generate_root_endpoints",
@@ -207,16 +205,14 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               example="debug"),
     ConfigKey("log_format", S, "standard (text) or json (as agent.log_format)", _LOGS,
               example="json"),
-    ConfigKey("listener", S, "a listener with role \"metrics_only\" sets agent.metrics_listen; "
-              "one with agent_api.enable_quit serves POST /agent/v1/quit there; any other "
-              "listener is refused (it would serve the API proxy)", _BUILD,
-              hint='remove it, or set role = "metrics_only"', example=None),
+    ConfigKey("listener", S, "a listener (tcp or unix) serves the API proxy and the agent's "
+              "/agent/v1 endpoints (sidecar); one with role \"metrics_only\" sets "
+              "agent.metrics_listen", _PROXY, example=None),
     ConfigKey("agent", S, "this agent's own settings (deadline, rotation overlap, metrics "
               "listener, ...)", _BUILD, origin="s4e-secret-agent", example={}),
-    ConfigKey("cache", W, _NO_CACHE, origin="Vault Agent", example={"use_auto_auth_token": True}),
-    ConfigKey("api_proxy", R, _NO_PROXY_LISTENER, hint="remove api_proxy and point the app "
-              "at Vault (VAULT_ADDR), or use this agent's token sink",
-              example={"use_auto_auth_token": True}),
+    ConfigKey("cache", W, _NO_CACHE, origin="Vault Agent", example={"persist": {}}),
+    ConfigKey("api_proxy", S, "how requests arriving on a listener are forwarded to Vault",
+              _PROXY, example={"use_auto_auth_token": True}),
     ConfigKey("exec", S, "process supervisor mode: the agent runs the app as its child, "
               "with the env_template values in its environment (sidecar command)",
               _SUPERVISOR, example=None),
@@ -442,36 +438,55 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
           ("max_connections_per_host", "connections to Vault at most (default 10)", _CLIENT,
            5))),
     # -- listener ----------------------------------------------------------------------------
-    *(ConfigKey(f"listener.{key}", S, doc, _BUILD, example=example)
+    *(ConfigKey(f"listener.{key}", S, doc, _PROXY, example=example)
       for key, doc, example in (
-          ("type", "tcp", "tcp"),
-          ("address", "host:port of a metrics_only listener -> agent.metrics_listen",
-           "127.0.0.1:0"),
-          ("role", "metrics_only: serve metrics there", "metrics_only"),
-          ("tls_disable", "must be true: the metrics listener speaks plain HTTP", True),
-          ("agent_api", "enable_quit: serve POST /agent/v1/quit on agent.metrics_listen",
-           None))),
-    ConfigKey("listener.agent_api.enable_quit", S, "serve POST /agent/v1/quit on "
-              "agent.metrics_listen", _TELEMETRY, example=True),
+          ("type", "tcp or unix (the block label)", "tcp"),
+          ("address", "host:port (tcp, default 127.0.0.1:8200) or the socket's path (unix); "
+           "of a metrics_only listener: agent.metrics_listen", "127.0.0.1:0"),
+          ("role", "default (the API proxy) or metrics_only (metrics there, plain HTTP)",
+           "metrics_only"),
+          ("tls_disable", "serve plain HTTP (otherwise tls_cert_file and tls_key_file are "
+           "required)", True),
+          ("tls_cert_file", "PEM certificate (chain) of the listener", "CLIENT_CERT"),
+          ("tls_key_file", "its private key", "CLIENT_KEY"),
+          ("tls_min_version", "oldest TLS version accepted (default tls12)", "tls12"),
+          ("tls_max_version", "newest TLS version accepted (default tls13)", "tls13"),
+          ("tls_client_ca_file", "CA that client certificates are verified against",
+           "CA_CERT"),
+          ("tls_require_and_verify_client_cert", "refuse clients without a certificate "
+           "(needs tls_client_ca_file)", False),
+          ("tls_disable_client_certs", "ask no client certificate", True),
+          ("socket_mode", "unix: the socket's file mode", "0600"),
+          ("socket_user", "unix: the socket's owner", "OWN_UID"),
+          ("socket_group", "unix: the socket's group", "OWN_GID"),
+          ("require_request_header", "refuse (412) requests without X-Vault-Request: true",
+           True),
+          ("agent_api", "enable_quit: serve POST /agent/v1/quit on this listener", None))),
+    ConfigKey("listener.agent_api.enable_quit", S, "serve POST /agent/v1/quit on this "
+              "listener", _PROXY, example=True),
     ConfigKey("listener.proxy_api", W, "Vault Proxy's setting; Vault Agent ignores it",
               example={"enable_quit": True}),
-    *_rows("listener", W, "the metrics listener speaks plain HTTP: TLS on it is not "
-           "provided (put TLS in front, e.g. a service mesh)", _LISTENER_TLS),
-    *_rows("listener", W, "HTTP settings of the API proxy listener, which is not provided",
-           _LISTENER_HTTP),
+    *_rows("listener", W, "this TLS setting of the listener is not provided (Python's TLS "
+           "defaults apply; certificates are read at start)", _LISTENER_TLS),
+    *_rows("listener", W, "this HTTP setting of the listener is not provided (a request body "
+           "is limited to 32 MiB, as Vault's default max_request_size)", _LISTENER_HTTP),
     *_rows("listener", W, "the metrics endpoint needs no token and serves metrics only",
            ("telemetry", "profiling", "inflight_requests_logging")),
     # -- cache (warned as a whole) -------------------------------------------------------------
+    ConfigKey("cache.use_auto_auth_token", S, "as api_proxy.use_auto_auth_token when there "
+              "is no api_proxy stanza (setting it in both is an error)", _BUILD, example=True),
     *_rows("cache", W, _NO_CACHE, (
-        "use_auto_auth_token", "enforce_consistency", "when_inconsistent", "persist",
+        "enforce_consistency", "when_inconsistent", "persist",
         "cache_static_secrets", "disable_caching_dynamic_secrets",
         "static_secret_token_capability_refresh_interval",
         "static_secret_token_capability_refresh_behavior")),
     *_rows("cache.persist", W, _NO_CACHE, (
         "type", "path", "keep_after_import", "exit_on_err", "service_account_token_file")),
-    *_rows("api_proxy", R, _NO_PROXY_LISTENER, (
-        "use_auto_auth_token", "enforce_consistency", "when_inconsistent"),
-        hint="remove api_proxy"),
+    ConfigKey("api_proxy.use_auto_auth_token", S, "true: requests without X-Vault-Token get "
+              "the agent's token; \"force\": the agent's token replaces the client's", _PROXY,
+              example=True),
+    *_rows("api_proxy", W, "HashiCorp Vault's consistency settings (OpenBao ignores them): "
+           "requests are forwarded as they are", ("enforce_consistency", "when_inconsistent")),
     *(ConfigKey(f"exec.{key}", S, doc, where, origin=origin, example=None)
       for key, doc, where, origin in (
           ("command", "the app: a list (argv) or one string (split at commas; one with "
@@ -648,12 +663,16 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
     AnnotationRow("agent-auto-auth-exit-on-err", W, "init mode gives up when a login is "
                   "refused and at agent.deadline; the sidecar keeps retrying",
                   "auto_auth.method.exit_on_err", example="true"),
-    AnnotationRow("agent-cache-enable", W, _NO_CACHE, "cache", example="true"),
-    AnnotationRow("agent-cache-use-auto-auth-token", W, _NO_CACHE,
+    AnnotationRow("agent-cache-enable", S, "a listener on 127.0.0.1:<agent-cache-listener-"
+                  "port> (plain HTTP) serving the API proxy, as the injector configures it; "
+                  "responses are not cached", "listener[] + cache", example="true"),
+    AnnotationRow("agent-cache-use-auto-auth-token", S, "true (default) or force: the agent's "
+                  "token for requests without one (force: for every request)",
                   "cache.use_auto_auth_token", example="true"),
-    AnnotationRow("agent-cache-listener-port", W, _NO_CACHE, "listener", example="8200"),
-    AnnotationRow("agent-cache-exit-on-err", W, _NO_CACHE, "cache.persist.exit_on_err",
-                  example="true"),
+    AnnotationRow("agent-cache-listener-port", S, "the listener's port (default 8200)",
+                  "listener[].address", example="8200"),
+    AnnotationRow("agent-cache-exit-on-err", W, "the persistent cache (init container) is not "
+                  "provided", "cache.persist.exit_on_err", example="true"),
     AnnotationRow("agent-disable-idle-connections", W, _CONNECTIONS,
                   "disable_idle_connections", example="templating"),
     AnnotationRow("agent-disable-keep-alives", W, _CONNECTIONS, "disable_keep_alives",

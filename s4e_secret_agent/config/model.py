@@ -352,6 +352,55 @@ class TemplateConfig:
 
 
 @dataclass(frozen=True)
+class ListenerConfig:
+    """A ``listener "tcp"`` or ``listener "unix"`` block: where the API proxy (and the agent's
+    own ``/agent/v1/...`` endpoints) are served. ``address`` is host:port (tcp) or the
+    socket's path (unix)."""
+
+    type: str = field(default="tcp", metadata=_meta("tcp or unix (the block label)"))
+    address: str = field(default="127.0.0.1:8200", metadata=_meta(
+        "host:port to listen on (tcp), or the socket's path (unix)"))
+    tls_disable: bool = field(default=False, metadata=_meta(
+        "serve plain HTTP (otherwise tls_cert_file and tls_key_file are required)"))
+    tls_cert_file: str | None = field(default=None, metadata=_meta(
+        "PEM certificate (chain) of the listener", default_doc="none"))
+    tls_key_file: str | None = field(default=None, metadata=_meta(
+        "its private key", default_doc="none"))
+    tls_min_version: str = field(default="tls12", metadata=_meta(
+        "oldest TLS version accepted: tls10, tls11, tls12 or tls13"))
+    tls_max_version: str = field(default="tls13", metadata=_meta(
+        "newest TLS version accepted"))
+    tls_client_ca_file: str | None = field(default=None, metadata=_meta(
+        "CA of the client certificates: a client certificate given is verified against it",
+        default_doc="none"))
+    tls_require_and_verify_client_cert: bool = field(default=False, metadata=_meta(
+        "refuse clients without a certificate signed by tls_client_ca_file"))
+    tls_disable_client_certs: bool = field(default=False, metadata=_meta(
+        "ask no client certificate"))
+    socket_mode: int | None = field(default=None, metadata=_meta(
+        "unix: file mode of the socket", default_doc="the umask's"))
+    socket_user: str | int | None = field(default=None, metadata=_meta(
+        "unix: owner of the socket (name or uid)", default_doc="the agent's user"))
+    socket_group: str | int | None = field(default=None, metadata=_meta(
+        "unix: group of the socket (name or gid)", default_doc="the agent's group"))
+    enable_quit: bool = field(default=False, metadata=_meta(
+        "agent_api.enable_quit: POST /agent/v1/quit stops the agent"))
+    require_request_header: bool = field(default=False, metadata=_meta(
+        "refuse (412) requests without the header X-Vault-Request: true"))
+
+
+@dataclass(frozen=True)
+class ApiProxyConfig:
+    """``api_proxy`` (or the older ``cache { use_auto_auth_token }``): how requests arriving
+    on a listener are forwarded to Vault."""
+
+    use_auto_auth_token: bool = field(default=False, metadata=_meta(
+        "add the agent's token to requests that carry none"))
+    force_auto_auth_token: bool = field(default=False, metadata=_meta(
+        "use_auto_auth_token = \"force\": replace the client's token by the agent's"))
+
+
+@dataclass(frozen=True)
 class ProcessConfig:
     """Process supervisor mode (Vault Agent's top-level ``exec``): the app runs as the
     agent's child with the ``env_template`` values in its environment.
@@ -506,6 +555,11 @@ class AgentConfig:
         "(HCL: env_template \"NAME\" { contents = ... })", default_doc="none"))
     exec: ProcessConfig | None = field(default=None, metadata=_meta(
         "process supervisor mode: the app the agent runs as its child", default_doc="none"))
+    listeners: tuple[ListenerConfig, ...] = field(default=(), metadata=_meta(
+        "sidecar: listeners of the API proxy (HCL: listener \"tcp\" { ... })",
+        default_doc="none"))
+    api_proxy: ApiProxyConfig = field(default_factory=ApiProxyConfig, metadata=_meta(
+        "how the listeners forward requests to Vault"))
     agent: AgentSettings = field(default_factory=AgentSettings, metadata=_meta(
         "our extensions"))
 

@@ -8,6 +8,7 @@
 - :mod:`.retry`: the one retry/backoff layer (tenacity)
 - :mod:`.writer`: the only code that writes output files
 - :mod:`.actions`: what runs after a change (signals, commands)
+- :mod:`.supervisor`: process supervisor mode (the app as a child, env_template values)
 - :mod:`.watcher`, :mod:`.events`, :mod:`.exit_when`: what wakes the loop
 
 Nothing here imports hvac or requests (that is :mod:`s4e_secret_agent.vault`), nor the operator

@@ -27,6 +27,8 @@ from s4e_secret_agent.runtime.runner import Runner
 
 if TYPE_CHECKING:
     from s4e_secret_agent.config.files import RawLayer
+    from s4e_secret_agent.proxy.server import ProxyServer
+    from s4e_secret_agent.telemetry.metrics import AgentMetrics
 
 log = logging.getLogger("s4e_secret_agent")
 
@@ -206,6 +208,7 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
                                  on_quit=runner.stop.set,
                                  enable_quit=config.agent.enable_quit)
         server.start()
+    proxies = _start_proxies(config, runner, metrics)
     start_watcher(watched_paths(config, sources), runner.events, runner.stop)
 
     # With exit_after_auth the agent renders once and leaves, as Vault Agent does (its sink
@@ -237,6 +240,8 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
             _run_in_thread(runner, body, grace=grace)
     finally:
         runner.stop.set()
+        for proxy in proxies:
+            proxy.stop()
         if supervisor is not None:
             supervisor.close()  # the stop signal, as for a restart; SIGKILL after the grace
         if server is not None:
@@ -244,6 +249,37 @@ def run_sidecar(config: AgentConfig, sources: ConfigSources,
     if supervisor is not None and supervisor.exit_code is not None:
         return supervisor.exit_code
     return 0
+
+
+def _start_proxies(config: AgentConfig, runner: Runner, metrics: AgentMetrics
+                   ) -> list[ProxyServer]:
+    """The API proxy's listeners, started before the first login, as Vault Agent's (an app
+    that calls early waits for Vault, not for a closed port)."""
+    if not config.listeners:
+        return []
+    from s4e_secret_agent.proxy.server import ProxyServer
+    from s4e_secret_agent.vault.forward import Forwarder
+
+    forwarder = Forwarder(config.vault,
+                          max_connections=config.template_config.max_connections_per_host)
+    started: list[ProxyServer] = []
+    try:
+        for listener in config.listeners:
+            proxy = ProxyServer(
+                listener, config.api_proxy, forwarder=forwarder,
+                # Read from the listener's threads: the runner thread replaces the token,
+                # reading the attribute is atomic.
+                agent_token=lambda: runner.vault.token,
+                events=runner.events, namespace=config.vault.namespace,
+                on_request=metrics.on_proxy_request,
+                metrics=metrics.exposition)
+            proxy.start()
+            started.append(proxy)
+    except BaseException:
+        for proxy in started:
+            proxy.stop()
+        raise
+    return started
 
 
 def load_and_report(sources: ConfigSources, *,

@@ -73,6 +73,11 @@ REQUEST_RESULTS: Final = (
     "error",
 )
 
+#: Outcomes of a request through the API proxy (Vault Agent's agent.proxy.* counters): an
+#: answer from Vault (success), an error status from Vault (client_error), Vault unreachable
+#: (error).
+PROXY_RESULTS: Final = ("success", "client_error", "error")
+
 #: Histogram buckets from 1 ms to 30 s (the default Vault client timeout range).
 REQUEST_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -138,6 +143,10 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "auth_failed, invalid_token, denied, not_found, bad_request, error)."),
     MetricSpec(PREFIX + "vault_request_duration_seconds", "histogram", ("operation",),
                "Duration of requests to Vault by operation, including failed ones."),
+    MetricSpec(PREFIX + "proxy_requests_total", "counter", ("result",),
+               "Requests apps sent through the API proxy listeners, by result (success, "
+               "client_error: Vault answered with an error status, error: Vault could not be "
+               "reached)."),
 )
 
 #: Vault Agent's own metric names, kept with Vault Agent's meaning so that existing dashboards
@@ -237,6 +246,9 @@ class AgentMetrics:
         self._last_render = gauge(p + "template_last_render_timestamp_seconds")
         self._actions = counter(p + "actions_total")
         self._requests = counter(p + "vault_requests_total")
+        self._proxy_requests = counter(p + "proxy_requests_total")
+        for proxy_result in PROXY_RESULTS:
+            self._proxy_requests.labels(result=proxy_result)
         s = spec[p + "vault_request_duration_seconds"]
         self._durations: Histogram = Histogram(
             s.name, s.help, s.labels, buckets=REQUEST_BUCKETS, registry=reg)
@@ -381,6 +393,10 @@ class AgentMetrics:
         self._requests.labels(operation=op,
                               result=result if result in REQUEST_RESULTS else "error").inc()
         self._durations.labels(operation=op).observe(max(0.0, duration))
+
+    def on_proxy_request(self, result: str) -> None:
+        """A request through the API proxy finished (one of :data:`PROXY_RESULTS`)."""
+        self._proxy_requests.labels(result=result if result in PROXY_RESULTS else "error").inc()
 
     def on_vault_request(self, event: RequestReport) -> None:
         """Callback for the Vault client: ``VaultClient(config, on_request=m.on_vault_request)``."""

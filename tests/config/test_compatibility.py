@@ -81,11 +81,11 @@ def _node(tree: dict[str, Any], parts: list[str]) -> dict[str, Any]:
 def _config_for(row: ConfigKey, tmp: Path) -> dict[str, Any]:
     tree = _base(tmp)
     parts = row.path.split(".")
-    if parts[0] == "listener":
-        tree["listener"] = [{"type": "tcp", "address": "127.0.0.1:0", "role": "metrics_only",
+    if parts[0] in ("listener", "api_proxy", "cache"):
+        tree["listener"] = [{"type": "tcp", "address": "127.0.0.1:0", "tls_disable": True}]
+    if parts[0] == "listener" and row.key in ("socket_mode", "socket_user", "socket_group"):
+        tree["listener"] = [{"type": "unix", "address": str(tmp / "agent.sock"),
                              "tls_disable": True}]
-    if row.path == "listener.agent_api.enable_quit":
-        tree["listener"] = [{"type": "tcp", "address": "127.0.0.1:0"}]
     if row.parent == "auto_auth.method.config":
         kind = _METHOD_FOR_PARAM[row.key]
         config = {"kubernetes": {"role": "r"}, "approle": {"role_id_file_path": str(tmp)},

@@ -151,11 +151,10 @@ YAML_ERRORS = [
     (BASE + "agent: {metrics_listen: nope}\n", "agent.metrics_listen: 'nope' is not host:port"),
     (BASE + "agent: {log_level: loud}\n", "agent.log_level: 'loud' is not a log level"),
     (BASE + "agent: {rotation_overlap: always}\n", "agent.rotation_overlap: 'always' is not a"),
-    (BASE + "cache: {}\napi_proxy: {}\n", "c.yaml:3: api_proxy: is not supported: a listener"
-     " serves Vault Agent's API proxy"),
+    (BASE + "cache: {}\napi_proxy: {}\n", "c.yaml:3: api_proxy: needs at least one listener"),
     (BASE + "env_template: {}\n", "env_template: needs a top-level exec stanza"),
     (BASE + "listener: {type: tcp, address: '127.0.0.1:8100'}\n",
-     "listener[0]: listeners serve Vault Agent's API proxy/cache"),
+     "listener[0].tls_cert_file: is required unless tls_disable = true"),
     ("auto_auth: {method: {type: kerberos, config: {username: x}}}\n",
      "c.yaml:1: auto_auth.method.type: Vault Agent's kerberos auth method is not provided"),
     ("auto_auth: {method: {type: aws, config: {role: x}}}\n",
