@@ -685,3 +685,21 @@ def test_config_checksum_rolls_pods_when_templates_change() -> None:
     # The checksum covers only the component's own configuration.
     other = _merge(base, {"trigger": {"templates": [{"name": "db", "contents": "x"}]}})
     assert checksum(base) == checksum(other)
+
+
+def test_the_api_proxy_value_adds_a_loopback_listener_the_agent_accepts(tmp_path: Path) -> None:
+    objects = manifests({"agent": {"apiProxy": {"enabled": True, "port": 8201,
+                                                "useAutoAuthToken": "force"}}})
+    config = _agent_config(objects, "core")
+    assert config["listener"] == [{"type": "tcp", "address": "127.0.0.1:8201",
+                                   "tls_disable": True}]
+    assert config["api_proxy"] == {"use_auto_auth_token": "force"}
+    from s4e_secret_agent.config.load import load_config
+    from s4e_secret_agent.config.model import ConfigSources
+
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    loaded = load_config(ConfigSources(config_file=str(config_file), environ={}))
+    (listener,) = loaded.config.listeners
+    assert listener.address == "127.0.0.1:8201" and loaded.config.api_proxy.force_auto_auth_token
+    assert "listener" not in _agent_config(manifests({}), "core")

@@ -80,7 +80,13 @@ image: {{ printf "%s:%s" $values.image.repository ($values.image.tag | default .
 {{- $templates = append $templates $template -}}
 {{- end -}}
 {{- $templateConfig := dict "static_secret_render_interval" $values.agent.staticSecretRenderInterval "exit_on_retry_failure" $values.agent.exitOnRetryFailure -}}
-{{- toYaml (dict "vault" $vault "auto_auth" (dict "method" $method) "template_config" $templateConfig "template" $templates) -}}
+{{- $config := dict "vault" $vault "auto_auth" (dict "method" $method) "template_config" $templateConfig "template" $templates -}}
+{{- if $values.agent.apiProxy.enabled -}}
+{{- if eq (int $values.agent.apiProxy.port) (int $values.agent.metricsPort) }}{{ fail "agent.apiProxy.port: the metrics port; pick another" }}{{ end -}}
+{{- $_ := set $config "listener" (list (dict "type" "tcp" "address" (printf "127.0.0.1:%v" $values.agent.apiProxy.port) "tls_disable" true)) -}}
+{{- $_ := set $config "api_proxy" (dict "use_auto_auth_token" $values.agent.apiProxy.useAutoAuthToken) -}}
+{{- end -}}
+{{- toYaml $config -}}
 {{- end -}}
 
 {{/* The ConfigMap holding one component's agent configuration, mounted by its pods. */}}
