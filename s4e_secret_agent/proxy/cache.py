@@ -299,7 +299,7 @@ class LeaseCache:
             if renewed is None:
                 break
             now = self._clock()
-            if now + renewed <= expires + 1:
+            if now + renewed <= expires:
                 if entry.stop.wait(max(now + renewed - self._clock(), 0)):
                     return
                 break
