@@ -666,8 +666,8 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
                   "refused and at agent.deadline; the sidecar keeps retrying",
                   "auto_auth.method.exit_on_err", example="true"),
     AnnotationRow("agent-cache-enable", S, "a listener on 127.0.0.1:<agent-cache-listener-"
-                  "port> (plain HTTP) serving the API proxy, as the injector configures it; "
-                  "responses are not cached", "listener[] + cache", example="true"),
+                  "port> (plain HTTP) serving the API proxy with the lease cache, as the injector "
+                  "configures it", "listener[] + cache", example="true"),
     AnnotationRow("agent-cache-use-auto-auth-token", S, "true (default) or force: the agent's "
                   "token for requests without one (force: for every request)",
                   "cache.use_auto_auth_token", example="true"),

@@ -77,6 +77,8 @@ REQUEST_RESULTS: Final = (
 #: answer from Vault (success), an error status from Vault (client_error), Vault unreachable
 #: (error).
 PROXY_RESULTS: Final = ("success", "client_error", "error")
+#: The results of a lease cache look-up.
+CACHE_RESULTS: Final = ("hit", "miss")
 
 #: Histogram buckets from 1 ms to 30 s (the default Vault client timeout range).
 REQUEST_BUCKETS: Final = (
@@ -256,7 +258,7 @@ class AgentMetrics:
         for proxy_result in PROXY_RESULTS:
             self._proxy_requests.labels(result=proxy_result)
         self._cache_lookups = counter(p + "proxy_cache_lookups_total")
-        for lookup in ("hit", "miss"):
+        for lookup in CACHE_RESULTS:
             self._cache_lookups.labels(result=lookup)
         self._cache_entries = gauge(p + "proxy_cache_entries")
         s = spec[p + "vault_request_duration_seconds"]
