@@ -39,6 +39,7 @@ from s4e_secret_agent.runtime.events import Event, RefreshOutcome, RefreshReques
 from s4e_secret_agent.telemetry.health import HealthState
 from s4e_secret_agent.telemetry.http import TelemetryServer, parse_listen
 from s4e_secret_agent.telemetry.metrics import (
+    CACHE_RESULTS,
     COMPAT_METRICS,
     METRICS,
     OPERATIONS,
@@ -297,7 +298,7 @@ def test_label_values_are_exactly_the_configured_names(agent: Agent) -> None:
     m.observe_request("read", 0.01, "teapot")  # unknown result -> "error"
     allowed = {
         "secret": set(SECRETS), "template": set(TEMPLATES), "method": {METHOD},
-        "result": {"success", "failure", *REQUEST_RESULTS, *PROXY_RESULTS},
+        "result": {"success", "failure", *REQUEST_RESULTS, *PROXY_RESULTS, *CACHE_RESULTS},
         "kind": {"command", "signal"}, "operation": set(OPERATIONS),
         "le": None, "version": None, "python": None,
     }

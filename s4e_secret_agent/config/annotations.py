@@ -250,8 +250,10 @@ def _cache_listener(ours: dict[str, _Line], used: set[str], layer: RawLayer, whe
     layer.lines["listener[0]"] = where("agent-cache-enable")
     token = ours["agent-cache-use-auto-auth-token"].value.strip() \
         if "agent-cache-use-auto-auth-token" in ours else "true"
-    # The injector writes cache { use_auto_auth_token }; Vault Agent reads it as the API
-    # proxy's setting, which is what it is here (the cache itself is not provided).
+    # The injector writes cache { use_auto_auth_token }: the lease cache, and the API proxy's
+    # token setting (which Vault Agent reads from it).
+    layer.tree["cache"] = {}
+    layer.lines["cache"] = where("agent-cache-enable")
     layer.tree["api_proxy"] = {"use_auto_auth_token": token}
     layer.lines["api_proxy"] = where("agent-cache-enable")
     if "agent-cache-use-auto-auth-token" in ours:

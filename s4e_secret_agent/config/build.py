@@ -180,15 +180,18 @@ class Builder:
     # -- stanzas ---------------------------------------------------------------------------
     def build(self, raw: Mapping[str, Any], *, environ_token: str | None) -> AgentConfig:
         raw = self.stanza(raw, "")
-        # cache and telemetry are warned once each, naming every key set in them (but the
-        # cache's use_auto_auth_token, which configures the API proxy).
+        # telemetry is warned once, naming every key set in it; each cache key but
+        # use_auto_auth_token (the API proxy's) is warned: the lease cache needs none.
         self.check_keys({k: v for k, v in raw.items() if k not in ("cache", "telemetry")}, "")
         if "telemetry" in raw:
             self.warned_stanza(raw["telemetry"], "telemetry")
         cache = self.stanza(raw["cache"], "cache") if "cache" in raw else None
-        if cache is not None:
-            self.warned_stanza({k: v for k, v in cache.items() if k != "use_auto_auth_token"},
-                               "cache")
+        for key, value in (cache or {}).items():
+            if key != "use_auto_auth_token":
+                if compatibility.config_key(f"cache.{key}") is None:
+                    self.check_keys({key: value}, "cache")
+                else:
+                    self.warned_stanza({key: value}, f"cache.{key}")
         agent_raw = dict(self.stanza(raw.get("agent"), "agent"))
         for key in ("log_level", "log_format"):
             if key in raw and key not in agent_raw:
@@ -333,11 +336,13 @@ class Builder:
         elif cache_value is not None:
             value, where = cache_value, "cache.use_auto_auth_token"
         else:
-            return ApiProxyConfig()
+            return ApiProxyConfig(cache=cache is not None)
         if isinstance(value, str) and value.lower() == "force":
-            return ApiProxyConfig(use_auto_auth_token=True, force_auto_auth_token=True)
+            return ApiProxyConfig(use_auto_auth_token=True, force_auto_auth_token=True,
+                                  cache=cache is not None)
         try:
-            return ApiProxyConfig(use_auto_auth_token=values.parse_bool(value))
+            return ApiProxyConfig(use_auto_auth_token=values.parse_bool(value),
+                                  cache=cache is not None)
         except ValueError:
             self.fail(where, f"{value!r} is not true, false or force")
 

@@ -140,8 +140,10 @@ _CLIENT_RETRIES = ("VAULT_MAX_RETRIES: Vault's client retries one HTTP request t
                    "vault.retry.num_retries attempts; this agent retries whole reads only, "
                    "vault.retry.num_retries times with backoff")
 _LOGS_TO_STDERR = "logs always go to stderr, for the container runtime to collect"
-_NO_CACHE = ("the lease cache is not provided: requests through a listener are forwarded to "
-             "Vault every time (nothing is cached, renewed or shared between requests)")
+_CACHE = ("the lease cache: tokens created and renewable leases read through a listener "
+          "are kept in memory, renewed, and given again to an identical request")
+_NO_CACHE = ("only the in-memory lease cache is provided (no persistent cache, no static "
+             "secret caching, no consistency settings)")
 _TELEMETRY_REASON = ("metrics are always served in Prometheus format on agent.metrics_listen "
                      "(/metrics), under their Vault Agent names and this agent's")
 _SERVER_ONLY = "a Vault server setting that Vault Agent parses and never uses"
@@ -210,7 +212,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               "agent.metrics_listen", _PROXY, example=None),
     ConfigKey("agent", S, "this agent's own settings (deadline, rotation overlap, metrics "
               "listener, ...)", _BUILD, origin="s4e-secret-agent", example={}),
-    ConfigKey("cache", W, _NO_CACHE, origin="Vault Agent", example={"persist": {}}),
+    ConfigKey("cache", S, _CACHE, _PROXY, origin="Vault Agent", example={}),
     ConfigKey("api_proxy", S, "how requests arriving on a listener are forwarded to Vault",
               _PROXY, example={"use_auto_auth_token": True}),
     ConfigKey("exec", S, "process supervisor mode: the agent runs the app as its child, "
@@ -472,7 +474,7 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
            "is limited to 32 MiB, as Vault's default max_request_size)", _LISTENER_HTTP),
     *_rows("listener", W, "the metrics endpoint needs no token and serves metrics only",
            ("telemetry", "profiling", "inflight_requests_logging")),
-    # -- cache (warned as a whole) -------------------------------------------------------------
+    # -- cache (its other keys are warned) ---------------------------------------------------
     ConfigKey("cache.use_auto_auth_token", S, "as api_proxy.use_auto_auth_token when there "
               "is no api_proxy stanza (setting it in both is an error)", _BUILD, example=True),
     *_rows("cache", W, _NO_CACHE, (
@@ -664,8 +666,8 @@ ANNOTATIONS: tuple[AnnotationRow, ...] = (
                   "refused and at agent.deadline; the sidecar keeps retrying",
                   "auto_auth.method.exit_on_err", example="true"),
     AnnotationRow("agent-cache-enable", S, "a listener on 127.0.0.1:<agent-cache-listener-"
-                  "port> (plain HTTP) serving the API proxy, as the injector configures it; "
-                  "responses are not cached", "listener[] + cache", example="true"),
+                  "port> (plain HTTP) serving the API proxy with the lease cache, as the injector "
+                  "configures it", "listener[] + cache", example="true"),
     AnnotationRow("agent-cache-use-auto-auth-token", S, "true (default) or force: the agent's "
                   "token for requests without one (force: for every request)",
                   "cache.use_auto_auth_token", example="true"),

@@ -398,6 +398,9 @@ class ApiProxyConfig:
         "add the agent's token to requests that carry none"))
     force_auto_auth_token: bool = field(default=False, metadata=_meta(
         "use_auto_auth_token = \"force\": replace the client's token by the agent's"))
+    cache: bool = field(default=False, metadata=_meta(
+        "a cache stanza is set: the lease cache keeps tokens and leases obtained through the "
+        "listeners (in memory only)"))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ headers and body of Vault's answer come back unchanged (the body streamed), exce
 token lookup or renewal made with the agent's token has the token and its accessor removed,
 so an app never learns the agent's token. Vault that cannot be reached is a 500 with Vault's
 error shape. Beside the proxy: ``/agent/v1/quit`` (404 unless ``agent_api.enable_quit``, 405
-unless POST), ``/agent/v1/cache-clear`` (200: nothing is cached) and ``/agent/v1/metrics``.
+unless POST), ``/agent/v1/cache-clear`` and ``/agent/v1/metrics``. With ``cache {}`` the answers go
+through the lease cache (:mod:`.cache`): a hit is answered from memory, a miss is forwarded
+and offered to the cache (such an answer is read whole, then sent with its length).
 
 Each connection is served by its own thread; the threads only read the agent's current token
 (through a callable) and post :class:`~s4e_secret_agent.runtime.events.Event` values.
@@ -27,12 +29,14 @@ import socketserver
 import ssl
 import stat
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from s4e_secret_agent.config.model import ApiProxyConfig, ListenerConfig
 from s4e_secret_agent.errors import ConfigError, VaultUnavailableError
+from s4e_secret_agent.proxy.cache import CacheClearError, CachedAnswer, LeaseCache, request_key
 from s4e_secret_agent.runtime.events import Event
 from s4e_secret_agent.vault.forward import Forwarder
 
@@ -87,8 +91,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/agent/v1/quit":
             self._quit(proxy)
         elif path == "/agent/v1/cache-clear":
-            self._drain()
-            self._reply(200, b"")
+            self._cache_clear(proxy)
         elif path == "/agent/v1/metrics" and proxy.metrics is not None:
             body, content_type = proxy.metrics(self.headers.get("Accept", ""))
             self._reply(200, body, content_type)
@@ -105,6 +108,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             log.info("quit requested on the API proxy listener", extra={"event": "quit"})
             self._reply(200, b"")
             proxy.events.put(Event.QUIT)
+
+    def _cache_clear(self, proxy: ProxyServer) -> None:
+        if proxy.cache is None:
+            self._drain()
+            self._reply(200, b"")
+            return
+        try:
+            body = self._read_body()
+            proxy.cache.clear(body, self.command)
+        except (_RequestTooLarge, ValueError):
+            self.close_connection = True
+            self._reply(400, _json_error("malformed request body"), "application/json")
+            return
+        except CacheClearError as exc:
+            self._reply(exc.status, _json_error(exc.message), "application/json")
+            return
+        self._reply(200, b"")
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -175,6 +195,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         log.debug("proxying %s %s", self.command, path,
                   extra={"event": "proxy_request", "method": self.command, "path": path})
+        cache, key, namespace = proxy.cache, "", ""
+        if cache is not None:
+            if agent_token:
+                cache.register_agent_token(agent_token)
+            namespace = next((v for k, v in headers if k.lower() == "x-vault-namespace"), "")
+            key = request_key(self.command, self.path, body, token, namespace)
+            cached = cache.lookup(key)
+            if cached is not None:
+                self._send_cached(cached)
+                return
         try:
             answer = proxy.forwarder.forward(self.command, self.path, headers, body)
         except VaultUnavailableError as exc:
@@ -183,6 +213,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         "application/json")
             return
         proxy.count("client_error" if answer.status >= 400 else "success")
+        if cache is not None and answer.status < 300 and not _asks_about_agent_token(
+                path, body, agent_token or "\0"):
+            raw = b"".join(answer.body()) if answer.status != 204 else b""
+            stored = CachedAnswer(answer.status, answer.reason, list(answer.headers), raw,
+                                  time.time())
+            content_type = next((v for k, v in answer.headers
+                                 if k.lower() == "content-type"), "")
+            cache.offer(key, path=path, token=token, namespace=namespace, request_body=body,
+                        answer=stored, content_type=content_type)
+            self._send_stored(stored, {"X-Cache": "MISS"})
+            return
         if agent_token and token == agent_token and answer.status == 200 and \
                 _asks_about_agent_token(path, body, agent_token):
             raw = b"".join(answer.body())
@@ -196,6 +237,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(redacted)
             return
         self._relay(answer)
+
+    def _send_cached(self, cached: CachedAnswer) -> None:
+        age = max(int(time.time() - cached.stored_at), 0)
+        self._send_stored(cached, {"X-Cache": "HIT", "Age": str(age)})
+
+    def _send_stored(self, stored: CachedAnswer, extra: dict[str, str]) -> None:
+        self.send_response_only(stored.status, stored.reason)
+        for name, value in stored.headers:
+            if name.lower() not in ("content-length", "age", "x-cache"):
+                self.send_header(name, value)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        if stored.status != 204:
+            self.send_header("Content-Length", str(len(stored.body)))
+        self.end_headers()
+        if self.command != "HEAD" and stored.status != 204:
+            self.wfile.write(stored.body)
 
     def _relay(self, answer: Any) -> None:
         self.send_response_only(answer.status, answer.reason)
@@ -283,7 +341,8 @@ class ProxyServer:
                  forwarder: Forwarder, agent_token: Callable[[], str | None],
                  events: queue.SimpleQueue[Event], namespace: str | None = None,
                  on_request: Callable[[str], None] | None = None,
-                 metrics: Callable[[str], tuple[bytes, str]] | None = None) -> None:
+                 metrics: Callable[[str], tuple[bytes, str]] | None = None,
+                 cache: LeaseCache | None = None) -> None:
         self.listener = listener
         self.api_proxy = api_proxy
         self.forwarder = forwarder
@@ -291,6 +350,7 @@ class ProxyServer:
         self.events = events
         self.namespace = namespace
         self.metrics = metrics
+        self.cache = cache
         self._on_request = on_request
         self._server: _Server | _UnixServer | None = None
         self._thread: threading.Thread | None = None
@@ -387,6 +447,8 @@ class ProxyServer:
             return
         self._server.shutdown()
         self._server.server_close()
+        if self.cache is not None:
+            self.cache.close()  # the renewers stop; nothing is kept
         if self.listener.type == "unix":
             with contextlib.suppress(OSError):
                 os.unlink(self.listener.address)

@@ -262,6 +262,13 @@ def _start_proxies(config: AgentConfig, runner: Runner, metrics: AgentMetrics
 
     forwarder = Forwarder(config.vault,
                           max_connections=config.template_config.max_connections_per_host)
+    cache = None
+    if config.api_proxy.cache:
+        from s4e_secret_agent.proxy.cache import LeaseCache
+
+        # One cache for every listener, as Vault Agent's.
+        cache = LeaseCache(forwarder, on_lookup=metrics.on_cache_lookup,
+                           on_size=metrics.set_cache_entries)
     started: list[ProxyServer] = []
     try:
         for listener in config.listeners:
@@ -272,7 +279,7 @@ def _start_proxies(config: AgentConfig, runner: Runner, metrics: AgentMetrics
                 agent_token=lambda: runner.vault.token,
                 events=runner.events, namespace=config.vault.namespace,
                 on_request=metrics.on_proxy_request,
-                metrics=metrics.exposition)
+                metrics=metrics.exposition, cache=cache)
             proxy.start()
             started.append(proxy)
     except BaseException:

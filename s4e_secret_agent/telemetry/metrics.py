@@ -77,6 +77,8 @@ REQUEST_RESULTS: Final = (
 #: answer from Vault (success), an error status from Vault (client_error), Vault unreachable
 #: (error).
 PROXY_RESULTS: Final = ("success", "client_error", "error")
+#: The results of a lease cache look-up.
+CACHE_RESULTS: Final = ("hit", "miss")
 
 #: Histogram buckets from 1 ms to 30 s (the default Vault client timeout range).
 REQUEST_BUCKETS: Final = (
@@ -147,6 +149,12 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Requests apps sent through the API proxy listeners, by result (success, "
                "client_error: Vault answered with an error status, error: Vault could not be "
                "reached)."),
+    MetricSpec(PREFIX + "proxy_cache_lookups_total", "counter", ("result",),
+               "Lease cache look-ups of requests through the API proxy, by result (hit: "
+               "answered from the cache, miss: forwarded to Vault)."),
+    MetricSpec(PREFIX + "proxy_cache_entries", "gauge", (),
+               "Answers the lease cache holds (tokens created and leases read through the API "
+               "proxy)."),
 )
 
 #: Vault Agent's own metric names, kept with Vault Agent's meaning so that existing dashboards
@@ -249,6 +257,10 @@ class AgentMetrics:
         self._proxy_requests = counter(p + "proxy_requests_total")
         for proxy_result in PROXY_RESULTS:
             self._proxy_requests.labels(result=proxy_result)
+        self._cache_lookups = counter(p + "proxy_cache_lookups_total")
+        for lookup in CACHE_RESULTS:
+            self._cache_lookups.labels(result=lookup)
+        self._cache_entries = gauge(p + "proxy_cache_entries")
         s = spec[p + "vault_request_duration_seconds"]
         self._durations: Histogram = Histogram(
             s.name, s.help, s.labels, buckets=REQUEST_BUCKETS, registry=reg)
@@ -397,6 +409,13 @@ class AgentMetrics:
     def on_proxy_request(self, result: str) -> None:
         """A request through the API proxy finished (one of :data:`PROXY_RESULTS`)."""
         self._proxy_requests.labels(result=result if result in PROXY_RESULTS else "error").inc()
+
+    def on_cache_lookup(self, hit: bool) -> None:
+        """A request through the API proxy was looked up in the lease cache."""
+        self._cache_lookups.labels(result="hit" if hit else "miss").inc()
+
+    def set_cache_entries(self, count: int) -> None:
+        self._cache_entries.set(count)
 
     def on_vault_request(self, event: RequestReport) -> None:
         """Callback for the Vault client: ``VaultClient(config, on_request=m.on_vault_request)``."""

@@ -252,3 +252,51 @@ def test_dynamic_database_credentials_through_the_listener(
         creds = client.read("database/creds/s4e-app")
         assert creds["lease_id"] and creds["lease_duration"] > 0
         assert s4e_database.can_login(creds["data"]["username"], creds["data"]["password"])
+
+
+_CACHED = ('listener "tcp" {\n address = "ADDRESS"\n tls_disable = true\n}',
+           "cache {}\napi_proxy { use_auto_auth_token = true }")
+
+
+def _lease(agent: Agent, path: str = "/v1/database/creds/s4e-app") -> tuple[str, str]:
+    status, headers, raw = agent.request("GET", path)
+    assert status == 200, (agent.who, raw)
+    return json.loads(raw)["lease_id"], headers.get("x-cache", "")
+
+
+@pytest.mark.proxy_config(*_CACHED)
+def test_the_lease_cache_gives_the_same_lease_until_cleared_or_revoked(
+        agents: dict[str, Agent], s4e_database: PostgresCluster) -> None:
+    for agent in agents.values():
+        first, miss = _lease(agent)
+        again, hit = _lease(agent)
+        assert (again, miss, hit) == (first, "MISS", "HIT"), agent.who
+        status, _, raw = agent.request("POST", "/agent/v1/cache-clear",
+                                       {"type": "lease", "value": first})
+        assert (status, raw) == (200, b""), agent.who
+        cleared, _ = _lease(agent)
+        assert cleared != first, agent.who
+        assert _lease(agent)[0] == cleared
+        status, _, raw = agent.request("PUT", "/v1/sys/leases/revoke", {"lease_id": cleared})
+        assert status == 204, (agent.who, raw)
+        assert _lease(agent)[0] not in (cleared, first), agent.who
+
+
+@pytest.mark.proxy_config(*_CACHED)
+def test_the_lease_cache_keeps_created_tokens_and_answers_bad_clears_alike(
+        agents: dict[str, Agent]) -> None:
+    for agent in agents.values():
+        body = {"policies": ["default"], "ttl": "1h"}
+        answers = [agent.request("POST", "/v1/auth/token/create", body) for _ in range(2)]
+        tokens = [json.loads(raw)["auth"]["client_token"] for _, _, raw in answers]
+        assert tokens[0] == tokens[1], agent.who
+        status, _, _ = agent.request("POST", "/v1/auth/token/revoke", {"token": tokens[0]})
+        assert status == 204
+        _, _, raw = agent.request("POST", "/v1/auth/token/create", body)
+        assert json.loads(raw)["auth"]["client_token"] != tokens[0], agent.who
+    for clear in ({"type": "nonsense"}, {"value": "x"}, {"type": "all"},
+                  {"type": "token", "value": "unknown"}):
+        assert _same(agents, "POST", "/agent/v1/cache-clear", clear)[0] in (200, 400), clear
+    statuses = {who: agent.request("POST", "/agent/v1/cache-clear", "{")[0]
+                for who, agent in agents.items()}
+    assert statuses["ours"] == statuses["bao"]
