@@ -101,3 +101,21 @@ def sidecar_vault(openbao: OpenBaoServer, s4e_vault: object) -> OpenBaoServer:
             "bound_service_account_namespaces": ["s4e"],
             "token_policies": ["sidecar-test"], "token_ttl": ttl, "token_max_ttl": "2h"})
     return openbao
+
+
+def token_file_auth_hcl(server: OpenBaoServer, base: Path) -> str:
+    """The ``vault`` and ``auto_auth`` stanzas of a Vault Agent config that logs in with
+    ``server``'s root token from a file in ``base`` (written here): the common head of the
+    configs the differential tests give to both ``bao agent`` and this agent."""
+    token = base / "login-token"
+    token.write_text(server.root_token)
+    return f'''
+vault {{
+  address = "{server.address}"
+}}
+auto_auth {{
+  method "token_file" {{
+    config = {{ token_file_path = "{token}" }}
+  }}
+}}
+'''

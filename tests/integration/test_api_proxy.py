@@ -22,7 +22,7 @@ import hvac
 import pytest
 
 from s4e_secret_agent.tools.devserver import bao_binary, free_port
-from tests.integration.conftest import agent_env
+from tests.integration.conftest import agent_env, token_file_auth_hcl
 from tests.integration.sidecar import wait_for
 from tests.testbed.openbao import OpenBaoServer
 from tests.testbed.postgres import PostgresCluster
@@ -33,19 +33,8 @@ WHO = ("bao", "ours")
 
 
 def _config(server: OpenBaoServer, base: Path, listener: str, proxy: str) -> Path:
-    token = base / "login-token"
-    token.write_text(server.root_token)
     config = base / "agent.hcl"
-    config.write_text(f'''
-vault {{
-  address = "{server.address}"
-}}
-auto_auth {{
-  method "token_file" {{
-    config = {{ token_file_path = "{token}" }}
-  }}
-}}
-{listener}
+    config.write_text(token_file_auth_hcl(server, base) + f'''{listener}
 {proxy}
 ''')
     return config

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from s4e_secret_agent.tools.devserver import bao_binary
-from tests.integration.conftest import agent_env
+from tests.integration.conftest import agent_env, token_file_auth_hcl
 from tests.integration.sidecar import wait_for
 from tests.testbed.openbao import OpenBaoServer
 
@@ -48,21 +48,10 @@ _APP = textwrap.dedent('''
 
 def _config(server: OpenBaoServer, base: Path, secret: str, mode: str,
             restart: str = "always") -> Path:
-    token = base / "login-token"
-    token.write_text(server.root_token)
     app = base / "app.py"
     app.write_text(_APP)
     config = base / "agent.hcl"
-    config.write_text(f'''
-vault {{
-  address = "{server.address}"
-}}
-auto_auth {{
-  method "token_file" {{
-    config = {{ token_file_path = "{token}" }}
-  }}
-}}
-template_config {{
+    config.write_text(token_file_auth_hcl(server, base) + f'''template_config {{
   static_secret_render_interval = "1s"
 }}
 env_template "FOO" {{
